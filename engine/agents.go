@@ -1,0 +1,236 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// CreateAgentInput registers an agent under a user.
+type CreateAgentInput struct {
+	Name           string  `json:"name"`
+	User           string  `json:"user"`
+	Mode           string  `json:"mode"`   // default live
+	Policy         *Policy `json:"policy"` // default: no limits, intents required
+	IdempotencyKey string  `json:"-"`
+}
+
+// CreateAgent registers an agent. Operators only.
+func (e *Engine) CreateAgent(ctx context.Context, actor Actor, in CreateAgentInput) (*Agent, error) {
+	if err := actor.requireRole("create agent", RoleAdmin); err != nil {
+		return nil, err
+	}
+	var err error
+	if in.Name, err = checkName("name", in.Name); err != nil {
+		return nil, err
+	}
+	if in.Mode == "" {
+		in.Mode = ModeLive
+	}
+	if err := checkOneOf("mode", in.Mode, ModeLive, ModePaper, ModeApprovalOnly, ModeDisabled); err != nil {
+		return nil, err
+	}
+	policy := Policy{}
+	if in.Policy != nil {
+		policy = *in.Policy
+	}
+	if policy, err = policy.normalize(); err != nil {
+		return nil, err
+	}
+	in.Policy = &policy
+	var out *Agent
+	err = e.update(ctx, func(tx Tx, now time.Time) error {
+		out, err = idempotent(tx, actor, in.IdempotencyKey, "agent.create", in, now, func() (*Agent, error) {
+			u, err := findUser(tx, "user", in.User)
+			if err != nil {
+				return nil, err
+			}
+			a := &Agent{ID: e.newID(PrefixAgent, now), Name: in.Name, UserID: u.ID, Mode: in.Mode, Policy: policy, CreatedAt: now, UpdatedAt: now}
+			if err := tx.InsertAgent(a); err != nil {
+				if ErrorCode(err) == CodeConflict {
+					return nil, &Error{Code: CodeConflict, Field: "name", Message: "name: an agent named " + in.Name + " already exists"}
+				}
+				return nil, err
+			}
+			return a, nil
+		})
+		return err
+	})
+	return out, err
+}
+
+// GetAgent returns an agent by id or name. An agent key sees only itself.
+func (e *Engine) GetAgent(ctx context.Context, actor Actor, ref string) (*Agent, error) {
+	var out *Agent
+	err := e.view(ctx, func(tx Tx, _ time.Time) error {
+		var err error
+		out, err = findAgentFor(tx, actor, "agent", ref)
+		return err
+	})
+	return out, err
+}
+
+// ListAgents returns agents, optionally of one user. An agent key sees only
+// itself.
+func (e *Engine) ListAgents(ctx context.Context, actor Actor, userRef string) ([]*Agent, error) {
+	var out []*Agent
+	err := e.view(ctx, func(tx Tx, _ time.Time) error {
+		f := AgentFilter{}
+		if userRef != "" {
+			u, err := findUser(tx, "user", userRef)
+			if err != nil {
+				return err
+			}
+			f.UserID = u.ID
+		}
+		all, err := tx.ListAgents(f)
+		if err != nil {
+			return err
+		}
+		out = []*Agent{}
+		for _, a := range all {
+			if actor.canSee(a.ID) {
+				out = append(out, a)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// SetModeInput changes an agent's mode.
+type SetModeInput struct {
+	Agent          string `json:"agent"`
+	Mode           string `json:"mode"`
+	IdempotencyKey string `json:"-"`
+}
+
+// SetAgentMode changes an agent's mode. Operators only.
+func (e *Engine) SetAgentMode(ctx context.Context, actor Actor, in SetModeInput) (*Agent, error) {
+	if err := actor.requireRole("set agent mode", RoleAdmin); err != nil {
+		return nil, err
+	}
+	if err := checkOneOf("mode", in.Mode, ModeLive, ModePaper, ModeApprovalOnly, ModeDisabled); err != nil {
+		return nil, err
+	}
+	var out *Agent
+	err := e.update(ctx, func(tx Tx, now time.Time) error {
+		var err error
+		out, err = idempotent(tx, actor, in.IdempotencyKey, "agent.mode", in, now, func() (*Agent, error) {
+			a, err := findAgentFor(tx, actor, "agent", in.Agent)
+			if err != nil {
+				return nil, err
+			}
+			a.Mode, a.UpdatedAt = in.Mode, now
+			return a, tx.UpdateAgent(a)
+		})
+		return err
+	})
+	return out, err
+}
+
+// SetPolicyInput replaces an agent's policy.
+type SetPolicyInput struct {
+	Agent          string `json:"agent"`
+	Policy         Policy `json:"policy"`
+	IdempotencyKey string `json:"-"`
+}
+
+// SetPolicy validates and replaces an agent's policy. The policy currency
+// may change only while the agent has no open card in the old one, since a
+// card's currency is its policy's. Operators only.
+func (e *Engine) SetPolicy(ctx context.Context, actor Actor, in SetPolicyInput) (*Agent, error) {
+	if err := actor.requireRole("set policy", RoleAdmin); err != nil {
+		return nil, err
+	}
+	policy, err := in.Policy.normalize()
+	if err != nil {
+		return nil, err
+	}
+	in.Policy = policy
+	var out *Agent
+	err = e.update(ctx, func(tx Tx, now time.Time) error {
+		out, err = idempotent(tx, actor, in.IdempotencyKey, "policy.set", in, now, func() (*Agent, error) {
+			a, err := findAgentFor(tx, actor, "agent", in.Agent)
+			if err != nil {
+				return nil, err
+			}
+			if policy.Currency != a.Policy.Effective().Currency {
+				cards, err := tx.ListCards(CardFilter{AgentID: a.ID})
+				if err != nil {
+					return nil, err
+				}
+				for _, c := range cards {
+					if c.Status != CardClosed && c.Currency != policy.Currency {
+						return nil, invalid("currency", "agent %s has open %s card %s; close it before moving the policy to %s", a.Name, c.Currency, c.ID, policy.Currency)
+					}
+				}
+			}
+			a.Policy, a.UpdatedAt = policy, now
+			return a, tx.UpdateAgent(a)
+		})
+		return err
+	})
+	return out, err
+}
+
+// FundPaperInput adds virtual money to a paper agent's balance.
+type FundPaperInput struct {
+	Agent          string `json:"agent"`
+	Amount         int64  `json:"amount"`
+	Currency       string `json:"currency"` // default: the policy currency
+	IdempotencyKey string `json:"-"`
+}
+
+// FundPaper credits an agent's virtual (paper) balance, which paper-mode
+// spending draws on instead of the user's funds. Operators only.
+func (e *Engine) FundPaper(ctx context.Context, actor Actor, in FundPaperInput) (*Balance, error) {
+	if err := actor.requireRole("fund paper balance", RoleAdmin); err != nil {
+		return nil, err
+	}
+	if err := checkAmount("amount", in.Amount); err != nil {
+		return nil, err
+	}
+	var out *Balance
+	err := e.update(ctx, func(tx Tx, now time.Time) error {
+		var err error
+		out, err = idempotent(tx, actor, in.IdempotencyKey, "agent.fund_paper", in, now, func() (*Balance, error) {
+			a, err := findAgentFor(tx, actor, "agent", in.Agent)
+			if err != nil {
+				return nil, err
+			}
+			cur, err := normalizeCurrency("currency", in.Currency, a.Policy.Effective().Currency)
+			if err != nil {
+				return nil, err
+			}
+			acct := PaperAccountID(a.ID, cur)
+			if err := tx.InsertTransfer(&Transfer{
+				ID: e.newID(PrefixTransfer, now), Kind: TransferPosted, DebitAccountID: paperMintAccountID(cur),
+				CreditAccountID: acct, Amount: in.Amount, Currency: cur, Reference: a.ID, CreatedAt: now,
+			}); err != nil {
+				return nil, err
+			}
+			return accountBalance(tx, acct, cur, "", a.ID)
+		})
+		return err
+	})
+	return out, err
+}
+
+// PaperBalance returns a paper agent's virtual balance in a currency
+// (default: its policy currency).
+func (e *Engine) PaperBalance(ctx context.Context, actor Actor, agentRef, currency string) (*Balance, error) {
+	var out *Balance
+	err := e.view(ctx, func(tx Tx, _ time.Time) error {
+		a, err := findAgentFor(tx, actor, "agent", agentRef)
+		if err != nil {
+			return err
+		}
+		cur, err := normalizeCurrency("currency", currency, a.Policy.Effective().Currency)
+		if err != nil {
+			return err
+		}
+		out, err = accountBalance(tx, PaperAccountID(a.ID, cur), cur, "", a.ID)
+		return err
+	})
+	return out, err
+}

@@ -1,0 +1,282 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// ListApprovalsInput filters the approvals queue.
+type ListApprovalsInput struct {
+	Agent string
+	// Status is an approval status; default pending. "all" lists every
+	// decision that ever needed a human.
+	Status string
+}
+
+// ListApprovals returns the decisions that need (or needed) a human, oldest
+// first, lapsed ones shown as expired.
+func (e *Engine) ListApprovals(ctx context.Context, actor Actor, in ListApprovalsInput) ([]*Decision, error) {
+	if in.Status == "" {
+		in.Status = ApprovalPending
+	}
+	if err := checkOneOf("status", in.Status, ApprovalPending, ApprovalApproved, ApprovalDenied, ApprovalExpired, ApprovalExecuted, "all"); err != nil {
+		return nil, err
+	}
+	if actor.Role == RoleAgent {
+		ref, err := actor.agentRef(in.Agent)
+		if err != nil {
+			return nil, err
+		}
+		in.Agent = ref
+	}
+	var out []*Decision
+	err := e.view(ctx, func(tx Tx, now time.Time) error {
+		f := DecisionFilter{}
+		switch in.Status {
+		case "all":
+			f.ApprovalStatuses = []string{ApprovalPending, ApprovalApproved, ApprovalDenied, ApprovalExpired, ApprovalExecuted}
+		case ApprovalExpired: // lapsed ones not yet swept are expired too
+			f.ApprovalStatuses = []string{ApprovalExpired, ApprovalPending}
+		default:
+			f.ApprovalStatuses = []string{in.Status}
+		}
+		if in.Agent != "" {
+			a, err := findAgentFor(tx, actor, "agent_id", in.Agent)
+			if err != nil {
+				return err
+			}
+			f.AgentID = a.ID
+		}
+		all, err := tx.ListDecisions(f)
+		if err != nil {
+			return err
+		}
+		out = []*Decision{}
+		for _, d := range all {
+			d = d.effective(now)
+			if actor.canSee(d.AgentID) && (in.Status == "all" || d.ApprovalStatus == in.Status) {
+				out = append(out, d)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// DecideInput answers an approval request.
+type DecideInput struct {
+	DecisionID     string `json:"decision_id"`
+	Note           string `json:"note,omitempty"` // why, kept with the decision
+	IdempotencyKey string `json:"-"`
+}
+
+// Approve grants a pending approval request. An intent waiting on it becomes
+// pending, with its full TTL from now; a policy check may then be executed.
+// Operators only (the MCP face adds the client's human, via elicitation,
+// when the policy allows it).
+func (e *Engine) Approve(ctx context.Context, actor Actor, in DecideInput) (*Decision, error) {
+	return e.decide(ctx, actor, in, ApprovalApproved)
+}
+
+// Deny refuses a pending approval request; an intent waiting on it is denied.
+func (e *Engine) Deny(ctx context.Context, actor Actor, in DecideInput) (*Decision, error) {
+	return e.decide(ctx, actor, in, ApprovalDenied)
+}
+
+func (e *Engine) decide(ctx context.Context, actor Actor, in DecideInput, outcome string) (*Decision, error) {
+	if err := actor.requireRole("decide approval", RoleAdmin); err != nil {
+		return nil, err
+	}
+	var err error
+	if in.Note, err = checkText("reason", in.Note, maxTextLen, false); err != nil {
+		return nil, err
+	}
+	var out *Decision
+	err = e.update(ctx, func(tx Tx, now time.Time) error {
+		out, err = idempotent(tx, actor, in.IdempotencyKey, "approval."+outcome, in, now, func() (*Decision, error) {
+			d, err := findDecisionFor(tx, actor, in.DecisionID)
+			if err != nil {
+				return nil, err
+			}
+			return e.answerApproval(tx, d, outcome, actor.String(), in.Note, now)
+		})
+		return err
+	})
+	return out, err
+}
+
+// AnswerApproval lets a face record a human's answer given through another
+// channel (MCP elicitation), in the name of who answered.
+func (e *Engine) AnswerApproval(ctx context.Context, actor Actor, decisionID string, approve bool, answeredBy, note string) (*Decision, error) {
+	if err := actor.requireRole("answer approval", RoleAdmin, RoleAgent); err != nil {
+		return nil, err
+	}
+	outcome := ApprovalDenied
+	if approve {
+		outcome = ApprovalApproved
+	}
+	var out *Decision
+	err := e.update(ctx, func(tx Tx, now time.Time) error {
+		d, err := findDecisionFor(tx, actor, decisionID)
+		if err != nil {
+			return err
+		}
+		agent, err := tx.FindAgent(d.AgentID)
+		if err != nil {
+			return err
+		}
+		if approve && !agent.Policy.ClientApproval {
+			return Errorf(CodeForbidden, "agent %s's policy does not allow approval through the MCP client", agent.Name)
+		}
+		out, err = e.answerApproval(tx, d, outcome, answeredBy, note, now)
+		return err
+	})
+	return out, err
+}
+
+func (e *Engine) answerApproval(tx Tx, d *Decision, outcome, by, note string, now time.Time) (*Decision, error) {
+	if err := e.expireDecisionIfDue(tx, d, now); err != nil {
+		return nil, err
+	}
+	switch d.ApprovalStatus {
+	case outcome:
+		return d, nil
+	case ApprovalPending:
+	case "":
+		return nil, Errorf(CodeInvalidState, "decision %s is %s and needs no approval", d.ID, d.Status)
+	default:
+		return nil, Errorf(CodeInvalidState, "decision %s is already %s", d.ID, d.ApprovalStatus)
+	}
+	d.ApprovalStatus, d.DecidedBy, d.DecidedAt, d.DecisionNote, d.UpdatedAt = outcome, by, &now, note, now
+	if err := tx.UpdateDecision(d); err != nil {
+		return nil, err
+	}
+	if d.IntentID == "" {
+		return d, nil
+	}
+	i, err := tx.FindIntent(d.IntentID)
+	if err != nil {
+		return nil, err
+	}
+	if i.Status != IntentAwaitingApproval {
+		return d, nil
+	}
+	if outcome == ApprovalApproved {
+		i.Status, i.ExpiresAt = IntentPending, now.Add(time.Duration(i.TTLSeconds)*time.Second)
+	} else {
+		i.Status, i.ResolvedAt = IntentDenied, &now
+	}
+	return d, tx.UpdateIntent(i)
+}
+
+// lapsed reports whether a pending approval request has passed its expiry.
+func (d *Decision) lapsed(now time.Time) bool {
+	return d.ApprovalStatus == ApprovalPending && d.ApprovalExpiresAt != nil && !now.Before(*d.ApprovalExpiresAt)
+}
+
+// effective returns the decision as it stands at now.
+func (d *Decision) effective(now time.Time) *Decision {
+	if d.lapsed(now) {
+		c := *d
+		c.ApprovalStatus = ApprovalExpired
+		return &c
+	}
+	return d
+}
+
+// expireDecisionIfDue records the expiry of a lapsed approval request and of
+// the intent waiting on it.
+func (e *Engine) expireDecisionIfDue(tx Tx, d *Decision, now time.Time) error {
+	if !d.lapsed(now) {
+		return nil
+	}
+	d.ApprovalStatus, d.UpdatedAt = ApprovalExpired, now
+	if err := tx.UpdateDecision(d); err != nil {
+		return err
+	}
+	if d.IntentID == "" {
+		return nil
+	}
+	i, err := tx.FindIntent(d.IntentID)
+	if err != nil {
+		return err
+	}
+	if i.Status == IntentAwaitingApproval {
+		i.Status, i.ResolvedAt = IntentExpired, &now
+		return tx.UpdateIntent(i)
+	}
+	return nil
+}
+
+// SweepResult counts what a sweep expired.
+type SweepResult struct {
+	Intents   int `json:"intents"`
+	Approvals int `json:"approvals"`
+	Holds     int `json:"holds"`
+}
+
+// sweepBatch bounds the work of one sweep transaction, so that a large
+// backlog never holds the write lock for long.
+const sweepBatch = 500
+
+// Sweep records every expiry that is due: intents past their TTL, approval
+// requests nobody answered, and holds of authorizations never settled
+// (released, and taken out of the windows). Reads already show lapsed
+// intents and approvals as expired; the sweep makes it so in the ledger.
+// Servers call it periodically. Operators only.
+func (e *Engine) Sweep(ctx context.Context, actor Actor) (*SweepResult, error) {
+	if err := actor.requireRole("sweep", RoleAdmin); err != nil {
+		return nil, err
+	}
+	total := &SweepResult{}
+	for {
+		var batch SweepResult
+		err := e.update(ctx, func(tx Tx, now time.Time) error {
+			batch = SweepResult{}
+			intents, err := tx.ListIntents(IntentFilter{Statuses: []string{IntentAwaitingApproval, IntentPending, IntentRevealed}, ExpiresBefore: &now, Limit: sweepBatch})
+			if err != nil {
+				return err
+			}
+			for _, i := range intents {
+				if err := e.expireIfDue(tx, i, now); err != nil {
+					return err
+				}
+				batch.Intents++
+			}
+			decisions, err := tx.ListDecisions(DecisionFilter{ApprovalStatuses: []string{ApprovalPending}, ApprovalExpiresBefore: &now, Limit: sweepBatch})
+			if err != nil {
+				return err
+			}
+			for _, d := range decisions {
+				if err := e.expireDecisionIfDue(tx, d, now); err != nil {
+					return err
+				}
+				batch.Approvals++
+			}
+			holds, err := tx.ListAuthorizations(AuthorizationFilter{Statuses: []string{AuthApproved}, HoldExpiresBefore: &now, Limit: sweepBatch})
+			if err != nil {
+				return err
+			}
+			for _, a := range holds {
+				if err := e.releaseHold(tx, a, AuthExpired, now); err != nil {
+					return err
+				}
+				a.UpdatedAt = now
+				if err := tx.UpdateAuthorization(a); err != nil {
+					return err
+				}
+				batch.Holds++
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total.Intents += batch.Intents
+		total.Approvals += batch.Approvals
+		total.Holds += batch.Holds
+		if batch.Intents < sweepBatch && batch.Approvals < sweepBatch && batch.Holds < sweepBatch {
+			return total, nil
+		}
+	}
+}

@@ -1,0 +1,386 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// CreateCardInput issues a virtual card to an agent.
+type CreateCardInput struct {
+	Agent          string      `json:"agent"`
+	Type           string      `json:"type"`     // default multi_use
+	Currency       string      `json:"currency"` // default: the agent's policy currency
+	Purpose        string      `json:"purpose,omitempty"`
+	Limits         SpendLimits `json:"limits"`
+	IdempotencyKey string      `json:"-"`
+}
+
+// CreateCard issues a card: a Luhn-valid PAN on the test BIN, a CVV and an
+// expiry three years out. The agent's user must have passed KYC, the agent
+// must not be disabled, and the card's own limits may only be tighter than
+// the agent's policy. Operators, and agents for themselves.
+func (e *Engine) CreateCard(ctx context.Context, actor Actor, in CreateCardInput) (*Card, error) {
+	if err := actor.requireRole("create card", RoleAdmin, RoleAgent); err != nil {
+		return nil, err
+	}
+	agentRef, err := actor.agentRef(in.Agent)
+	if err != nil {
+		return nil, err
+	}
+	in.Agent = agentRef
+	if in.Type == "" {
+		in.Type = CardMultiUse
+	}
+	if err := checkOneOf("type", in.Type, CardSingleUse, CardMultiUse); err != nil {
+		return nil, err
+	}
+	if in.Purpose, err = checkText("purpose", in.Purpose, maxMerchantLen, false); err != nil {
+		return nil, err
+	}
+	if in.Limits, err = in.Limits.normalize("limits."); err != nil {
+		return nil, err
+	}
+	var out *Card
+	err = e.update(ctx, func(tx Tx, now time.Time) error {
+		out, err = idempotent(tx, actor, in.IdempotencyKey, "card.create", in, now, func() (*Card, error) {
+			agent, err := findAgentFor(tx, actor, "agent_id", in.Agent)
+			if err != nil {
+				return nil, err
+			}
+			policy := agent.Policy.Effective()
+			cur, err := normalizeCurrency("currency", in.Currency, policy.Currency)
+			if err != nil {
+				return nil, err
+			}
+			if cur != policy.Currency {
+				return nil, invalid("currency", "agent %s's policy is in %s; its cards must be too", agent.Name, policy.Currency)
+			}
+			if err := in.Limits.notLooserThan(policy); err != nil {
+				return nil, err
+			}
+			if agent.Mode == ModeDisabled {
+				return nil, Errorf(CodeAgentDisabled, "agent %s is disabled", agent.Name)
+			}
+			user, err := tx.FindUser(agent.UserID)
+			if err != nil {
+				return nil, err
+			}
+			if user.KYCStatus != KYCApproved {
+				return nil, Errorf(CodeKYCRequired, "user %s has not passed KYC (status %s); no card can be issued", user.Name, user.KYCStatus)
+			}
+			exp := now.AddDate(cardValidityYears, 0, 0)
+			card := &Card{
+				ID: e.newID(PrefixCard, now), AgentID: agent.ID, Type: in.Type, Status: CardActive,
+				ExpMonth: int(exp.Month()), ExpYear: exp.Year(), Currency: cur, Purpose: in.Purpose,
+				Limits: in.Limits, CreatedAt: now, UpdatedAt: now,
+			}
+			// A PAN collision on 10^9 numbers is unlikely but not impossible.
+			for attempt := 0; ; attempt++ {
+				secret := CardSecret{PAN: newPAN(), CVV: newCVV()}
+				card.Last4 = secret.PAN[len(secret.PAN)-4:]
+				err := tx.InsertCard(card, secret)
+				if err == nil {
+					return card, nil
+				} else if ErrorCode(err) != CodeConflict || attempt == 5 {
+					return nil, err
+				}
+			}
+		})
+		return err
+	})
+	return out, err
+}
+
+// GetCard returns a card the actor may see.
+func (e *Engine) GetCard(ctx context.Context, actor Actor, id string) (*Card, error) {
+	var out *Card
+	err := e.view(ctx, func(tx Tx, _ time.Time) error {
+		var err error
+		out, err = findCardFor(tx, actor, id)
+		return err
+	})
+	return out, err
+}
+
+// ListCards returns the cards the actor may see, optionally of one agent.
+func (e *Engine) ListCards(ctx context.Context, actor Actor, agentRef string) ([]*Card, error) {
+	if actor.Role == RoleAgent {
+		ref, err := actor.agentRef(agentRef)
+		if err != nil {
+			return nil, err
+		}
+		agentRef = ref
+	}
+	var out []*Card
+	err := e.view(ctx, func(tx Tx, _ time.Time) error {
+		f := CardFilter{}
+		if agentRef != "" {
+			a, err := findAgentFor(tx, actor, "agent_id", agentRef)
+			if err != nil {
+				return err
+			}
+			f.AgentID = a.ID
+		}
+		cards, err := tx.ListCards(f)
+		if err != nil {
+			return err
+		}
+		out = []*Card{}
+		for _, c := range cards {
+			if actor.canSee(c.AgentID) {
+				out = append(out, c)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// RevealInput asks for a card's credentials.
+type RevealInput struct {
+	CardID   string `json:"card_id"`
+	IntentID string `json:"intent_id,omitempty"`
+}
+
+// CardDetails are a card's credentials, revealed for one intent.
+type CardDetails struct {
+	CardID    string    `json:"card_id"`
+	PAN       string    `json:"pan"`
+	CVV       string    `json:"cvv"`
+	ExpMonth  int       `json:"exp_month"`
+	ExpYear   int       `json:"exp_year"`
+	IntentID  string    `json:"intent_id"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// RevealCard shows a card's PAN, CVV and expiry, but only against an intent:
+// the one named, or else the agent's oldest pending intent for this card (or
+// for no card in particular). The intent becomes revealed and bound to the
+// card. Without one the call fails with INTENT_REQUIRED ("Declare intent
+// first"). Revealing again for an intent already revealed on this card shows
+// the same details, so a retry is harmless. Agents, and operators acting for
+// an agent.
+func (e *Engine) RevealCard(ctx context.Context, actor Actor, in RevealInput) (*CardDetails, error) {
+	if err := actor.requireRole("reveal card", RoleAdmin, RoleAgent); err != nil {
+		return nil, err
+	}
+	var out *CardDetails
+	err := e.update(ctx, func(tx Tx, now time.Time) error {
+		card, err := findCardFor(tx, actor, in.CardID)
+		if err != nil {
+			return err
+		}
+		if err := cardUsable(card); err != nil {
+			return err
+		}
+		agent, err := tx.FindAgent(card.AgentID)
+		if err != nil {
+			return err
+		}
+		if agent.Mode == ModeDisabled {
+			return Errorf(CodeAgentDisabled, "agent %s is disabled", agent.Name)
+		}
+		intent, err := e.intentForReveal(tx, card, in.IntentID, now)
+		if err != nil {
+			return err
+		}
+		if intent.Status == IntentPending {
+			intent.Status, intent.CardID, intent.RevealedAt = IntentRevealed, card.ID, &now
+			if err := tx.UpdateIntent(intent); err != nil {
+				return err
+			}
+		}
+		secret, err := tx.CardSecret(card.ID)
+		if err != nil {
+			return err
+		}
+		out = &CardDetails{CardID: card.ID, PAN: secret.PAN, CVV: secret.CVV, ExpMonth: card.ExpMonth, ExpYear: card.ExpYear,
+			IntentID: intent.ID, ExpiresAt: intent.ExpiresAt}
+		return nil
+	})
+	return out, err
+}
+
+// intentForReveal picks the intent a reveal of card is for, expiring any
+// lapsed intent it meets.
+func (e *Engine) intentForReveal(tx Tx, card *Card, intentID string, now time.Time) (*Intent, error) {
+	if intentID != "" {
+		i, err := tx.FindIntent(intentID)
+		if IsNotFound(err) || (err == nil && i.AgentID != card.AgentID) {
+			return nil, notFound("intent_id", "intent", intentID)
+		} else if err != nil {
+			return nil, err
+		}
+		if err := e.expireIfDue(tx, i, now); err != nil {
+			return nil, err
+		}
+		switch {
+		case i.CardID != "" && i.CardID != card.ID:
+			return nil, Errorf(CodeInvalidState, "intent %s was declared for card %s, not %s", i.ID, i.CardID, card.ID)
+		case i.Status == IntentAwaitingApproval:
+			return nil, Errorf(CodeApprovalRequired, "intent %s is awaiting a human's approval (decision %s)", i.ID, i.DecisionID)
+		case i.Status == IntentExpired:
+			return nil, Errorf(CodeIntentExpired, "intent %s expired at %s; declare a new one", i.ID, i.ExpiresAt.Format(time.RFC3339))
+		case i.Status != IntentPending && i.Status != IntentRevealed:
+			return nil, Errorf(CodeInvalidState, "intent %s is %s; declare a new one", i.ID, i.Status)
+		}
+		return i, nil
+	}
+	open, err := tx.ListIntents(IntentFilter{AgentID: card.AgentID, Statuses: []string{IntentPending, IntentRevealed, IntentAwaitingApproval}})
+	if err != nil {
+		return nil, err
+	}
+	var bound, unbound, revealed, awaiting *Intent
+	for _, i := range open {
+		if err := e.expireIfDue(tx, i, now); err != nil {
+			return nil, err
+		}
+		forCard := i.CardID == card.ID
+		switch {
+		case i.Status == IntentPending && forCard && bound == nil:
+			bound = i
+		case i.Status == IntentPending && i.CardID == "" && unbound == nil:
+			unbound = i
+		case i.Status == IntentRevealed && forCard:
+			revealed = i // the newest one wins
+		case i.Status == IntentAwaitingApproval && (forCard || i.CardID == "") && awaiting == nil:
+			awaiting = i
+		}
+	}
+	for _, i := range []*Intent{bound, unbound, revealed} {
+		if i != nil {
+			return i, nil
+		}
+	}
+	if awaiting != nil {
+		return nil, Errorf(CodeApprovalRequired, "intent %s is awaiting a human's approval (decision %s)", awaiting.ID, awaiting.DecisionID)
+	}
+	return nil, &Error{Code: CodeIntentRequired, Message: "Declare intent first: call ledger_intent declare with what you will buy and its amount, then ask for the card details again."}
+}
+
+// cardUsable fails for a card that cannot be used now.
+func cardUsable(c *Card) error {
+	switch c.Status {
+	case CardFrozen:
+		return Errorf(CodeCardFrozen, "card %s is frozen", c.ID)
+	case CardClosed:
+		return Errorf(CodeCardCancelled, "card %s is closed", c.ID)
+	}
+	return nil
+}
+
+// CardActionInput names a card to freeze, unfreeze or close.
+type CardActionInput struct {
+	CardID         string `json:"card_id"`
+	IdempotencyKey string `json:"-"`
+}
+
+// FreezeCard stops a card from being used until it is unfrozen, recording
+// who froze it. Freezing a frozen card changes nothing. Operators, and
+// agents for their own cards.
+func (e *Engine) FreezeCard(ctx context.Context, actor Actor, in CardActionInput) (*Card, error) {
+	return e.changeCard(ctx, actor, in, "card.freeze", func(c *Card, now time.Time) error {
+		switch c.Status {
+		case CardClosed:
+			return Errorf(CodeInvalidState, "card %s is closed", c.ID)
+		case CardActive:
+			c.Status, c.FrozenBy, c.FrozenAt = CardFrozen, actor.String(), &now
+		}
+		return nil
+	})
+}
+
+// UnfreezeCard makes a frozen card usable again. An agent may unfreeze only
+// a card it froze itself; a card frozen by an operator stays frozen until an
+// operator unfreezes it. Unfreezing an active card changes nothing.
+func (e *Engine) UnfreezeCard(ctx context.Context, actor Actor, in CardActionInput) (*Card, error) {
+	return e.changeCard(ctx, actor, in, "card.unfreeze", func(c *Card, now time.Time) error {
+		switch c.Status {
+		case CardClosed:
+			return Errorf(CodeInvalidState, "card %s is closed", c.ID)
+		case CardFrozen:
+			if actor.Role == RoleAgent && c.FrozenBy != actor.String() {
+				return Errorf(CodeForbidden, "card %s was frozen by %s; only an operator can unfreeze it", c.ID, c.FrozenBy)
+			}
+			c.Status, c.FrozenBy, c.FrozenAt = CardActive, "", nil
+		}
+		return nil
+	})
+}
+
+// CloseCard closes a card for good; its open intents are cancelled.
+// Closing a closed card changes nothing.
+func (e *Engine) CloseCard(ctx context.Context, actor Actor, in CardActionInput) (*Card, error) {
+	var closed bool
+	return e.changeCard(ctx, actor, in, "card.close", func(c *Card, now time.Time) error {
+		if c.Status != CardClosed {
+			c.Status, c.ClosedBy, c.ClosedAt = CardClosed, actor.String(), &now
+			closed = true
+		}
+		return nil
+	}, func(tx Tx, c *Card, now time.Time) error {
+		if !closed {
+			return nil
+		}
+		return cancelCardIntents(tx, c.ID, now)
+	})
+}
+
+func cancelCardIntents(tx Tx, cardID string, now time.Time) error {
+	open, err := tx.ListIntents(IntentFilter{CardID: cardID, Statuses: []string{IntentAwaitingApproval, IntentPending, IntentRevealed}})
+	if err != nil {
+		return err
+	}
+	for _, i := range open {
+		i.Status, i.ResolvedAt = IntentCancelled, &now
+		if err := tx.UpdateIntent(i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// changeCard loads a card the actor may change, applies change and saves it,
+// then runs the optional follow-ups in the same transaction.
+func (e *Engine) changeCard(ctx context.Context, actor Actor, in CardActionInput, op string, change func(*Card, time.Time) error, after ...func(Tx, *Card, time.Time) error) (*Card, error) {
+	if err := actor.requireRole(op, RoleAdmin, RoleAgent); err != nil {
+		return nil, err
+	}
+	var out *Card
+	err := e.update(ctx, func(tx Tx, now time.Time) error {
+		var err error
+		out, err = idempotent(tx, actor, in.IdempotencyKey, op, in, now, func() (*Card, error) {
+			c, err := findCardFor(tx, actor, in.CardID)
+			if err != nil {
+				return nil, err
+			}
+			before := *c
+			if err := change(c, now); err != nil {
+				return nil, err
+			}
+			if c.Status != before.Status {
+				c.UpdatedAt = now
+				if err := tx.UpdateCard(c); err != nil {
+					return nil, err
+				}
+			}
+			for _, f := range after {
+				if err := f(tx, c, now); err != nil {
+					return nil, err
+				}
+			}
+			return c, nil
+		})
+		return err
+	})
+	return out, err
+}
+
+// cardExpired reports whether a card is past the last day of its expiry month.
+func cardExpired(c *Card, now time.Time) bool {
+	end := time.Date(c.ExpYear, time.Month(c.ExpMonth)+1, 1, 0, 0, 0, 0, time.UTC)
+	return !now.Before(end)
+}
+
+func expiryString(c *Card) string { return fmt.Sprintf("%02d/%d", c.ExpMonth, c.ExpYear) }

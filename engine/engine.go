@@ -1,0 +1,234 @@
+// Package engine is agentledger's domain: users, agents, policies, cards,
+// intents, authorizations, decisions and the rules that decide whether money
+// may move. It knows nothing of SQL, MCP, HTTP or flags; it reads the time
+// from an injected Clock and persists through the Store interface.
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// Defaults for Options.
+const (
+	DefaultHoldTTL     = 7 * 24 * time.Hour // how long an unsettled authorization holds funds
+	DefaultApprovalTTL = 24 * time.Hour     // how long a human has to answer an approval request
+	cardValidityYears  = 3
+)
+
+// Options configure an Engine. The zero value is usable.
+type Options struct {
+	// Clock tells the time; SystemClock when nil.
+	Clock Clock
+	// Location is the organisation's time zone: daily and monthly windows
+	// are calendar days and months there. UTC when nil.
+	Location *time.Location
+	// HoldTTL is how long an approved, unsettled authorization holds funds
+	// before it expires. DefaultHoldTTL when zero.
+	HoldTTL time.Duration
+	// ApprovalTTL is how long an approval request waits for a human before
+	// it expires. DefaultApprovalTTL when zero.
+	ApprovalTTL time.Duration
+}
+
+// Engine decides and records every spend. It is safe for concurrent use;
+// all state lives in the Store.
+type Engine struct {
+	store       Store
+	clock       Clock
+	loc         *time.Location
+	holdTTL     time.Duration
+	approvalTTL time.Duration
+	ids         idGenerator
+}
+
+// New returns an engine over the store.
+func New(store Store, opts Options) *Engine {
+	e := &Engine{store: store, clock: opts.Clock, loc: opts.Location, holdTTL: opts.HoldTTL, approvalTTL: opts.ApprovalTTL}
+	if e.clock == nil {
+		e.clock = SystemClock{}
+	}
+	if e.loc == nil {
+		e.loc = time.UTC
+	}
+	if e.holdTTL <= 0 {
+		e.holdTTL = DefaultHoldTTL
+	}
+	if e.approvalTTL <= 0 {
+		e.approvalTTL = DefaultApprovalTTL
+	}
+	return e
+}
+
+// now returns the clock's time in UTC, truncated to microseconds so that
+// what is stored and what is returned compare equal.
+func (e *Engine) now() time.Time { return e.clock.Now().UTC().Truncate(time.Microsecond) }
+
+func (e *Engine) newID(prefix string, now time.Time) string { return e.ids.newID(prefix, now) }
+
+// Actor is who is calling: the operator at the CLI, or the holder of an API
+// key. The engine scopes everything it shows and does by the actor.
+type Actor struct {
+	Role    string // RoleAdmin, RoleAgent or RoleViewer
+	AgentID string // the agent an agent key acts as
+	KeyID   string // the API key used, if any
+	// ClientName and ClientVersion identify the MCP client, recorded on the
+	// intents the actor attests.
+	ClientName    string
+	ClientVersion string
+}
+
+// Operator is the actor of the local CLI: full rights.
+var Operator = Actor{Role: RoleAdmin}
+
+// String names the actor in audit fields such as frozen_by and decided_by.
+func (a Actor) String() string {
+	switch {
+	case a.Role == RoleAgent:
+		return "agent:" + a.AgentID
+	case a.KeyID != "":
+		return a.Role + ":" + a.KeyID
+	}
+	return "operator"
+}
+
+// idempotencyScope keeps one agent's idempotency keys apart from another's.
+func (a Actor) idempotencyScope() string {
+	if a.Role == RoleAgent {
+		return "agent:" + a.AgentID
+	}
+	return a.Role
+}
+
+// requireRole fails with FORBIDDEN unless the actor has one of the roles.
+func (a Actor) requireRole(action string, roles ...string) error {
+	for _, r := range roles {
+		if a.Role == r {
+			return nil
+		}
+	}
+	if a.Role == "" {
+		return Errorf(CodeUnauthorized, "%s: no credentials", action)
+	}
+	return Errorf(CodeForbidden, "%s: a %s key may not do this", action, a.Role)
+}
+
+// canSee reports whether the actor may see objects of the agent: operators
+// and viewers see everything, an agent only its own.
+func (a Actor) canSee(agentID string) bool {
+	switch a.Role {
+	case RoleAdmin, RoleViewer:
+		return true
+	case RoleAgent:
+		return a.AgentID == agentID
+	}
+	return false
+}
+
+// canAct reports whether the actor may change objects of the agent.
+func (a Actor) canAct(agentID string) bool {
+	return a.Role == RoleAdmin || (a.Role == RoleAgent && a.AgentID == agentID)
+}
+
+// agentRef picks the agent a call is about: an agent key's own agent (a
+// different one named explicitly is not found), or the one an admin or
+// viewer names.
+func (a Actor) agentRef(ref string) (string, error) {
+	switch a.Role {
+	case RoleAgent:
+		if ref != "" && ref != a.AgentID {
+			return "", notFound("agent_id", "agent", ref)
+		}
+		return a.AgentID, nil
+	case RoleAdmin, RoleViewer:
+		if ref == "" {
+			return "", invalid("agent_id", "required with an %s key", a.Role)
+		}
+		return ref, nil
+	}
+	return "", Errorf(CodeUnauthorized, "no credentials")
+}
+
+// update runs fn in a write transaction with the current time.
+func (e *Engine) update(ctx context.Context, fn func(tx Tx, now time.Time) error) error {
+	return e.store.Update(ctx, func(tx Tx) error { return fn(tx, e.now()) })
+}
+
+// view runs fn in a read transaction with the current time.
+func (e *Engine) view(ctx context.Context, fn func(tx Tx, now time.Time) error) error {
+	return e.store.View(ctx, func(tx Tx) error { return fn(tx, e.now()) })
+}
+
+// findAgentFor loads the agent ref names, hiding it (NOT_FOUND) from actors
+// that may not see it.
+func findAgentFor(tx Tx, actor Actor, field, ref string) (*Agent, error) {
+	agent, err := tx.FindAgent(ref)
+	if IsNotFound(err) || (err == nil && !actor.canSee(agent.ID)) {
+		return nil, notFound(field, "agent", ref)
+	} else if err != nil {
+		return nil, err
+	}
+	return agent, nil
+}
+
+// findCardFor loads a card the actor may see.
+func findCardFor(tx Tx, actor Actor, id string) (*Card, error) {
+	card, err := tx.FindCard(id)
+	if IsNotFound(err) || (err == nil && !actor.canSee(card.AgentID)) {
+		return nil, notFound("card_id", "card", id)
+	} else if err != nil {
+		return nil, err
+	}
+	return card, nil
+}
+
+// windowKeys returns the day and month a moment falls in, in the
+// organisation's time zone.
+func (e *Engine) windowKeys(t time.Time) (day, month string) {
+	local := t.In(e.loc)
+	return local.Format("2006-01-02"), local.Format("2006-01")
+}
+
+// nextDay and nextMonth return when the current day and month windows reset.
+func (e *Engine) nextDay(t time.Time) time.Time {
+	l := t.In(e.loc)
+	return time.Date(l.Year(), l.Month(), l.Day()+1, 0, 0, 0, 0, e.loc).UTC()
+}
+
+func (e *Engine) nextMonth(t time.Time) time.Time {
+	l := t.In(e.loc)
+	return time.Date(l.Year(), l.Month()+1, 1, 0, 0, 0, 0, e.loc).UTC()
+}
+
+// AgentScope is the spend counter scope of an agent in a currency. Counter
+// keys are a scope and a period (a day or month in the organisation's time
+// zone, or the lifetime).
+func AgentScope(agentID, currency string) string { return "agent:" + agentID + ":" + currency }
+
+// CardScope is the spend counter scope of one card.
+func CardScope(cardID string) string { return "card:" + cardID }
+
+// LifetimePeriod is the counter period that never resets.
+const LifetimePeriod = "lifetime"
+
+// DayPeriod is the counter period of a day ("2006-01-02").
+func DayPeriod(day string) string { return "day:" + day }
+
+// MonthPeriod is the counter period of a month ("2006-01").
+func MonthPeriod(month string) string { return "month:" + month }
+
+// countDeltas returns the counter changes for a spend of amount (count spends)
+// in the given windows, for the agent and, when cardID is set, the card.
+func countDeltas(agentID, cardID, currency, day, month string, amount, count int64) []CounterDelta {
+	scopes := []string{AgentScope(agentID, currency)}
+	if cardID != "" {
+		scopes = append(scopes, CardScope(cardID))
+	}
+	var out []CounterDelta
+	for _, s := range scopes {
+		for _, p := range []string{DayPeriod(day), MonthPeriod(month), LifetimePeriod} {
+			out = append(out, CounterDelta{Key: CounterKey{s, p}, Amount: amount, Count: count})
+		}
+	}
+	return out
+}

@@ -1,0 +1,108 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Error codes. Each face (CLI, MCP, HTTP) maps these once to its own kind of
+// error; the decline codes double as the decline_code of an authorization.
+const (
+	// Generic application errors.
+	CodeInvalidInput        = "INVALID_INPUT"        // a field is missing, malformed or out of range
+	CodeNotFound            = "NOT_FOUND"            // no such object, or not visible to the caller
+	CodeInvalidState        = "INVALID_STATE"        // the object is not in a state that allows this
+	CodeConflict            = "CONFLICT"             // a unique name or similar is already taken
+	CodeForbidden           = "FORBIDDEN"            // the caller's role may not do this
+	CodeUnauthorized        = "UNAUTHORIZED"         // missing, unknown or revoked API key
+	CodeIdempotencyConflict = "IDEMPOTENCY_CONFLICT" // idempotency key reused with other input
+	CodeBusy                = "BUSY"                 // the database stayed locked past the busy timeout
+	CodeInternal            = "INTERNAL"             // a bug or an I/O failure
+
+	// Decline codes (DESIGN §4), in the order the checks run.
+	CodeCardNotFound          = "CARD_NOT_FOUND"
+	CodeCardFrozen            = "CARD_FROZEN"
+	CodeCardCancelled         = "CARD_CANCELLED"
+	CodeExpiredCard           = "EXPIRED_CARD"
+	CodeInvalidCVV            = "INVALID_CVV"
+	CodeAgentDisabled         = "AGENT_DISABLED"
+	CodeKYCRequired           = "KYC_REQUIRED"
+	CodeCurrencyMismatch      = "CURRENCY_MISMATCH"
+	CodeMerchantBlocked       = "MERCHANT_BLOCKED"
+	CodeIntentRequired        = "INTENT_REQUIRED"
+	CodeIntentExpired         = "INTENT_EXPIRED"
+	CodeIntentMismatch        = "INTENT_MISMATCH"
+	CodeSpendLimitExceeded    = "SPEND_LIMIT_EXCEEDED"
+	CodeDailyLimitExceeded    = "DAILY_LIMIT_EXCEEDED"
+	CodeCycleLimitExceeded    = "CYCLE_LIMIT_EXCEEDED"
+	CodeLifetimeLimitExceeded = "LIFETIME_LIMIT_EXCEEDED"
+	CodeVelocityExceeded      = "VELOCITY_EXCEEDED"
+	CodeApprovalRequired      = "APPROVAL_REQUIRED"
+	CodeSuspectedFraud        = "SUSPECTED_FRAUD"
+	CodeInsufficientFunds     = "INSUFFICIENT_FUNDS"
+)
+
+// DeclineCodes lists every decline code an authorization can carry, in the
+// order of the checks that produce them.
+var DeclineCodes = []string{
+	CodeCardNotFound, CodeCardFrozen, CodeCardCancelled, CodeExpiredCard, CodeInvalidCVV,
+	CodeAgentDisabled, CodeKYCRequired,
+	CodeCurrencyMismatch,
+	CodeMerchantBlocked,
+	CodeIntentRequired, CodeIntentExpired, CodeIntentMismatch,
+	CodeSpendLimitExceeded, CodeDailyLimitExceeded, CodeCycleLimitExceeded, CodeLifetimeLimitExceeded, CodeVelocityExceeded,
+	CodeApprovalRequired,
+	CodeSuspectedFraud,
+	CodeInsufficientFunds,
+}
+
+// Error is the engine's error: a machine-readable code, a message a person
+// can act on and, for bad input, the name of the offending field.
+type Error struct {
+	Code    string
+	Message string
+	Field   string
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// Errorf returns an *Error with the given code and a formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// invalid returns an INVALID_INPUT error naming the field, as "field: problem".
+func invalid(field, format string, args ...any) *Error {
+	return &Error{Code: CodeInvalidInput, Field: field, Message: field + ": " + fmt.Sprintf(format, args...)}
+}
+
+// notFound returns a NOT_FOUND error naming what was looked up.
+func notFound(field, what, ref string) *Error {
+	return &Error{Code: CodeNotFound, Field: field, Message: fmt.Sprintf("%s: %s %q not found", field, what, ref)}
+}
+
+// ErrorCode returns the code of an engine error, or INTERNAL for any other error.
+func ErrorCode(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Code
+	}
+	return CodeInternal
+}
+
+// ErrorMessage returns the message of an engine error; other errors are
+// internal and their text is not shown to callers.
+func ErrorMessage(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Message
+	}
+	return "Internal error."
+}
+
+// IsNotFound reports whether err is a NOT_FOUND engine error.
+func IsNotFound(err error) bool { return ErrorCode(err) == CodeNotFound }

@@ -1,0 +1,218 @@
+package engine
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists the engine's objects. All access goes through transactions:
+// Update for anything that writes, View for consistent reads.
+//
+// Errors: methods of Store and Tx return *Error values with CodeNotFound for
+// a missing object and CodeConflict for a violated uniqueness rule, as stated
+// per method; any other error is an internal failure (I/O, corruption) and
+// aborts the transaction.
+type Store interface {
+	// Update runs fn in a single write transaction (BEGIN IMMEDIATE) and
+	// commits it durably before returning. If fn returns an error nothing fn
+	// wrote is kept and Update returns that error. Once fn has been handed to
+	// the store, cancelling ctx does not abandon it: the transaction runs to
+	// its end, so money is never half-moved by a disconnecting client. If the
+	// database stays locked by another process past the busy timeout, Update
+	// returns a CodeBusy error and nothing is written.
+	Update(ctx context.Context, fn func(tx Tx) error) error
+
+	// View runs fn in a read-only snapshot of the committed state. Write
+	// methods of the Tx fail inside View.
+	View(ctx context.Context, fn func(tx Tx) error) error
+
+	// VerifyLedger checks the ledger's invariants (DESIGN §6) and reports
+	// every fault it finds. It returns an error only when it cannot read.
+	VerifyLedger(ctx context.Context) (*LedgerReport, error)
+}
+
+// Tx is one transaction. Find methods return a CodeNotFound error when the
+// object does not exist; List methods return an empty slice, never an error,
+// when nothing matches. Objects are returned as fresh copies the caller may
+// modify.
+type Tx interface {
+	// InsertUser stores a new user; CodeConflict when the name is taken.
+	InsertUser(u *User) error
+	// UpdateUser saves a user's KYC status and timestamps.
+	UpdateUser(u *User) error
+	// FindUser finds a user by id or unique name.
+	FindUser(ref string) (*User, error)
+	// ListUsers returns every user, oldest first.
+	ListUsers() ([]*User, error)
+
+	// InsertAgent stores a new agent; CodeConflict when the name is taken.
+	InsertAgent(a *Agent) error
+	// UpdateAgent saves an agent's mode, policy and risk state.
+	UpdateAgent(a *Agent) error
+	// FindAgent finds an agent by id or unique name.
+	FindAgent(ref string) (*Agent, error)
+	// ListAgents returns agents matching the filter, oldest first.
+	ListAgents(f AgentFilter) ([]*Agent, error)
+
+	// InsertCard stores a card and its secret, which the store encrypts.
+	// CodeConflict when the PAN is already issued.
+	InsertCard(c *Card, secret CardSecret) error
+	// UpdateCard saves a card's status and limits.
+	UpdateCard(c *Card) error
+	// FindCard finds a card by id.
+	FindCard(id string) (*Card, error)
+	// FindCardByPAN finds a card by its full PAN.
+	FindCardByPAN(pan string) (*Card, error)
+	// CardSecret decrypts and returns a card's PAN and CVV.
+	CardSecret(id string) (CardSecret, error)
+	// ListCards returns cards matching the filter, oldest first.
+	ListCards(f CardFilter) ([]*Card, error)
+
+	// InsertIntent stores a new intent.
+	InsertIntent(i *Intent) error
+	// UpdateIntent saves an intent's status, card, expiry and outcome.
+	UpdateIntent(i *Intent) error
+	// FindIntent finds an intent by id.
+	FindIntent(id string) (*Intent, error)
+	// ListIntents returns intents matching the filter, oldest first.
+	ListIntents(f IntentFilter) ([]*Intent, error)
+
+	// InsertAuthorization stores a new authorization. CodeConflict when an
+	// authorization with the same network id exists; nothing is written then.
+	InsertAuthorization(a *Authorization) error
+	// UpdateAuthorization saves an authorization's status and amounts.
+	UpdateAuthorization(a *Authorization) error
+	// FindAuthorization finds an authorization by id.
+	FindAuthorization(id string) (*Authorization, error)
+	// FindAuthorizationByNetworkID finds an authorization by the network's id.
+	FindAuthorizationByNetworkID(networkID string) (*Authorization, error)
+	// ListAuthorizations returns authorizations matching the filter, newest
+	// first.
+	ListAuthorizations(f AuthorizationFilter) ([]*Authorization, error)
+	// CountSpends counts the spends (approved or settled card charges and
+	// counted policy decisions) of an agent, or of one card, since a time.
+	CountSpends(f SpendFilter) (int64, error)
+
+	// InsertDecision stores a new decision.
+	InsertDecision(d *Decision) error
+	// UpdateDecision saves a decision's approval state and counted amount.
+	UpdateDecision(d *Decision) error
+	// FindDecision finds a decision by id.
+	FindDecision(id string) (*Decision, error)
+	// ListDecisions returns decisions matching the filter, oldest first.
+	ListDecisions(f DecisionFilter) ([]*Decision, error)
+
+	// InsertKey stores a new API key (its hash, never the secret).
+	InsertKey(k *APIKey) error
+	// UpdateKey saves a key's revocation.
+	UpdateKey(k *APIKey) error
+	// FindKey finds a key by id.
+	FindKey(id string) (*APIKey, error)
+	// FindKeyByHash finds a key by the SHA-256 of its secret.
+	FindKeyByHash(hash []byte) (*APIKey, error)
+	// ListKeys returns every key, oldest first.
+	ListKeys() ([]*APIKey, error)
+
+	// Counters returns the spend counters for the keys; a key never
+	// written reads as zero.
+	Counters(keys []CounterKey) (map[CounterKey]Counter, error)
+	// AddCounters adds the deltas to their counters, creating them as needed.
+	AddCounters(deltas []CounterDelta) error
+
+	// MerchantSeen reports whether the agent has had an approved spend at
+	// the merchant (by normalized key) and in the merchant category.
+	MerchantSeen(agentID, merchantKey, mcc string) (merchantSeen, mccSeen bool, err error)
+	// MarkMerchantSeen records an approved spend at the merchant and category;
+	// empty keys are skipped.
+	MarkMerchantSeen(agentID, merchantKey, mcc string, at time.Time) error
+
+	// FindAccount finds a ledger account by id.
+	FindAccount(id string) (*Account, error)
+	// InsertTransfer records a transfer and applies it to both accounts'
+	// balances, creating accounts as needed. A post or void must name a
+	// pending transfer that is neither posted nor voided yet (CodeInvalidState
+	// otherwise); a post may not exceed the pending amount. A transfer that
+	// would take a user or paper account's available balance below zero
+	// fails with CodeInsufficientFunds and writes nothing.
+	InsertTransfer(t *Transfer) error
+
+	// FindIdempotency finds a stored idempotency record.
+	FindIdempotency(scope, key string) (*IdempotencyRecord, error)
+	// InsertIdempotency stores the first result of a keyed call. The store
+	// encrypts the response at rest, since some responses carry secrets.
+	InsertIdempotency(r *IdempotencyRecord) error
+}
+
+// AgentFilter selects agents.
+type AgentFilter struct {
+	UserID string
+}
+
+// CardFilter selects cards.
+type CardFilter struct {
+	AgentID string
+}
+
+// IntentFilter selects intents. Empty fields do not filter.
+type IntentFilter struct {
+	AgentID       string
+	CardID        string
+	Statuses      []string
+	ExpiresBefore *time.Time
+	Limit         int
+}
+
+// AuthorizationFilter selects authorizations. Empty fields do not filter.
+type AuthorizationFilter struct {
+	AgentID           string
+	CardID            string
+	Statuses          []string
+	HoldExpiresBefore *time.Time
+	Limit             int
+}
+
+// SpendFilter selects spends for velocity counting.
+type SpendFilter struct {
+	AgentID string
+	CardID  string // when set, only this card's charges count
+	Since   time.Time
+}
+
+// DecisionFilter selects decisions. Empty fields do not filter.
+type DecisionFilter struct {
+	AgentID               string
+	Kind                  string
+	ApprovalStatuses      []string
+	ApprovalExpiresBefore *time.Time
+	Limit                 int
+}
+
+// CounterKey names one spend counter: a scope (an agent in a currency, or a
+// card) and a period (a day, a month, or the whole lifetime).
+type CounterKey struct {
+	Scope  string
+	Period string
+}
+
+// Counter is the amount and number of spends counted under one key.
+type Counter struct {
+	Amount int64
+	Count  int64
+}
+
+// CounterDelta changes one counter.
+type CounterDelta struct {
+	Key    CounterKey
+	Amount int64
+	Count  int64
+}
+
+// IdempotencyRecord is the first result of a call made with an idempotency key.
+type IdempotencyRecord struct {
+	Scope       string
+	Key         string
+	Operation   string
+	RequestHash string
+	Response    []byte
+	CreatedAt   time.Time
+}

@@ -1,0 +1,52 @@
+package sqlite
+
+import (
+	"encoding/json"
+
+	"github.com/agentledger/agentledger/engine"
+)
+
+const agentColumns = `id, name, user_id, mode, policy, risk, created_at, updated_at`
+
+func scanAgent(s scanner) (*engine.Agent, error) {
+	var a engine.Agent
+	var policy, risk string
+	var created, updated int64
+	if err := s.Scan(&a.ID, &a.Name, &a.UserID, &a.Mode, &policy, &risk, &created, &updated); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(policy), &a.Policy); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(risk), &a.Risk); err != nil {
+		return nil, err
+	}
+	a.CreatedAt, a.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &a, nil
+}
+
+// InsertAgent implements engine.Tx.
+func (t *tx) InsertAgent(a *engine.Agent) error {
+	_, err := t.exec(`INSERT INTO agents (`+agentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, a.Name, a.UserID, a.Mode, mustJSON(a.Policy), mustJSON(a.Risk), micros(a.CreatedAt), micros(a.UpdatedAt))
+	return err
+}
+
+// UpdateAgent implements engine.Tx.
+func (t *tx) UpdateAgent(a *engine.Agent) error {
+	return t.execOne(notFound("agent", a.ID), `UPDATE agents SET mode = ?, policy = ?, risk = ?, updated_at = ? WHERE id = ?`,
+		a.Mode, mustJSON(a.Policy), mustJSON(a.Risk), micros(a.UpdatedAt), a.ID)
+}
+
+// FindAgent implements engine.Tx.
+func (t *tx) FindAgent(ref string) (*engine.Agent, error) {
+	return findOne(t, scanAgent, notFound("agent", ref), `SELECT `+agentColumns+` FROM agents WHERE `+refColumn(ref, engine.PrefixAgent)+` = ?`, ref)
+}
+
+// ListAgents implements engine.Tx.
+func (t *tx) ListAgents(f engine.AgentFilter) ([]*engine.Agent, error) {
+	if f.UserID != "" {
+		return queryList(t, scanAgent, `SELECT `+agentColumns+` FROM agents WHERE user_id = ? ORDER BY id`, f.UserID)
+	}
+	return queryList(t, scanAgent, `SELECT `+agentColumns+` FROM agents ORDER BY id`)
+}

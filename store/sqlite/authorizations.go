@@ -1,0 +1,122 @@
+package sqlite
+
+import (
+	"database/sql"
+	"encoding/json"
+	"strings"
+
+	"github.com/agentledger/agentledger/engine"
+)
+
+const authorizationColumns = `id, network_id, card_id, agent_id, user_id, status, decline_code, reason, amount, currency,
+	merchant_name, merchant_mcc, merchant_id, merchant_country, intent_id, decision_id, risk_score, risk_signals, risk_review,
+	checks, paper, settled_amount, refunded_amount, hold_id, hold_expires_at, day, month, created_at, updated_at`
+
+func scanAuthorization(s scanner) (*engine.Authorization, error) {
+	var a engine.Authorization
+	var cardID, agentID, userID sql.NullString
+	var signals, checks string
+	var review, paper int
+	var holdExpires sql.NullInt64
+	var created, updated int64
+	m := &a.Merchant
+	if err := s.Scan(&a.ID, &a.NetworkID, &cardID, &agentID, &userID, &a.Status, &a.DeclineCode, &a.Reason, &a.Amount, &a.Currency,
+		&m.Name, &m.MCC, &m.ID, &m.Country, &a.IntentID, &a.DecisionID, &a.RiskScore, &signals, &review,
+		&checks, &paper, &a.SettledAmount, &a.RefundedAmount, &a.HoldID, &holdExpires, &a.Day, &a.Month, &created, &updated); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(signals), &a.RiskSignals); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(checks), &a.Checks); err != nil {
+		return nil, err
+	}
+	a.CardID, a.AgentID, a.UserID = cardID.String, agentID.String, userID.String
+	a.RiskReview, a.Paper = review == 1, paper == 1
+	a.HoldExpiresAt = timePtr(holdExpires)
+	a.CreatedAt, a.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return &a, nil
+}
+
+// InsertAuthorization implements engine.Tx. A repeated network id is a
+// conflict detected by the insert itself, so the common case costs no lookup.
+func (t *tx) InsertAuthorization(a *engine.Authorization) error {
+	m := a.Merchant
+	res, err := t.exec(`INSERT INTO authorizations (`+authorizationColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (network_id) DO NOTHING`,
+		a.ID, a.NetworkID, nullString(a.CardID), nullString(a.AgentID), nullString(a.UserID), a.Status, a.DeclineCode, a.Reason,
+		a.Amount, a.Currency, m.Name, m.MCC, m.ID, m.Country, a.IntentID, a.DecisionID, a.RiskScore, mustJSON(a.RiskSignals),
+		boolInt(a.RiskReview), mustJSON(a.Checks), boolInt(a.Paper), a.SettledAmount, a.RefundedAmount, a.HoldID,
+		nullMicros(a.HoldExpiresAt), a.Day, a.Month, micros(a.CreatedAt), micros(a.UpdatedAt))
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return &engine.Error{Code: engine.CodeConflict, Message: "network id " + a.NetworkID + " already used"}
+	}
+	return nil
+}
+
+// UpdateAuthorization implements engine.Tx.
+func (t *tx) UpdateAuthorization(a *engine.Authorization) error {
+	return t.execOne(notFound("authorization", a.ID), `UPDATE authorizations SET status = ?, settled_amount = ?, refunded_amount = ?,
+		updated_at = ? WHERE id = ?`, a.Status, a.SettledAmount, a.RefundedAmount, micros(a.UpdatedAt), a.ID)
+}
+
+// FindAuthorization implements engine.Tx.
+func (t *tx) FindAuthorization(id string) (*engine.Authorization, error) {
+	return findOne(t, scanAuthorization, notFound("authorization", id), `SELECT `+authorizationColumns+` FROM authorizations WHERE id = ?`, id)
+}
+
+// FindAuthorizationByNetworkID implements engine.Tx.
+func (t *tx) FindAuthorizationByNetworkID(networkID string) (*engine.Authorization, error) {
+	return findOne(t, scanAuthorization, notFound("authorization with network id", networkID),
+		`SELECT `+authorizationColumns+` FROM authorizations WHERE network_id = ?`, networkID)
+}
+
+// ListAuthorizations implements engine.Tx.
+func (t *tx) ListAuthorizations(f engine.AuthorizationFilter) ([]*engine.Authorization, error) {
+	var where []string
+	var args []any
+	if f.AgentID != "" {
+		where, args = append(where, "agent_id = ?"), append(args, f.AgentID)
+	}
+	if f.CardID != "" {
+		where, args = append(where, "card_id = ?"), append(args, f.CardID)
+	}
+	if len(f.Statuses) > 0 {
+		where = append(where, "status IN ("+literalList(f.Statuses)+")")
+	}
+	if f.HoldExpiresBefore != nil {
+		where, args = append(where, "hold_expires_at <= ?"), append(args, micros(*f.HoldExpiresBefore))
+	}
+	q := `SELECT ` + authorizationColumns + ` FROM authorizations`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	q += " ORDER BY id DESC"
+	if f.Limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, f.Limit)
+	}
+	return queryList(t, scanAuthorization, q, args...)
+}
+
+// CountSpends implements engine.Tx: approved or settled card charges, plus
+// (for an agent) the policy decisions that counted, since f.Since.
+func (t *tx) CountSpends(f engine.SpendFilter) (int64, error) {
+	var n int64
+	since := micros(f.Since)
+	if f.CardID != "" {
+		err := t.queryRow(`SELECT count(*) FROM authorizations WHERE card_id = ? AND created_at >= ? AND status IN ('approved', 'settled')`,
+			f.CardID, since).Scan(&n)
+		return n, err
+	}
+	err := t.queryRow(`SELECT
+		(SELECT count(*) FROM authorizations WHERE agent_id = ?1 AND created_at >= ?2 AND status IN ('approved', 'settled')) +
+		(SELECT count(*) FROM decisions WHERE agent_id = ?1 AND counted > 0 AND counted_at >= ?2)`, f.AgentID, since).Scan(&n)
+	return n, err
+}

@@ -1,0 +1,88 @@
+package sqlite
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/agentledger/agentledger/engine"
+)
+
+// Counters implements engine.Tx, reading every key in one statement.
+func (t *tx) Counters(keys []engine.CounterKey) (map[engine.CounterKey]engine.Counter, error) {
+	out := make(map[engine.CounterKey]engine.Counter, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	var q strings.Builder
+	q.WriteString(`SELECT scope, period, amount, count FROM counters WHERE (scope, period) IN (VALUES `)
+	args := make([]any, 0, 2*len(keys))
+	for i, k := range keys {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?)")
+		args = append(args, k.Scope, k.Period)
+	}
+	q.WriteString(")")
+	rows, err := t.query(q.String(), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k engine.CounterKey
+		var c engine.Counter
+		if err := rows.Scan(&k.Scope, &k.Period, &c.Amount, &c.Count); err != nil {
+			return nil, err
+		}
+		out[k] = c
+	}
+	return out, rows.Err()
+}
+
+// AddCounters implements engine.Tx with one upsert for all deltas. A delta
+// that would take a counter below zero violates the table's CHECK: that is a
+// bug in the caller and fails the transaction.
+func (t *tx) AddCounters(deltas []engine.CounterDelta) error {
+	if len(deltas) == 0 {
+		return nil
+	}
+	var q strings.Builder
+	q.WriteString(`INSERT INTO counters (scope, period, amount, count) VALUES `)
+	args := make([]any, 0, 4*len(deltas))
+	for i, d := range deltas {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?)")
+		args = append(args, d.Key.Scope, d.Key.Period, d.Amount, d.Count)
+	}
+	q.WriteString(` ON CONFLICT (scope, period) DO UPDATE SET amount = amount + excluded.amount, count = count + excluded.count`)
+	if _, err := t.exec(q.String(), args...); err != nil {
+		return fmt.Errorf("sqlite: add counters: %w", err)
+	}
+	return nil
+}
+
+// MerchantSeen implements engine.Tx.
+func (t *tx) MerchantSeen(agentID, merchantKey, mcc string) (bool, bool, error) {
+	var merchant, category bool
+	err := t.queryRow(`SELECT
+		EXISTS (SELECT 1 FROM merchants_seen WHERE agent_id = ?1 AND kind = 'merchant' AND key = ?2),
+		EXISTS (SELECT 1 FROM merchants_seen WHERE agent_id = ?1 AND kind = 'mcc' AND key = ?3)`,
+		agentID, merchantKey, mcc).Scan(&merchant, &category)
+	return merchant, category, err
+}
+
+// MarkMerchantSeen implements engine.Tx.
+func (t *tx) MarkMerchantSeen(agentID, merchantKey, mcc string, at time.Time) error {
+	if merchantKey == "" && mcc == "" {
+		return nil
+	}
+	_, err := t.exec(`INSERT INTO merchants_seen (agent_id, kind, key, first_seen_at)
+		SELECT ?1, 'merchant', ?2, ?4 WHERE ?2 <> ''
+		UNION ALL SELECT ?1, 'mcc', ?3, ?4 WHERE ?3 <> ''
+		ON CONFLICT DO NOTHING`, agentID, merchantKey, mcc, micros(at))
+	return err
+}

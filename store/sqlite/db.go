@@ -1,0 +1,349 @@
+// Package sqlite is the SQLite implementation of engine.Store, on the pure-Go
+// modernc.org/sqlite driver.
+//
+// One goroutine owns the single writer connection and runs every write
+// transaction; readers use a small pool of read-only connections that see
+// committed snapshots (WAL). Write transactions that arrive while the writer
+// is busy are committed together: each runs inside its own SAVEPOINT of one
+// BEGIN IMMEDIATE transaction, and none is answered before the COMMIT that
+// makes all of them durable (group commit). Several processes may open the
+// same file; SQLite's file lock and the busy timeout serialize their writers.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/agentledger/agentledger/engine"
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Defaults for Options.
+const (
+	DefaultBusyTimeout = 5 * time.Second
+	DefaultMaxBatch    = 64
+	DefaultReaders     = 4
+)
+
+// Options configure a DB.
+type Options struct {
+	// Key is the 32-byte secret that seals card PANs and CVVs and stored
+	// idempotent responses (AES-256-GCM). Required.
+	Key []byte
+	// BusyTimeout is how long a transaction waits for another process's
+	// lock before failing with engine.CodeBusy. DefaultBusyTimeout when zero.
+	BusyTimeout time.Duration
+	// MaxBatch caps how many write transactions one commit may carry.
+	// DefaultMaxBatch when zero; 1 turns group commit off.
+	MaxBatch int
+	// Readers is the size of the read connection pool. DefaultReaders when zero.
+	Readers int
+}
+
+// DB is an open agentledger database. It implements engine.Store.
+type DB struct {
+	path   string
+	writer *sql.DB
+	conn   *sql.Conn            // the one writer connection
+	stmts  map[string]*sql.Stmt // prepared on conn; used only by the writer goroutine
+	reader *sql.DB
+	seal   *sealer
+
+	maxBatch int
+	requests chan *writeRequest
+	closing  chan struct{}
+	stopped  chan struct{}
+	mu       sync.RWMutex // held for reading while enqueueing, for writing to close
+	closed   bool
+
+	commits      atomic.Int64
+	transactions atomic.Int64
+}
+
+var _ engine.Store = (*DB)(nil)
+
+type writeRequest struct {
+	fn   func(engine.Tx) error
+	done chan error
+}
+
+// Open opens (creating if needed) the database at path, applies pending
+// migrations, and starts the writer.
+func Open(path string, opts Options) (*DB, error) {
+	seal, err := newSealer(opts.Key)
+	if err != nil {
+		return nil, err
+	}
+	if opts.BusyTimeout <= 0 {
+		opts.BusyTimeout = DefaultBusyTimeout
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = DefaultMaxBatch
+	}
+	if opts.Readers <= 0 {
+		opts.Readers = DefaultReaders
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{
+		path: abs, seal: seal, stmts: map[string]*sql.Stmt{}, maxBatch: opts.MaxBatch,
+		requests: make(chan *writeRequest, 4*opts.MaxBatch), closing: make(chan struct{}), stopped: make(chan struct{}),
+	}
+	if err := db.open(opts); err != nil {
+		db.closeConnections()
+		return nil, err
+	}
+	go db.writeLoop()
+	return db, nil
+}
+
+// dsn builds the file URI with the pragmas of DESIGN §7. The writer takes
+// the write lock at BEGIN (_txlock=immediate) so that a transaction never
+// has to upgrade a read lock, which is what deadlocks concurrent writers.
+func dsn(path string, busy time.Duration, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(FULL)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+}
+
+func (db *DB) open(opts Options) error {
+	var err error
+	ctx := context.Background()
+	if db.writer, err = sql.Open("sqlite", dsn(db.path, opts.BusyTimeout, false)); err != nil {
+		return err
+	}
+	db.writer.SetMaxOpenConns(1)
+	if db.conn, err = db.writer.Conn(ctx); err != nil {
+		return fmt.Errorf("open %s: %w", db.path, err)
+	}
+	if err := migrate(ctx, db.conn); err != nil {
+		return fmt.Errorf("migrate %s: %w", db.path, err)
+	}
+	if db.reader, err = sql.Open("sqlite", dsn(db.path, opts.BusyTimeout, true)); err != nil {
+		return err
+	}
+	db.reader.SetMaxOpenConns(opts.Readers)
+	db.reader.SetMaxIdleConns(opts.Readers)
+	return nil
+}
+
+// Path returns the database file's absolute path.
+func (db *DB) Path() string { return db.path }
+
+// Close waits for queued writes to commit, then closes the database.
+func (db *DB) Close() error {
+	db.mu.Lock()
+	if db.closed {
+		db.mu.Unlock()
+		return nil
+	}
+	db.closed = true
+	close(db.closing)
+	db.mu.Unlock()
+	<-db.stopped
+	return db.closeConnections()
+}
+
+func (db *DB) closeConnections() error {
+	var errs []error
+	for _, s := range db.stmts {
+		errs = append(errs, s.Close())
+	}
+	if db.conn != nil {
+		errs = append(errs, db.conn.Close())
+	}
+	if db.writer != nil {
+		errs = append(errs, db.writer.Close())
+	}
+	if db.reader != nil {
+		errs = append(errs, db.reader.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// errClosed is returned by calls on a closed DB.
+var errClosed = errors.New("sqlite: database is closed")
+
+// Update implements engine.Store. The request is queued for the writer
+// goroutine; once queued it runs to completion whatever happens to ctx.
+func (db *DB) Update(ctx context.Context, fn func(engine.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	req := &writeRequest{fn: fn, done: make(chan error, 1)}
+	db.mu.RLock()
+	if db.closed {
+		db.mu.RUnlock()
+		return errClosed
+	}
+	db.requests <- req // the writer drains the queue until Close returns
+	db.mu.RUnlock()
+	return <-req.done
+}
+
+// View implements engine.Store.
+func (db *DB) View(ctx context.Context, fn func(engine.Tx) error) error {
+	sqlTx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return mapError(err)
+	}
+	defer sqlTx.Rollback()
+	return fn(&tx{db: db, ctx: ctx, q: sqlTx})
+}
+
+// Stats reports how many write transactions have been committed, and in
+// how many commits: their ratio is the average group-commit batch.
+func (db *DB) Stats() (transactions, commits int64) {
+	return db.transactions.Load(), db.commits.Load()
+}
+
+// writeLoop is the writer goroutine: it takes the first waiting request,
+// then every other one already queued (up to MaxBatch), and commits them
+// together.
+func (db *DB) writeLoop() {
+	defer close(db.stopped)
+	batch := make([]*writeRequest, 0, db.maxBatch)
+	for {
+		var first *writeRequest
+		select {
+		case first = <-db.requests:
+		case <-db.closing:
+			// Close holds mu, so nothing more can be queued: drain and stop.
+			for {
+				select {
+				case first = <-db.requests:
+					db.runBatch(append(batch[:0], first))
+				default:
+					return
+				}
+			}
+		}
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < db.maxBatch {
+			select {
+			case r := <-db.requests:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		db.runBatch(batch)
+	}
+}
+
+// runBatch runs the requests in one transaction, each in its own savepoint
+// so that one failing request rolls back only its own writes. Failed
+// requests are answered at once; successful ones after the commit.
+func (db *DB) runBatch(batch []*writeRequest) {
+	ctx := context.Background() // commits are never cancelled half-way
+	if _, err := db.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+		db.fail(batch, err)
+		return
+	}
+	t := &tx{db: db, ctx: ctx, q: db.conn, write: true}
+	useSavepoints := len(batch) > 1
+	var succeeded []*writeRequest
+	for i, r := range batch {
+		if useSavepoints {
+			if _, err := db.conn.ExecContext(ctx, "SAVEPOINT op"); err != nil {
+				db.rollback(ctx, append(succeeded, batch[i:]...), err)
+				return
+			}
+		}
+		err := runSafely(r.fn, t)
+		switch {
+		case err != nil && !useSavepoints:
+			db.conn.ExecContext(ctx, "ROLLBACK")
+			r.done <- err
+			return
+		case err != nil:
+			if _, rbErr := db.conn.ExecContext(ctx, "ROLLBACK TO op; RELEASE op"); rbErr != nil {
+				db.rollback(ctx, append(succeeded, batch[i:]...), rbErr)
+				return
+			}
+			r.done <- err
+			continue
+		case useSavepoints:
+			if _, err := db.conn.ExecContext(ctx, "RELEASE op"); err != nil {
+				db.rollback(ctx, append(succeeded, batch[i:]...), err)
+				return
+			}
+		}
+		succeeded = append(succeeded, r)
+	}
+	if len(succeeded) == 0 {
+		db.conn.ExecContext(ctx, "ROLLBACK")
+		return
+	}
+	if _, err := db.conn.ExecContext(ctx, "COMMIT"); err != nil {
+		db.rollback(ctx, succeeded, err)
+		return
+	}
+	db.commits.Add(1)
+	db.transactions.Add(int64(len(succeeded)))
+	for _, r := range succeeded {
+		r.done <- nil
+	}
+}
+
+// rollback abandons the whole transaction and fails every request not yet
+// answered.
+func (db *DB) rollback(ctx context.Context, unanswered []*writeRequest, cause error) {
+	db.conn.ExecContext(ctx, "ROLLBACK")
+	db.fail(unanswered, fmt.Errorf("sqlite: transaction rolled back: %w", cause))
+}
+
+func (db *DB) fail(requests []*writeRequest, cause error) {
+	err := mapError(cause)
+	for _, r := range requests {
+		r.done <- err
+	}
+}
+
+// runSafely runs fn, turning a panic into an internal error so that one bad
+// request cannot take the writer down.
+func runSafely(fn func(engine.Tx) error, t *tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("sqlite: panic in transaction: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return fn(t)
+}
+
+// mapError turns SQLite errors the engine cares about into engine errors.
+func mapError(err error) error {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+		return &engine.Error{Code: engine.CodeBusy, Message: "the database is busy (locked by another process); try again"}
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return &engine.Error{Code: engine.CodeConflict, Message: "already exists"}
+	}
+	return err
+}

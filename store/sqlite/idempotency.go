@@ -1,0 +1,30 @@
+package sqlite
+
+import "github.com/agentledger/agentledger/engine"
+
+// FindIdempotency implements engine.Tx.
+func (t *tx) FindIdempotency(scope, key string) (*engine.IdempotencyRecord, error) {
+	var r engine.IdempotencyRecord
+	var sealed []byte
+	var created int64
+	err := t.queryRow(`SELECT operation, request_hash, response, created_at FROM idempotency WHERE scope = ? AND key = ?`, scope, key).
+		Scan(&r.Operation, &r.RequestHash, &sealed, &created)
+	if isNoRows(err) {
+		return nil, notFound("idempotency key", key)
+	} else if err != nil {
+		return nil, err
+	}
+	if r.Response, err = t.db.seal.open(sealed, []byte(scope+"\x00"+key)); err != nil {
+		return nil, err
+	}
+	r.Scope, r.Key, r.CreatedAt = scope, key, fromMicros(created)
+	return &r, nil
+}
+
+// InsertIdempotency implements engine.Tx. Responses are sealed: some carry
+// secrets (a new API key).
+func (t *tx) InsertIdempotency(r *engine.IdempotencyRecord) error {
+	_, err := t.exec(`INSERT INTO idempotency (scope, key, operation, request_hash, response, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		r.Scope, r.Key, r.Operation, r.RequestHash, t.db.seal.seal(r.Response, []byte(r.Scope+"\x00"+r.Key)), micros(r.CreatedAt))
+	return err
+}

@@ -1,0 +1,152 @@
+// Package sqlitetest gives tests a real engine on a real SQLite file in a
+// temporary directory, a manual clock, and short-hands for the set-up every
+// spending test needs (an approved, funded user; an agent; a card).
+package sqlitetest
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/sqlite"
+	"github.com/stretchr/testify/require"
+)
+
+// Epoch is where test clocks start: a Wednesday mid-month, mid-day UTC.
+var Epoch = time.Date(2026, 3, 11, 12, 0, 0, 0, time.UTC)
+
+// Env is one test's engine and database.
+type Env struct {
+	T      testing.TB
+	Ctx    context.Context
+	DB     *sqlite.DB
+	Engine *engine.Engine
+	Clock  *engine.ManualClock
+	Path   string
+	Key    []byte
+}
+
+// Options tune New.
+type Options struct {
+	Engine engine.Options // Clock is filled in when nil
+	Store  sqlite.Options // Key is filled in when nil
+}
+
+// New opens a fresh database file and an engine over it; both close when
+// the test ends.
+func New(t testing.TB) *Env { return NewWith(t, Options{}) }
+
+// NewWith is New with options.
+func NewWith(t testing.TB, opts Options) *Env {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "agentledger.db")
+	if opts.Store.Key == nil {
+		opts.Store.Key = sqlite.GenerateKey()
+	}
+	db, err := sqlite.Open(path, opts.Store)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	clock, _ := opts.Engine.Clock.(*engine.ManualClock)
+	if clock == nil {
+		clock = engine.NewManualClock(Epoch)
+		opts.Engine.Clock = clock
+	}
+	return &Env{T: t, Ctx: context.Background(), DB: db, Engine: engine.New(db, opts.Engine), Clock: clock, Path: path, Key: opts.Store.Key}
+}
+
+// Reopen opens a second store and engine on the same file, as another
+// process would, sharing the clock.
+func (env *Env) Reopen(opts engine.Options) *Env {
+	env.T.Helper()
+	db, err := sqlite.Open(env.Path, sqlite.Options{Key: env.Key})
+	require.NoError(env.T, err)
+	env.T.Cleanup(func() { db.Close() })
+	if opts.Clock == nil {
+		opts.Clock = env.Clock
+	}
+	other := *env
+	other.DB, other.Engine = db, engine.New(db, opts)
+	return &other
+}
+
+// User creates a user, approves its KYC and funds it (minor units of USD;
+// no deposit when funds is zero).
+func (env *Env) User(name string, funds int64) *engine.User {
+	env.T.Helper()
+	u, err := env.Engine.CreateUser(env.Ctx, engine.Operator, engine.CreateUserInput{Name: name})
+	require.NoError(env.T, err)
+	u, err = env.Engine.SetKYC(env.Ctx, engine.Operator, engine.SetKYCInput{User: u.ID, Status: engine.KYCApproved})
+	require.NoError(env.T, err)
+	if funds > 0 {
+		_, err = env.Engine.FundUser(env.Ctx, engine.Operator, engine.FundInput{User: u.ID, Amount: funds})
+		require.NoError(env.T, err)
+	}
+	return u
+}
+
+// Agent creates a live agent under the user with the policy.
+func (env *Env) Agent(name string, user *engine.User, policy engine.Policy) *engine.Agent {
+	env.T.Helper()
+	a, err := env.Engine.CreateAgent(env.Ctx, engine.Operator, engine.CreateAgentInput{Name: name, User: user.ID, Policy: &policy})
+	require.NoError(env.T, err)
+	return a
+}
+
+// Card issues a multi-use card to the agent.
+func (env *Env) Card(agent *engine.Agent) *engine.Card {
+	env.T.Helper()
+	c, err := env.Engine.CreateCard(env.Ctx, engine.Operator, engine.CreateCardInput{Agent: agent.ID})
+	require.NoError(env.T, err)
+	return c
+}
+
+// Setup is the usual cast: a user funded with funds, an agent with the
+// policy, and one card.
+func (env *Env) Setup(funds int64, policy engine.Policy) (*engine.User, *engine.Agent, *engine.Card) {
+	env.T.Helper()
+	u := env.User("user-"+env.T.Name(), funds)
+	a := env.Agent("agent-"+env.T.Name(), u, policy)
+	return u, a, env.Card(a)
+}
+
+// AgentActor is the actor of an agent's own API key.
+func AgentActor(a *engine.Agent) engine.Actor {
+	return engine.Actor{Role: engine.RoleAgent, AgentID: a.ID}
+}
+
+// Reveal declares an intent for amount at merchant on the card and reveals
+// the card for it, as an agent does before it pays.
+func (env *Env) Reveal(agent *engine.Agent, card *engine.Card, amount int64, merchant string) *engine.Intent {
+	env.T.Helper()
+	actor := AgentActor(agent)
+	i, err := env.Engine.DeclareIntent(env.Ctx, actor, engine.DeclareIntentInput{CardID: card.ID, Summary: "test purchase", Amount: amount, Merchant: merchant})
+	require.NoError(env.T, err)
+	_, err = env.Engine.RevealCard(env.Ctx, actor, engine.RevealInput{CardID: card.ID, IntentID: i.ID})
+	require.NoError(env.T, err)
+	return i
+}
+
+// Charge authorizes a charge on the card as the network.
+func (env *Env) Charge(card *engine.Card, amount int64, merchant, mcc string) *engine.Authorization {
+	env.T.Helper()
+	a, err := env.Engine.Authorize(env.Ctx, engine.Operator, engine.AuthorizeInput{
+		CardID: card.ID, Amount: amount, Currency: card.Currency, Merchant: engine.Merchant{Name: merchant, MCC: mcc},
+	})
+	require.NoError(env.T, err)
+	return a
+}
+
+// Verify runs the ledger verification and fails the test on any fault.
+func (env *Env) Verify() *engine.LedgerReport {
+	env.T.Helper()
+	r, err := env.DB.VerifyLedger(env.Ctx)
+	require.NoError(env.T, err)
+	require.Empty(env.T, r.Faults)
+	require.True(env.T, r.OK)
+	return r
+}
+
+// Ptr returns a pointer to v, for optional policy fields.
+func Ptr[T any](v T) *T { return &v }

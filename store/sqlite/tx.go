@@ -1,0 +1,211 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/agentledger/agentledger/engine"
+)
+
+// queryer is what a transaction runs statements on: the writer connection
+// (inside BEGIN IMMEDIATE) or a read-only *sql.Tx.
+type queryer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// tx implements engine.Tx. Its methods compose small find/insert helpers.
+type tx struct {
+	db    *DB
+	ctx   context.Context
+	q     queryer
+	write bool
+}
+
+var errReadOnly = errors.New("sqlite: write in a read-only transaction")
+
+// stmt returns the writer's prepared statement for query, preparing it once.
+// Only the writer goroutine calls it, so the cache needs no lock.
+func (t *tx) stmt(query string) (*sql.Stmt, error) {
+	if s, ok := t.db.stmts[query]; ok {
+		return s, nil
+	}
+	s, err := t.db.conn.PrepareContext(t.ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	t.db.stmts[query] = s
+	return s, nil
+}
+
+func (t *tx) exec(query string, args ...any) (sql.Result, error) {
+	if !t.write {
+		return nil, errReadOnly
+	}
+	s, err := t.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.ExecContext(t.ctx, args...)
+	return res, mapError(err)
+}
+
+// execOne runs a statement that must change exactly one row; notFound is
+// returned when it changes none.
+func (t *tx) execOne(notFound error, query string, args ...any) error {
+	res, err := t.exec(query, args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return notFound
+	}
+	return nil
+}
+
+func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
+	if t.write {
+		s, err := t.stmt(query)
+		if err != nil {
+			return nil, err
+		}
+		return s.QueryContext(t.ctx, args...)
+	}
+	return t.q.QueryContext(t.ctx, query, args...)
+}
+
+func (t *tx) queryRow(query string, args ...any) *sql.Row {
+	if t.write {
+		s, err := t.stmt(query)
+		if err != nil {
+			return t.q.QueryRowContext(t.ctx, query, args...) // reports the same error on Scan
+		}
+		return s.QueryRowContext(t.ctx, args...)
+	}
+	return t.q.QueryRowContext(t.ctx, query, args...)
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// queryList runs a query and scans every row with scan.
+func queryList[T any](t *tx, scan func(scanner) (*T, error), query string, args ...any) ([]*T, error) {
+	rows, err := t.query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []*T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// findOne scans the single row of a query, or returns notFound.
+func findOne[T any](t *tx, scan func(scanner) (*T, error), notFound error, query string, args ...any) (*T, error) {
+	v, err := scan(t.queryRow(query, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound
+	}
+	return v, err
+}
+
+// refColumn says which unique column a reference is for: the id when it
+// carries the type's prefix (names may not), otherwise the name.
+func refColumn(ref, prefix string) string {
+	if strings.HasPrefix(ref, prefix) {
+		return "id"
+	}
+	return "name"
+}
+
+func isNoRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+func notFound(what, ref string) error {
+	return &engine.Error{Code: engine.CodeNotFound, Message: what + " " + ref + " not found"}
+}
+
+// Times are stored as Unix microseconds.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+func nullMicros(t *time.Time) sql.NullInt64 {
+	if t == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: t.UnixMicro(), Valid: true}
+}
+
+func timePtr(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicros(v.Int64)
+	return &t
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
+
+func nullInt(v *int64) sql.NullInt64 {
+	if v == nil {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: *v, Valid: true}
+}
+
+func intPtr(v sql.NullInt64) *int64 {
+	if !v.Valid {
+		return nil
+	}
+	return &v.Int64
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// mustJSON encodes engine structures for JSON columns; they always encode.
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("sqlite: cannot encode " + err.Error())
+	}
+	return string(b)
+}
+
+// literalList renders enum values (statuses) as SQL string literals. They
+// go into the SQL text rather than as parameters so that SQLite can prove a
+// query matches a partial index such as "WHERE status = 'approved'". Only
+// lower-case words are accepted; anything else is dropped, matching nothing.
+func literalList(values []string) string {
+	var b strings.Builder
+	for _, v := range values {
+		if v == "" || strings.Trim(v, "abcdefghijklmnopqrstuvwxyz_") != "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("'" + v + "'")
+	}
+	if b.Len() == 0 {
+		return "NULL"
+	}
+	return b.String()
+}

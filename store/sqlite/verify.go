@@ -1,0 +1,314 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/agentledger/agentledger/engine"
+)
+
+// maxFaults bounds the report; past it, verification stops listing.
+const maxFaults = 100
+
+// VerifyLedger implements engine.Store. In one read snapshot it recomputes
+// every account's balances from the transfers and checks the invariants of
+// DESIGN §6 — every transfer balances between two existing accounts of its
+// currency, every account's stored sums equal those of its transfers, no
+// hold is resolved twice, no user or paper account is below zero, and all
+// balances together sum to zero — and, beyond the ledger, that each
+// authorization's hold agrees with its status and that the spend counters
+// equal what the authorizations and decisions add up to.
+func (db *DB) VerifyLedger(ctx context.Context) (*engine.LedgerReport, error) {
+	sqlTx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer sqlTx.Rollback()
+	v := &verifier{ctx: ctx, q: sqlTx, report: &engine.LedgerReport{Faults: []string{}}}
+	for _, step := range []func() error{v.replayTransfers, v.checkAccounts, v.checkAuthorizations, v.checkCounters} {
+		if err := step(); err != nil {
+			return nil, err
+		}
+	}
+	v.report.OK = len(v.report.Faults) == 0
+	return v.report, nil
+}
+
+type verifier struct {
+	ctx    context.Context
+	q      *sql.Tx
+	report *engine.LedgerReport
+
+	accounts  map[string]*engine.Account // recomputed from transfers
+	currency  map[string]string          // stored currency of each account
+	holds     map[string]holdState       // pending transfer id → what became of it
+	refundsOf map[string]int64           // authorization id → refunded via posted transfers
+}
+
+type holdState struct {
+	amount    int64
+	resolved  string // "", post_pending or void_pending
+	posted    int64
+	reference string
+}
+
+func (v *verifier) fault(format string, args ...any) {
+	if len(v.report.Faults) < maxFaults {
+		v.report.Faults = append(v.report.Faults, fmt.Sprintf(format, args...))
+	}
+}
+
+func (v *verifier) rows(query string, scan func(*sql.Rows) error) error {
+	rows, err := v.q.QueryContext(v.ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// replayTransfers replays every transfer into fresh balances.
+func (v *verifier) replayTransfers() error {
+	v.accounts, v.currency = map[string]*engine.Account{}, map[string]string{}
+	v.holds, v.refundsOf = map[string]holdState{}, map[string]int64{}
+	if err := v.rows(`SELECT id, currency FROM accounts`, func(r *sql.Rows) error {
+		var id, cur string
+		if err := r.Scan(&id, &cur); err != nil {
+			return err
+		}
+		v.currency[id] = cur
+		v.accounts[id] = &engine.Account{ID: id}
+		return nil
+	}); err != nil {
+		return err
+	}
+	// Ordered by rowid, i.e. insertion order: a hold comes before its resolution.
+	return v.rows(`SELECT id, kind, debit_account_id, credit_account_id, amount, currency, coalesce(pending_id, ''), reference
+		FROM transfers ORDER BY rowid`, func(r *sql.Rows) error {
+		var t engine.Transfer
+		if err := r.Scan(&t.ID, &t.Kind, &t.DebitAccountID, &t.CreditAccountID, &t.Amount, &t.Currency, &t.PendingID, &t.Reference); err != nil {
+			return err
+		}
+		v.report.Checked++
+		debit, credit := v.accounts[t.DebitAccountID], v.accounts[t.CreditAccountID]
+		switch {
+		case debit == nil || credit == nil:
+			v.fault("transfer %s moves money between accounts that do not exist (%s → %s)", t.ID, t.DebitAccountID, t.CreditAccountID)
+			return nil
+		case t.DebitAccountID == t.CreditAccountID:
+			v.fault("transfer %s debits and credits the same account %s", t.ID, t.DebitAccountID)
+		case v.currency[t.DebitAccountID] != t.Currency || v.currency[t.CreditAccountID] != t.Currency:
+			v.fault("transfer %s in %s does not balance: it touches accounts in %s and %s", t.ID, t.Currency,
+				v.currency[t.DebitAccountID], v.currency[t.CreditAccountID])
+		case t.Amount <= 0:
+			v.fault("transfer %s has non-positive amount %d", t.ID, t.Amount)
+		}
+		switch t.Kind {
+		case engine.TransferPosted:
+			debit.DebitsPosted += t.Amount
+			credit.CreditsPosted += t.Amount
+			v.refundsOf[t.Reference] += v.refundAmount(t)
+		case engine.TransferPending:
+			debit.DebitsPending += t.Amount
+			credit.CreditsPending += t.Amount
+			v.holds[t.ID] = holdState{amount: t.Amount, reference: t.Reference}
+		case engine.TransferPostPending, engine.TransferVoidPending:
+			h, ok := v.holds[t.PendingID]
+			switch {
+			case !ok:
+				v.fault("transfer %s resolves %s, which is not a pending transfer", t.ID, t.PendingID)
+				return nil
+			case h.resolved != "":
+				v.fault("hold %s is resolved twice (%s and %s)", t.PendingID, h.resolved, t.Kind)
+				return nil
+			case t.Kind == engine.TransferPostPending && t.Amount > h.amount:
+				v.fault("transfer %s posts %d of hold %s, which held only %d", t.ID, t.Amount, t.PendingID, h.amount)
+			case t.Kind == engine.TransferVoidPending && t.Amount != h.amount:
+				v.fault("transfer %s voids %d of hold %s, which held %d", t.ID, t.Amount, t.PendingID, h.amount)
+			}
+			debit.DebitsPending -= h.amount
+			credit.CreditsPending -= h.amount
+			if t.Kind == engine.TransferPostPending {
+				debit.DebitsPosted += t.Amount
+				credit.CreditsPosted += t.Amount
+				h.posted = t.Amount
+			}
+			h.resolved = t.Kind
+			v.holds[t.PendingID] = h
+		default:
+			v.fault("transfer %s has unknown kind %q", t.ID, t.Kind)
+		}
+		return nil
+	})
+}
+
+// refundAmount is the amount of a posted transfer that returns money from a
+// spend account (settlement or paper mint) to a user or paper account.
+func (v *verifier) refundAmount(t engine.Transfer) int64 {
+	dk, _, _, _ := engine.ParseAccountID(t.DebitAccountID)
+	ck, _, _, _ := engine.ParseAccountID(t.CreditAccountID)
+	if dk == engine.AccountSystem && ck != engine.AccountSystem && strings.HasPrefix(t.Reference, engine.PrefixAuthorization) {
+		return t.Amount
+	}
+	return 0
+}
+
+// checkAccounts compares stored balances with the replayed ones.
+func (v *verifier) checkAccounts() error {
+	var sumPosted, sumPending int64
+	err := v.rows(`SELECT `+accountColumns+` FROM accounts ORDER BY id`, func(r *sql.Rows) error {
+		stored, err := scanAccount(r)
+		if err != nil {
+			return err
+		}
+		v.report.Checked++
+		want := v.accounts[stored.ID]
+		if stored.DebitsPending != want.DebitsPending || stored.DebitsPosted != want.DebitsPosted ||
+			stored.CreditsPending != want.CreditsPending || stored.CreditsPosted != want.CreditsPosted {
+			v.fault("account %s stores debits %d/%d credits %d/%d (pending/posted) but its transfers sum to %d/%d and %d/%d",
+				stored.ID, stored.DebitsPending, stored.DebitsPosted, stored.CreditsPending, stored.CreditsPosted,
+				want.DebitsPending, want.DebitsPosted, want.CreditsPending, want.CreditsPosted)
+		}
+		if stored.Kind != engine.AccountSystem && stored.Available() < 0 {
+			v.fault("account %s is below zero: available %d", stored.ID, stored.Available())
+		}
+		sumPosted += stored.CreditsPosted - stored.DebitsPosted
+		sumPending += stored.CreditsPending - stored.DebitsPending
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if sumPosted != 0 || sumPending != 0 {
+		v.fault("the ledger does not balance: posted balances sum to %d and pending to %d, not zero", sumPosted, sumPending)
+	}
+	return nil
+}
+
+// checkAuthorizations checks each authorization's hold against its status.
+func (v *verifier) checkAuthorizations() error {
+	return v.rows(`SELECT id, status, amount, settled_amount, refunded_amount, hold_id FROM authorizations`, func(r *sql.Rows) error {
+		var id, status, holdID string
+		var amount, settled, refunded int64
+		if err := r.Scan(&id, &status, &amount, &settled, &refunded, &holdID); err != nil {
+			return err
+		}
+		v.report.Checked++
+		h, hasHold := v.holds[holdID]
+		switch {
+		case status == engine.AuthDeclined:
+			if holdID != "" {
+				v.fault("declined authorization %s has a hold %s", id, holdID)
+			}
+			return nil
+		case !hasHold:
+			v.fault("%s authorization %s has no hold", status, id)
+			return nil
+		case h.amount != amount || h.reference != id:
+			v.fault("authorization %s of %d has hold %s of %d for %s", id, amount, holdID, h.amount, h.reference)
+		}
+		want := map[string]string{engine.AuthApproved: "", engine.AuthSettled: engine.TransferPostPending,
+			engine.AuthReversed: engine.TransferVoidPending, engine.AuthExpired: engine.TransferVoidPending}[status]
+		if h.resolved != want {
+			v.fault("%s authorization %s has its hold %s in state %q", status, id, holdID, orOpen(h.resolved))
+		}
+		if status == engine.AuthSettled && h.posted != settled {
+			v.fault("authorization %s settled %d but its hold posted %d", id, settled, h.posted)
+		}
+		if v.refundsOf[id] != refunded {
+			v.fault("authorization %s records %d refunded but %d was transferred back", id, refunded, v.refundsOf[id])
+		}
+		return nil
+	})
+}
+
+func orOpen(s string) string {
+	if s == "" {
+		return "open"
+	}
+	return s
+}
+
+// checkCounters recomputes every spend counter from the authorizations and
+// decisions that count and compares it with the stored one.
+func (v *verifier) checkCounters() error {
+	want := map[engine.CounterKey]engine.Counter{}
+	add := func(scopes []string, day, month string, amount int64) {
+		for _, s := range scopes {
+			for _, p := range []string{engine.DayPeriod(day), engine.MonthPeriod(month), engine.LifetimePeriod} {
+				c := want[engine.CounterKey{Scope: s, Period: p}]
+				c.Amount += amount
+				c.Count++
+				want[engine.CounterKey{Scope: s, Period: p}] = c
+			}
+		}
+	}
+	err := v.rows(`SELECT agent_id, card_id, currency, status, amount, settled_amount, day, month FROM authorizations
+		WHERE status IN ('approved', 'settled')`, func(r *sql.Rows) error {
+		var agentID, cardID, currency, status, day, month string
+		var amount, settled int64
+		if err := r.Scan(&agentID, &cardID, &currency, &status, &amount, &settled, &day, &month); err != nil {
+			return err
+		}
+		if status == engine.AuthSettled {
+			amount = settled
+		}
+		add([]string{engine.AgentScope(agentID, currency), engine.CardScope(cardID)}, day, month, amount)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	err = v.rows(`SELECT agent_id, currency, counted, day, month FROM decisions WHERE counted > 0`, func(r *sql.Rows) error {
+		var agentID, currency, day, month string
+		var counted int64
+		if err := r.Scan(&agentID, &currency, &counted, &day, &month); err != nil {
+			return err
+		}
+		add([]string{engine.AgentScope(agentID, currency)}, day, month, counted)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	stored := map[engine.CounterKey]engine.Counter{}
+	err = v.rows(`SELECT scope, period, amount, count FROM counters`, func(r *sql.Rows) error {
+		var k engine.CounterKey
+		var c engine.Counter
+		if err := r.Scan(&k.Scope, &k.Period, &c.Amount, &c.Count); err != nil {
+			return err
+		}
+		stored[k] = c
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	keys := make([]engine.CounterKey, 0, len(want)+len(stored))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	for k := range stored {
+		if _, ok := want[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		return keys[i].Scope+" "+keys[i].Period < keys[j].Scope+" "+keys[j].Period
+	})
+	for _, k := range keys {
+		if want[k] != stored[k] {
+			v.fault("spend counter %s %s is %d in %d spends, but the spends add up to %d in %d",
+				k.Scope, k.Period, stored[k].Amount, stored[k].Count, want[k].Amount, want[k].Count)
+		}
+	}
+	return nil
+}
