@@ -54,7 +54,12 @@ func idempotent[T any](tx Tx, actor Actor, key, op string, input any, now time.T
 	if err != nil {
 		return zero, err
 	}
-	return out, tx.InsertIdempotency(&IdempotencyRecord{
+	if err := tx.InsertIdempotency(&IdempotencyRecord{
 		Scope: scope, Key: key, Operation: op, RequestHash: hash, Response: resp, CreatedAt: now,
-	})
+	}); err != nil {
+		return zero, err
+	}
+	// Answer with what a repeat will get, so first and repeat are identical.
+	var first T
+	return first, json.Unmarshal(resp, &first)
 }

@@ -76,9 +76,10 @@ type SetKYCInput struct {
 	IdempotencyKey string `json:"-"`
 }
 
-// SetKYC approves or rejects a pending user. Approving an approved user (or
-// rejecting a rejected one) changes nothing; a decided user cannot be moved
-// to the other outcome. Operators only.
+// SetKYC records the outcome of a user's KYC review: approved, or rejected.
+// An approved user may later be rejected (a revoked verification): their
+// agents' spending then stops with KYC_REQUIRED. Setting the status a user
+// already has changes nothing. Operators only.
 func (e *Engine) SetKYC(ctx context.Context, actor Actor, in SetKYCInput) (*User, error) {
 	if err := actor.requireRole("set KYC", RoleAdmin); err != nil {
 		return nil, err
@@ -91,15 +92,8 @@ func (e *Engine) SetKYC(ctx context.Context, actor Actor, in SetKYCInput) (*User
 		var err error
 		out, err = idempotent(tx, actor, in.IdempotencyKey, "user.kyc", in, now, func() (*User, error) {
 			u, err := findUser(tx, "user", in.User)
-			if err != nil {
-				return nil, err
-			}
-			switch u.KYCStatus {
-			case in.Status:
-				return u, nil
-			case KYCPending:
-			default:
-				return nil, Errorf(CodeInvalidState, "user %s is already %s", u.Name, u.KYCStatus)
+			if err != nil || u.KYCStatus == in.Status {
+				return u, err
 			}
 			u.KYCStatus, u.UpdatedAt = in.Status, now
 			return u, tx.UpdateUser(u)

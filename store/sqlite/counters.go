@@ -41,17 +41,31 @@ func (t *tx) Counters(keys []engine.CounterKey) (map[engine.CounterKey]engine.Co
 	return out, rows.Err()
 }
 
-// AddCounters implements engine.Tx with one upsert for all deltas. A delta
-// that would take a counter below zero violates the table's CHECK: that is a
-// bug in the caller and fails the transaction.
+// AddCounters implements engine.Tx. Increments are one upsert; decrements
+// (a reversal giving room back) update counters that must already exist. A
+// decrement that would take a counter below zero violates the table's CHECK:
+// that is a bug in the caller and fails the transaction.
 func (t *tx) AddCounters(deltas []engine.CounterDelta) error {
-	if len(deltas) == 0 {
+	var up []engine.CounterDelta
+	for _, d := range deltas {
+		if d.Amount >= 0 && d.Count >= 0 {
+			up = append(up, d)
+			continue
+		}
+		err := t.execOne(fmt.Errorf("sqlite: counter %s %s does not exist to decrement", d.Key.Scope, d.Key.Period),
+			`UPDATE counters SET amount = amount + ?, count = count + ? WHERE scope = ? AND period = ?`,
+			d.Amount, d.Count, d.Key.Scope, d.Key.Period)
+		if err != nil {
+			return fmt.Errorf("sqlite: add counters: %w", err)
+		}
+	}
+	if len(up) == 0 {
 		return nil
 	}
 	var q strings.Builder
 	q.WriteString(`INSERT INTO counters (scope, period, amount, count) VALUES `)
-	args := make([]any, 0, 4*len(deltas))
-	for i, d := range deltas {
+	args := make([]any, 0, 4*len(up))
+	for i, d := range up {
 		if i > 0 {
 			q.WriteString(", ")
 		}

@@ -5,7 +5,10 @@ package sqlitetest
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -106,8 +109,8 @@ func (env *Env) Card(agent *engine.Agent) *engine.Card {
 // policy, and one card.
 func (env *Env) Setup(funds int64, policy engine.Policy) (*engine.User, *engine.Agent, *engine.Card) {
 	env.T.Helper()
-	u := env.User("user-"+env.T.Name(), funds)
-	a := env.Agent("agent-"+env.T.Name(), u, policy)
+	u := env.User("user", funds)
+	a := env.Agent("agent", u, policy)
 	return u, a, env.Card(a)
 }
 
@@ -146,6 +149,43 @@ func (env *Env) Verify() *engine.LedgerReport {
 	require.Empty(env.T, r.Faults)
 	require.True(env.T, r.OK)
 	return r
+}
+
+// Snapshot returns the whole content of the database file as text, table by
+// table, so that a test can show an operation wrote nothing.
+func (env *Env) Snapshot() string {
+	env.T.Helper()
+	raw, err := sql.Open("sqlite", "file:"+env.Path+"?mode=ro")
+	require.NoError(env.T, err)
+	defer raw.Close()
+	tables, err := raw.QueryContext(env.Ctx, `SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`)
+	require.NoError(env.T, err)
+	var names []string
+	for tables.Next() {
+		var n string
+		require.NoError(env.T, tables.Scan(&n))
+		names = append(names, n)
+	}
+	require.NoError(env.T, tables.Close())
+	var b strings.Builder
+	for _, n := range names {
+		rows, err := raw.QueryContext(env.Ctx, `SELECT * FROM "`+n+`" ORDER BY 1`)
+		require.NoError(env.T, err)
+		cols, err := rows.Columns()
+		require.NoError(env.T, err)
+		fmt.Fprintf(&b, "== %s\n", n)
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			require.NoError(env.T, rows.Scan(ptrs...))
+			fmt.Fprintf(&b, "%v\n", vals)
+		}
+		require.NoError(env.T, rows.Close())
+	}
+	return b.String()
 }
 
 // Ptr returns a pointer to v, for optional policy fields.

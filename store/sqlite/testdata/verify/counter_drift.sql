@@ -1,0 +1,2 @@
+-- expect: spend counter
+UPDATE counters SET amount = amount + 1 WHERE period = 'lifetime';

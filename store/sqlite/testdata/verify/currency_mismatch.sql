@@ -1,0 +1,2 @@
+-- expect: does not balance: it touches accounts
+UPDATE transfers SET currency = 'EUR' WHERE id = (SELECT id FROM transfers WHERE kind = 'posted' ORDER BY rowid LIMIT 1);

@@ -1,0 +1,2 @@
+-- expect: declined authorization
+UPDATE authorizations SET status = 'declined' WHERE status = 'settled';

@@ -1,0 +1,2 @@
+-- expect: has its hold
+DELETE FROM transfers WHERE kind = 'void_pending';
