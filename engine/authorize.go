@@ -84,6 +84,10 @@ func (in AuthorizeInput) normalize() (AuthorizeInput, error) {
 	return in, nil
 }
 
+// maxIntentCandidates bounds how many revealed intents one charge is
+// compared with.
+const maxIntentCandidates = 20
+
 // authRun carries one authorization through its checks.
 type authRun struct {
 	e   *Engine
@@ -104,8 +108,9 @@ type authRun struct {
 	windows    *spendWindows
 	funds      string // the account the hold draws on
 
-	riskScored  bool
-	merchantKey string
+	riskScored            bool
+	merchantKey           string
+	merchantSeen, mccSeen bool // before this charge
 }
 
 func (e *Engine) authorize(tx Tx, in AuthorizeInput, now time.Time) (*Authorization, error) {
@@ -291,16 +296,15 @@ func (r *authRun) checkMerchant() (string, string, error) {
 // matches. Without intent_required a matching intent is still linked.
 func (r *authRun) checkIntent() (string, string, error) {
 	required := r.policy.requiresIntent()
-	revealed, err := r.tx.ListIntents(IntentFilter{CardID: r.card.ID, Statuses: []string{IntentRevealed}})
+	// A card has few revealed intents at a time; the bound only keeps a
+	// misbehaving agent from making every charge scan hundreds.
+	live, err := r.tx.ListIntents(IntentFilter{AgentID: r.card.AgentID, CardID: r.card.ID, Statuses: []string{IntentRevealed}, ExpiresAfter: &r.now, Limit: maxIntentCandidates})
 	if err != nil {
 		return "", "", err
 	}
-	var live []*Intent
-	for _, i := range revealed {
-		if i.lapsed(r.now) {
-			r.lapsed = append(r.lapsed, i)
-		} else {
-			live = append(live, i)
+	if len(live) == 0 && required {
+		if r.lapsed, err = r.tx.ListIntents(IntentFilter{AgentID: r.card.AgentID, CardID: r.card.ID, Statuses: []string{IntentRevealed}, Limit: maxIntentCandidates}); err != nil {
+			return "", "", err
 		}
 	}
 	sortIntentsOldestFirst(live)
@@ -375,13 +379,13 @@ func (r *authRun) checkApproval() (string, string, error) {
 
 // scoreRisk computes the risk signals of this charge from the agent's history.
 func (r *authRun) scoreRisk() error {
-	seenMerchant, seenMCC, err := r.tx.MerchantSeen(r.agent.ID, r.merchantKey, r.in.Merchant.MCC)
-	if err != nil {
+	var err error
+	if r.merchantSeen, r.mccSeen, err = r.tx.MerchantSeen(r.agent.ID, r.merchantKey, r.in.Merchant.MCC); err != nil {
 		return err
 	}
 	r.auth.RiskScore, r.auth.RiskSignals = scoreRisk(riskInput{
 		state: r.agent.Risk, now: r.now, amount: r.in.Amount, inPolicyCurrency: r.in.Currency == r.policy.Currency,
-		merchantKnown: r.merchantKey != "", merchantSeen: seenMerchant, mccKnown: r.in.Merchant.MCC != "", mccSeen: seenMCC,
+		merchantKnown: r.merchantKey != "", merchantSeen: r.merchantSeen, mccKnown: r.in.Merchant.MCC != "", mccSeen: r.mccSeen,
 	})
 	r.riskScored = true
 	return nil
@@ -455,15 +459,17 @@ func (r *authRun) recordApproval() error {
 		if err := r.tx.UpdateCard(r.card); err != nil {
 			return err
 		}
-		if err := cancelCardIntents(r.tx, r.card.ID, now); err != nil {
+		if err := cancelCardIntents(r.tx, r.card, now); err != nil {
 			return err
 		}
 	}
-	if err := r.tx.MarkMerchantSeen(r.agent.ID, r.merchantKey, a.Merchant.MCC, now); err != nil {
-		return err
+	if !r.merchantSeen || !r.mccSeen {
+		if err := r.tx.MarkMerchantSeen(r.agent.ID, r.merchantKey, a.Merchant.MCC, now); err != nil {
+			return err
+		}
 	}
 	r.agent.Risk.recordApproved(now, a.Amount, a.Currency == r.policy.Currency)
-	return r.tx.UpdateAgent(r.agent)
+	return r.tx.UpdateAgentRisk(r.agent.ID, r.agent.Risk)
 }
 
 // recordDecline records what a declined charge changes: lapsed intents
@@ -484,7 +490,7 @@ func (r *authRun) recordDecline() error {
 		return nil
 	}
 	r.agent.Risk.recordDeclined(r.now)
-	return r.tx.UpdateAgent(r.agent)
+	return r.tx.UpdateAgentRisk(r.agent.ID, r.agent.Risk)
 }
 
 // spendAccountID is where spent money goes: the card settlement account, or

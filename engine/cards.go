@@ -323,12 +323,12 @@ func (e *Engine) CloseCard(ctx context.Context, actor Actor, in CardActionInput)
 		if !closed {
 			return nil
 		}
-		return cancelCardIntents(tx, c.ID, now)
+		return cancelCardIntents(tx, c, now)
 	})
 }
 
-func cancelCardIntents(tx Tx, cardID string, now time.Time) error {
-	open, err := tx.ListIntents(IntentFilter{CardID: cardID, Statuses: []string{IntentAwaitingApproval, IntentPending, IntentRevealed}})
+func cancelCardIntents(tx Tx, card *Card, now time.Time) error {
+	open, err := tx.ListIntents(IntentFilter{AgentID: card.AgentID, CardID: card.ID, Statuses: []string{IntentAwaitingApproval, IntentPending, IntentRevealed}})
 	if err != nil {
 		return err
 	}

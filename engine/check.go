@@ -119,7 +119,7 @@ func (e *Engine) policyCheck(tx Tx, actor Actor, in PolicyCheckInput, now time.T
 	default:
 		agent.Risk.recordApproved(now, d.spendAmount(), d.Currency == policy.Currency)
 	}
-	return d, tx.UpdateAgent(agent)
+	return d, tx.UpdateAgentRisk(agent.ID, agent.Risk)
 }
 
 // spendAmount is what an approved decision lets the agent spend.

@@ -185,7 +185,14 @@ func (e *Engine) ListIntents(ctx context.Context, actor Actor, in ListIntentsInp
 	}
 	var out []*Intent
 	err := e.view(ctx, func(tx Tx, now time.Time) error {
-		f := IntentFilter{CardID: in.CardID}
+		f := IntentFilter{}
+		if in.CardID != "" {
+			c, err := findCardFor(tx, actor, in.CardID)
+			if err != nil {
+				return err
+			}
+			f.AgentID, f.CardID = c.AgentID, c.ID
+		}
 		if in.Agent != "" {
 			a, err := findAgentFor(tx, actor, "agent_id", in.Agent)
 			if err != nil {

@@ -32,13 +32,7 @@ func (e *Engine) loadWindows(tx Tx, agentID string, card *Card, currency string,
 	if card != nil {
 		scopes = append(scopes, CardScope(card.ID))
 	}
-	keys := make([]CounterKey, 0, 6)
-	for _, s := range scopes {
-		for _, p := range periods {
-			keys = append(keys, CounterKey{s, p})
-		}
-	}
-	counters, err := tx.Counters(keys)
+	counters, err := tx.Counters(scopes, periods)
 	if err != nil {
 		return nil, err
 	}

@@ -96,6 +96,33 @@ func (p Policy) hasAmountLimits() bool {
 
 func ptr[T any](v T) *T { return &v }
 
+// clonePtr copies the value behind a pointer.
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	return ptr(*p)
+}
+
+// Clone returns a deep copy of the limits.
+func (l SpendLimits) Clone() SpendLimits {
+	l.PerTransactionLimit, l.DailyLimit = clonePtr(l.PerTransactionLimit), clonePtr(l.DailyLimit)
+	l.MonthlyLimit, l.LifetimeLimit = clonePtr(l.MonthlyLimit), clonePtr(l.LifetimeLimit)
+	l.MaxTransactionsPerDay, l.Velocity = clonePtr(l.MaxTransactionsPerDay), clonePtr(l.Velocity)
+	l.AllowedMCCs, l.BlockedMCCs = slices.Clone(l.AllowedMCCs), slices.Clone(l.BlockedMCCs)
+	l.AllowedMerchants, l.BlockedMerchants = slices.Clone(l.AllowedMerchants), slices.Clone(l.BlockedMerchants)
+	return l
+}
+
+// Clone returns a deep copy of the policy.
+func (p Policy) Clone() Policy {
+	p.SpendLimits = p.SpendLimits.Clone()
+	p.ApprovalThreshold, p.BlockedActionTypes = clonePtr(p.ApprovalThreshold), slices.Clone(p.BlockedActionTypes)
+	p.IntentRequired, p.IntentTolerancePct, p.IntentTTLSeconds = clonePtr(p.IntentRequired), clonePtr(p.IntentTolerancePct), clonePtr(p.IntentTTLSeconds)
+	p.RiskReviewScore, p.RiskDeclineScore = clonePtr(p.RiskReviewScore), clonePtr(p.RiskDeclineScore)
+	return p
+}
+
 var mccPattern = regexp.MustCompile(`^[0-9]{4}$`)
 
 const (

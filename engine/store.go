@@ -49,6 +49,9 @@ type Tx interface {
 	InsertAgent(a *Agent) error
 	// UpdateAgent saves an agent's mode, policy and risk state.
 	UpdateAgent(a *Agent) error
+	// UpdateAgentRisk saves only an agent's risk state: every spend attempt
+	// changes it, and nothing else of the agent.
+	UpdateAgentRisk(agentID string, risk RiskState) error
 	// FindAgent finds an agent by id or unique name.
 	FindAgent(ref string) (*Agent, error)
 	// ListAgents returns agents matching the filter, oldest first.
@@ -74,7 +77,8 @@ type Tx interface {
 	UpdateIntent(i *Intent) error
 	// FindIntent finds an intent by id.
 	FindIntent(id string) (*Intent, error)
-	// ListIntents returns intents matching the filter, oldest first.
+	// ListIntents returns intents matching the filter, oldest first, or in
+	// order of expiry when the filter bounds the expiry.
 	ListIntents(f IntentFilter) ([]*Intent, error)
 
 	// InsertAuthorization stores a new authorization. CodeConflict when an
@@ -113,9 +117,9 @@ type Tx interface {
 	// ListKeys returns every key, oldest first.
 	ListKeys() ([]*APIKey, error)
 
-	// Counters returns the spend counters for the keys; a key never
-	// written reads as zero.
-	Counters(keys []CounterKey) (map[CounterKey]Counter, error)
+	// Counters returns the spend counters of every scope in every period;
+	// a counter never written reads as zero (it is absent from the map).
+	Counters(scopes, periods []string) (map[CounterKey]Counter, error)
 	// AddCounters adds the deltas to their counters, creating them as needed.
 	AddCounters(deltas []CounterDelta) error
 
@@ -158,7 +162,8 @@ type IntentFilter struct {
 	AgentID       string
 	CardID        string
 	Statuses      []string
-	ExpiresBefore *time.Time
+	ExpiresBefore *time.Time // expires_at <= this
+	ExpiresAfter  *time.Time // expires_at > this
 	Limit         int
 }
 

@@ -6,6 +6,8 @@ import (
 	"github.com/agentledger/agentledger/engine"
 )
 
+var policies = newJSONCache(engine.Policy.Clone)
+
 const agentColumns = `id, name, user_id, mode, policy, risk, created_at, updated_at`
 
 func scanAgent(s scanner) (*engine.Agent, error) {
@@ -15,7 +17,7 @@ func scanAgent(s scanner) (*engine.Agent, error) {
 	if err := s.Scan(&a.ID, &a.Name, &a.UserID, &a.Mode, &policy, &risk, &created, &updated); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(policy), &a.Policy); err != nil {
+	if err := policies.decode(policy, &a.Policy); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(risk), &a.Risk); err != nil {
@@ -36,6 +38,11 @@ func (t *tx) InsertAgent(a *engine.Agent) error {
 func (t *tx) UpdateAgent(a *engine.Agent) error {
 	return t.execOne(notFound("agent", a.ID), `UPDATE agents SET mode = ?, policy = ?, risk = ?, updated_at = ? WHERE id = ?`,
 		a.Mode, mustJSON(a.Policy), mustJSON(a.Risk), micros(a.UpdatedAt), a.ID)
+}
+
+// UpdateAgentRisk implements engine.Tx.
+func (t *tx) UpdateAgentRisk(agentID string, risk engine.RiskState) error {
+	return t.execOne(notFound("agent", agentID), `UPDATE agents SET risk = ? WHERE id = ?`, mustJSON(risk), agentID)
 }
 
 // FindAgent implements engine.Tx.

@@ -88,7 +88,7 @@ func (t *tx) ListAuthorizations(f engine.AuthorizationFilter) ([]*engine.Authori
 		where, args = append(where, "card_id = ?"), append(args, f.CardID)
 	}
 	if len(f.Statuses) > 0 {
-		where = append(where, "status IN ("+literalList(f.Statuses)+")")
+		where = append(where, inValues("status", f.Statuses))
 	}
 	if f.HoldExpiresBefore != nil {
 		where, args = append(where, "hold_expires_at <= ?"), append(args, micros(*f.HoldExpiresBefore))
@@ -97,7 +97,11 @@ func (t *tx) ListAuthorizations(f engine.AuthorizationFilter) ([]*engine.Authori
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY id DESC"
+	if f.HoldExpiresBefore != nil {
+		q += " ORDER BY hold_expires_at" // a sweep: walk the holds index in expiry order
+	} else {
+		q += " ORDER BY id DESC"
+	}
 	if f.Limit > 0 {
 		q += " LIMIT ?"
 		args = append(args, f.Limit)

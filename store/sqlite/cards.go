@@ -2,11 +2,12 @@ package sqlite
 
 import (
 	"database/sql"
-	"encoding/json"
 	"strings"
 
 	"github.com/agentledger/agentledger/engine"
 )
+
+var cardLimits = newJSONCache(engine.SpendLimits.Clone)
 
 const cardColumns = `id, agent_id, type, status, last4, exp_month, exp_year, currency, purpose, limits,
 	frozen_by, frozen_at, closed_by, closed_at, created_at, updated_at`
@@ -20,7 +21,7 @@ func scanCard(s scanner) (*engine.Card, error) {
 		&c.FrozenBy, &frozenAt, &c.ClosedBy, &closedAt, &created, &updated); err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal([]byte(limits), &c.Limits); err != nil {
+	if err := cardLimits.decode(limits, &c.Limits); err != nil {
 		return nil, err
 	}
 	c.FrozenAt, c.ClosedAt = timePtr(frozenAt), timePtr(closedAt)

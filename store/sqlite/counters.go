@@ -8,24 +8,14 @@ import (
 	"github.com/agentledger/agentledger/engine"
 )
 
-// Counters implements engine.Tx, reading every key in one statement.
-func (t *tx) Counters(keys []engine.CounterKey) (map[engine.CounterKey]engine.Counter, error) {
-	out := make(map[engine.CounterKey]engine.Counter, len(keys))
-	if len(keys) == 0 {
+// Counters implements engine.Tx in one statement of primary-key seeks.
+func (t *tx) Counters(scopes, periods []string) (map[engine.CounterKey]engine.Counter, error) {
+	out := make(map[engine.CounterKey]engine.Counter, len(scopes)*len(periods))
+	if len(scopes) == 0 || len(periods) == 0 {
 		return out, nil
 	}
-	var q strings.Builder
-	q.WriteString(`SELECT scope, period, amount, count FROM counters WHERE (scope, period) IN (VALUES `)
-	args := make([]any, 0, 2*len(keys))
-	for i, k := range keys {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString("(?, ?)")
-		args = append(args, k.Scope, k.Period)
-	}
-	q.WriteString(")")
-	rows, err := t.query(q.String(), args...)
+	rows, err := t.query(`SELECT scope, period, amount, count FROM counters WHERE scope IN (`+inList(len(scopes))+`) AND period IN (`+inList(len(periods))+`)`,
+		append(stringArgs(scopes), stringArgs(periods)...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -83,7 +83,8 @@ func (t *tx) ListDecisions(f engine.DecisionFilter) ([]*engine.Decision, error) 
 		where, args = append(where, "kind = ?"), append(args, f.Kind)
 	}
 	if len(f.ApprovalStatuses) > 0 {
-		where = append(where, "approval_status IN ("+literalList(f.ApprovalStatuses)+")")
+		// Spelling out the partial index's condition lets SQLite use it.
+		where = append(where, "approval_status <> ''", inValues("approval_status", f.ApprovalStatuses))
 	}
 	if f.ApprovalExpiresBefore != nil {
 		where, args = append(where, "approval_expires_at <= ?"), append(args, micros(*f.ApprovalExpiresBefore))
@@ -92,7 +93,11 @@ func (t *tx) ListDecisions(f engine.DecisionFilter) ([]*engine.Decision, error) 
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY id"
+	if f.ApprovalExpiresBefore != nil {
+		q += " ORDER BY approval_expires_at" // a sweep: walk the approvals index in expiry order
+	} else {
+		q += " ORDER BY id"
+	}
 	if f.Limit > 0 {
 		q += " LIMIT ?"
 		args = append(args, f.Limit)

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"database/sql"
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"github.com/agentledger/agentledger/engine"
@@ -52,6 +53,19 @@ func (t *tx) FindIntent(id string) (*engine.Intent, error) {
 	return findOne(t, scanIntent, notFound("intent", id), `SELECT `+intentColumns+` FROM intents WHERE id = ?`, id)
 }
 
+// openIntentStatuses are the statuses intents_open covers; the list must be
+// the one in its WHERE clause, in the same order.
+var openIntentStatuses = []string{engine.IntentAwaitingApproval, engine.IntentPending, engine.IntentRevealed}
+
+func subset(list, of []string) bool {
+	for _, v := range list {
+		if !slices.Contains(of, v) {
+			return false
+		}
+	}
+	return true
+}
+
 // ListIntents implements engine.Tx.
 func (t *tx) ListIntents(f engine.IntentFilter) ([]*engine.Intent, error) {
 	var where []string
@@ -63,16 +77,28 @@ func (t *tx) ListIntents(f engine.IntentFilter) ([]*engine.Intent, error) {
 		where, args = append(where, "card_id = ?"), append(args, f.CardID)
 	}
 	if len(f.Statuses) > 0 {
-		where = append(where, "status IN ("+literalList(f.Statuses)+")")
+		if subset(f.Statuses, openIntentStatuses) {
+			// Spelling out the partial index's own condition lets SQLite
+			// use intents_open, which holds only the few open intents.
+			where = append(where, "status IN ("+literalList(openIntentStatuses)+")")
+		}
+		where = append(where, inValues("status", f.Statuses))
 	}
 	if f.ExpiresBefore != nil {
 		where, args = append(where, "expires_at <= ?"), append(args, micros(*f.ExpiresBefore))
+	}
+	if f.ExpiresAfter != nil {
+		where, args = append(where, "expires_at > ?"), append(args, micros(*f.ExpiresAfter))
 	}
 	q := `SELECT ` + intentColumns + ` FROM intents`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ")
 	}
-	q += " ORDER BY id"
+	if f.ExpiresBefore != nil || f.ExpiresAfter != nil {
+		q += " ORDER BY expires_at" // the order of intents_open: no sort needed
+	} else {
+		q += " ORDER BY id"
+	}
 	if f.Limit > 0 {
 		q += " LIMIT ?"
 		args = append(args, f.Limit)

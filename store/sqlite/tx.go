@@ -209,3 +209,26 @@ func literalList(values []string) string {
 	}
 	return b.String()
 }
+
+// inValues renders "column IN (...)" over enum values, as "column = '...'"
+// when there is one, since SQLite matches a partial index's "status =
+// 'approved'" only against an equality.
+func inValues(column string, values []string) string {
+	if len(values) == 1 {
+		return column + " = " + literalList(values)
+	}
+	return column + " IN (" + literalList(values) + ")"
+}
+
+// inList returns "?, ?, ?" for n placeholders.
+func inList(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+func stringArgs(list []string) []any {
+	out := make([]any, len(list))
+	for i, s := range list {
+		out[i] = s
+	}
+	return out
+}

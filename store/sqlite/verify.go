@@ -90,9 +90,9 @@ func (v *verifier) replayTransfers() error {
 	}); err != nil {
 		return err
 	}
-	// Ordered by rowid, i.e. insertion order: a hold comes before its resolution.
+	// Holds first, so that every resolution finds the hold it resolves.
 	return v.rows(`SELECT id, kind, debit_account_id, credit_account_id, amount, currency, coalesce(pending_id, ''), reference
-		FROM transfers ORDER BY rowid`, func(r *sql.Rows) error {
+		FROM transfers ORDER BY kind = 'pending' DESC, id`, func(r *sql.Rows) error {
 		var t engine.Transfer
 		if err := r.Scan(&t.ID, &t.Kind, &t.DebitAccountID, &t.CreditAccountID, &t.Amount, &t.Currency, &t.PendingID, &t.Reference); err != nil {
 			return err

@@ -69,9 +69,11 @@ CREATE TABLE intents (
     revealed_at       INTEGER,
     resolved_at       INTEGER
 ) STRICT;
-CREATE INDEX intents_agent ON intents (agent_id, status);
-CREATE INDEX intents_card ON intents (card_id, status);
-CREATE INDEX intents_open ON intents (expires_at) WHERE status IN ('awaiting_approval', 'pending', 'revealed');
+-- Index columns are chosen so that resolving an intent (the common update)
+-- touches only the small index of open intents: intents_agent never changes
+-- and intents_open loses one entry.
+CREATE INDEX intents_agent ON intents (agent_id);
+CREATE INDEX intents_open ON intents (agent_id, card_id, expires_at) WHERE status IN ('awaiting_approval', 'pending', 'revealed');
 
 CREATE TABLE authorizations (
     id                TEXT PRIMARY KEY,
@@ -192,20 +194,21 @@ CREATE TABLE accounts (
 ) STRICT, WITHOUT ROWID;
 
 CREATE TABLE transfers (
-    id                 TEXT PRIMARY KEY,
+    id                 TEXT PRIMARY KEY NOT NULL,
     kind               TEXT NOT NULL CHECK (kind IN ('posted', 'pending', 'post_pending', 'void_pending')),
     debit_account_id   TEXT NOT NULL REFERENCES accounts (id),
     credit_account_id  TEXT NOT NULL REFERENCES accounts (id),
     amount             INTEGER NOT NULL CHECK (amount > 0),
     currency           TEXT NOT NULL,
-    -- A post or void names the pending transfer it resolves; UNIQUE makes a
-    -- second resolution of the same hold impossible.
-    pending_id         TEXT UNIQUE REFERENCES transfers (id),
+    -- A post or void names the pending transfer it resolves.
+    pending_id         TEXT REFERENCES transfers (id),
     reference          TEXT NOT NULL DEFAULT '',
     created_at         INTEGER NOT NULL,
     CHECK (debit_account_id <> credit_account_id),
     CHECK ((kind IN ('post_pending', 'void_pending')) = (pending_id IS NOT NULL))
-) STRICT;
+) STRICT, WITHOUT ROWID;
+-- At most one resolution per hold: a second post or void is impossible.
+CREATE UNIQUE INDEX transfers_resolution ON transfers (pending_id) WHERE pending_id IS NOT NULL;
 
 CREATE TABLE idempotency (
     scope         TEXT NOT NULL,

@@ -1,0 +1,188 @@
+package sqlite_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/sqlite"
+	"github.com/agentledger/agentledger/store/sqlite/sqlitetest"
+)
+
+// BenchmarkDecisions measures card authorizations against a real on-disk
+// database with synchronous=FULL, side by side with a bare SQLite
+// transaction of the same shape (one INSERT and one UPDATE, committed), run
+// serially and from parallel goroutines. Each reports decisions/s (commits/s
+// for the bare transaction); `make bench` prints the ratios.
+func BenchmarkDecisions(b *testing.B) {
+	for _, mode := range []string{"serial", "parallel"} {
+		b.Run("bare-tx/"+mode, func(b *testing.B) { benchBare(b, mode == "parallel") })
+		b.Run("authorize/"+mode, func(b *testing.B) { benchAuthorize(b, mode == "parallel", false) })
+		b.Run("authorize-intent/"+mode, func(b *testing.B) { benchAuthorize(b, mode == "parallel", true) })
+	}
+}
+
+// clients is how many goroutines per CPU the parallel runs use: a server
+// answering many agents and issuers at once.
+const clients = 16
+
+// revealedCards issues n cards to the agent, each with a declared and
+// revealed $1 intent at "Coffee": the state just before an agent pays. The
+// set-up runs concurrently so that it, too, is group-committed.
+func revealedCards(b *testing.B, env *sqlitetest.Env, agent *engine.Agent, n int) []*engine.Card {
+	cards := make([]*engine.Card, n)
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				c, err := env.Engine.CreateCard(env.Ctx, engine.Operator, engine.CreateCardInput{Agent: agent.ID})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				in, err := env.Engine.DeclareIntent(env.Ctx, sqlitetest.AgentActor(agent), engine.DeclareIntentInput{CardID: c.ID, Summary: "coffee", Amount: 100, Merchant: "Coffee"})
+				if err == nil {
+					_, err = env.Engine.RevealCard(env.Ctx, sqlitetest.AgentActor(agent), engine.RevealInput{CardID: c.ID, IntentID: in.ID})
+				}
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				cards[i] = c
+			}
+		}()
+	}
+	wg.Wait()
+	if b.Failed() {
+		b.FailNow()
+	}
+	return cards
+}
+
+func report(b *testing.B) {
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "decisions/s")
+}
+
+// benchBare is the yardstick: BEGIN IMMEDIATE, INSERT a row, UPDATE a
+// balance, COMMIT, on one connection with the store's pragmas and prepared
+// statements — what a single money-moving write costs at minimum.
+func benchBare(b *testing.B, parallel bool) {
+	path := filepath.Join(b.TempDir(), "bare.db")
+	db, err := sql.Open("sqlite", "file:"+path+
+		"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	ctx := context.Background()
+	for _, s := range []string{
+		`CREATE TABLE holds (id TEXT PRIMARY KEY, account TEXT NOT NULL, amount INTEGER NOT NULL, created_at INTEGER NOT NULL) STRICT`,
+		`CREATE TABLE accounts (id TEXT PRIMARY KEY, pending INTEGER NOT NULL) STRICT`,
+		`INSERT INTO accounts VALUES ('a', 0)`,
+	} {
+		if _, err := db.ExecContext(ctx, s); err != nil {
+			b.Fatal(err)
+		}
+	}
+	insert, err := db.PrepareContext(ctx, `INSERT INTO holds VALUES (?, 'a', 100, ?)`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	update, err := db.PrepareContext(ctx, `UPDATE accounts SET pending = pending + 100 WHERE id = 'a'`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var n atomic.Int64
+	one := func() {
+		i := n.Add(1)
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tx.StmtContext(ctx, insert).ExecContext(ctx, fmt.Sprintf("h%d", i), i); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tx.StmtContext(ctx, update).ExecContext(ctx); err != nil {
+			b.Fatal(err)
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	if parallel {
+		b.SetParallelism(clients)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				one()
+			}
+		})
+	} else {
+		for range b.N {
+			one()
+		}
+	}
+	report(b)
+}
+
+// benchAuthorize authorizes $1 charges on one card under a policy with
+// per-transaction, daily and monthly limits and risk scoring; withIntent
+// also has each charge match a declared, revealed intent (declared before
+// the timer starts).
+func benchAuthorize(b *testing.B, parallel, withIntent bool) {
+	env := sqlitetest.NewWith(b, sqlitetest.Options{Store: sqlite.Options{Key: sqlite.GenerateKey()}})
+	policy := engine.Policy{
+		IntentRequired: sqlitetest.Ptr(withIntent),
+		SpendLimits: engine.SpendLimits{
+			PerTransactionLimit: sqlitetest.Ptr[int64](100_000), DailyLimit: sqlitetest.Ptr[int64](engine.MaxAmount),
+			MonthlyLimit: sqlitetest.Ptr[int64](engine.MaxAmount), BlockedMCCs: []string{"7995"},
+		},
+		RiskDeclineScore: sqlitetest.Ptr[int64](100),
+	}
+	_, agent, card := env.Setup(engine.MaxAmount, policy)
+	cards := []*engine.Card{card}
+	if withIntent {
+		cards = revealedCards(b, env, agent, b.N)
+	}
+	var declined, next atomic.Int64
+	one := func() {
+		in := engine.AuthorizeInput{CardID: cards[int(next.Add(1)-1)%len(cards)].ID, Amount: 100, Currency: "USD", Merchant: engine.Merchant{Name: "Coffee", MCC: "5814"}}
+		a, err := env.Engine.Authorize(env.Ctx, engine.Operator, in)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if a.Status != engine.AuthApproved {
+			declined.Add(1)
+		}
+	}
+	tx0, commits0 := env.DB.Stats()
+	b.ResetTimer()
+	if parallel {
+		b.SetParallelism(clients)
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				one()
+			}
+		})
+	} else {
+		for range b.N {
+			one()
+		}
+	}
+	b.StopTimer()
+	report(b)
+	if d := declined.Load(); d > 0 {
+		b.Fatalf("%d of %d authorizations declined", d, b.N)
+	}
+	tx1, commits1 := env.DB.Stats()
+	b.ReportMetric(float64(tx1-tx0)/float64(max(commits1-commits0, 1)), "tx/commit")
+}
