@@ -88,7 +88,7 @@ func (e *Engine) decide(ctx context.Context, actor Actor, in DecideInput, outcom
 		return nil, err
 	}
 	var err error
-	if in.Note, err = checkText("reason", in.Note, maxTextLen, false); err != nil {
+	if in.Note, err = checkText("note", in.Note, maxTextLen, false); err != nil {
 		return nil, err
 	}
 	var out *Decision
@@ -105,30 +105,50 @@ func (e *Engine) decide(ctx context.Context, actor Actor, in DecideInput, outcom
 	return out, err
 }
 
-// AnswerApproval lets a face record a human's answer given through another
-// channel (MCP elicitation), in the name of who answered.
-func (e *Engine) AnswerApproval(ctx context.Context, actor Actor, decisionID string, approve bool, answeredBy, note string) (*Decision, error) {
+// ClientAnswerInput is a human's answer given through the MCP client.
+type ClientAnswerInput struct {
+	DecisionID string `json:"decision_id"`
+	Approve    bool   `json:"approve"`
+	// AnsweredBy names who answered (the client), for decided_by.
+	AnsweredBy     string `json:"answered_by"`
+	Note           string `json:"note,omitempty"`
+	IdempotencyKey string `json:"-"`
+}
+
+// AnswerApproval records a human's answer given through another channel
+// (MCP elicitation). Approval this way needs the policy's client_approval;
+// a refusal is always accepted.
+func (e *Engine) AnswerApproval(ctx context.Context, actor Actor, in ClientAnswerInput) (*Decision, error) {
 	if err := actor.requireRole("answer approval", RoleAdmin, RoleAgent); err != nil {
 		return nil, err
 	}
+	var err error
+	if in.Note, err = checkText("note", in.Note, maxTextLen, false); err != nil {
+		return nil, err
+	}
+	if in.AnsweredBy, err = checkText("answered_by", in.AnsweredBy, maxNameLen, true); err != nil {
+		return nil, err
+	}
 	outcome := ApprovalDenied
-	if approve {
+	if in.Approve {
 		outcome = ApprovalApproved
 	}
 	var out *Decision
-	err := e.update(ctx, func(tx Tx, now time.Time) error {
-		d, err := findDecisionFor(tx, actor, decisionID)
-		if err != nil {
-			return err
-		}
-		agent, err := tx.FindAgent(d.AgentID)
-		if err != nil {
-			return err
-		}
-		if approve && !agent.Policy.ClientApproval {
-			return Errorf(CodeForbidden, "agent %s's policy does not allow approval through the MCP client", agent.Name)
-		}
-		out, err = e.answerApproval(tx, d, outcome, answeredBy, note, now)
+	err = e.update(ctx, func(tx Tx, now time.Time) error {
+		out, err = idempotent(tx, actor, in.IdempotencyKey, "approval.client", in, now, func() (*Decision, error) {
+			d, err := findDecisionFor(tx, actor, in.DecisionID)
+			if err != nil {
+				return nil, err
+			}
+			agent, err := tx.FindAgent(d.AgentID)
+			if err != nil {
+				return nil, err
+			}
+			if in.Approve && !agent.Policy.ClientApproval {
+				return nil, Errorf(CodeForbidden, "agent %s's policy does not allow approval through the MCP client", agent.Name)
+			}
+			return e.answerApproval(tx, d, outcome, in.AnsweredBy, in.Note, now)
+		})
 		return err
 	})
 	return out, err

@@ -139,8 +139,9 @@ func (e *Engine) ListCards(ctx context.Context, actor Actor, agentRef string) ([
 
 // RevealInput asks for a card's credentials.
 type RevealInput struct {
-	CardID   string `json:"card_id"`
-	IntentID string `json:"intent_id,omitempty"`
+	CardID         string `json:"card_id"`
+	IntentID       string `json:"intent_id,omitempty"`
+	IdempotencyKey string `json:"-"`
 }
 
 // CardDetails are a card's credentials, revealed for one intent.
@@ -167,39 +168,46 @@ func (e *Engine) RevealCard(ctx context.Context, actor Actor, in RevealInput) (*
 	}
 	var out *CardDetails
 	err := e.update(ctx, func(tx Tx, now time.Time) error {
-		card, err := findCardFor(tx, actor, in.CardID)
-		if err != nil {
-			return err
-		}
-		if err := cardUsable(card); err != nil {
-			return err
-		}
-		agent, err := tx.FindAgent(card.AgentID)
-		if err != nil {
-			return err
-		}
-		if agent.Mode == ModeDisabled {
-			return Errorf(CodeAgentDisabled, "agent %s is disabled", agent.Name)
-		}
-		intent, err := e.intentForReveal(tx, card, in.IntentID, now)
-		if err != nil {
-			return err
-		}
-		if intent.Status == IntentPending {
-			intent.Status, intent.CardID, intent.RevealedAt = IntentRevealed, card.ID, &now
-			if err := tx.UpdateIntent(intent); err != nil {
-				return err
-			}
-		}
-		secret, err := tx.CardSecret(card.ID)
-		if err != nil {
-			return err
-		}
-		out = &CardDetails{CardID: card.ID, PAN: secret.PAN, CVV: secret.CVV, ExpMonth: card.ExpMonth, ExpYear: card.ExpYear,
-			IntentID: intent.ID, ExpiresAt: intent.ExpiresAt}
-		return nil
+		var err error
+		out, err = idempotent(tx, actor, in.IdempotencyKey, "card.details", in, now, func() (*CardDetails, error) {
+			return e.revealCard(tx, actor, in, now)
+		})
+		return err
 	})
 	return out, err
+}
+
+func (e *Engine) revealCard(tx Tx, actor Actor, in RevealInput, now time.Time) (*CardDetails, error) {
+	card, err := findCardFor(tx, actor, in.CardID)
+	if err != nil {
+		return nil, err
+	}
+	if err := cardUsable(card); err != nil {
+		return nil, err
+	}
+	agent, err := tx.FindAgent(card.AgentID)
+	if err != nil {
+		return nil, err
+	}
+	if agent.Mode == ModeDisabled {
+		return nil, Errorf(CodeAgentDisabled, "agent %s is disabled", agent.Name)
+	}
+	intent, err := e.intentForReveal(tx, card, in.IntentID, now)
+	if err != nil {
+		return nil, err
+	}
+	if intent.Status == IntentPending {
+		intent.Status, intent.CardID, intent.RevealedAt = IntentRevealed, card.ID, &now
+		if err := tx.UpdateIntent(intent); err != nil {
+			return nil, err
+		}
+	}
+	secret, err := tx.CardSecret(card.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &CardDetails{CardID: card.ID, PAN: secret.PAN, CVV: secret.CVV, ExpMonth: card.ExpMonth, ExpYear: card.ExpYear,
+		IntentID: intent.ID, ExpiresAt: intent.ExpiresAt}, nil
 }
 
 // intentForReveal picks the intent a reveal of card is for, expiring any

@@ -378,3 +378,30 @@ func TestDeclareIntentRefusesHopelessPurchases(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, list)
 }
+
+// A human may answer through the MCP client only when the policy allows it;
+// a refusal is always taken.
+func TestClientApproval(t *testing.T) {
+	for _, allowed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "not allowed", true: "allowed"}[allowed], func(t *testing.T) {
+			env := sqlitetest.New(t)
+			_, agent, card := env.Setup(100_000, engine.Policy{ApprovalThreshold: ptr(1000), ClientApproval: allowed})
+			i := declare(t, env, agent, engine.DeclareIntentInput{CardID: card.ID, Amount: 5000})
+			answer := engine.ClientAnswerInput{DecisionID: i.DecisionID, Approve: true, AnsweredBy: "client:claude-desktop"}
+			d, err := env.Engine.AnswerApproval(env.Ctx, sqlitetest.AgentActor(agent), answer)
+			if !allowed {
+				assert.Equal(t, engine.CodeForbidden, engine.ErrorCode(err))
+				answer.Approve = false
+				d, err = env.Engine.AnswerApproval(env.Ctx, sqlitetest.AgentActor(agent), answer)
+				require.NoError(t, err)
+				assert.Equal(t, engine.ApprovalDenied, d.ApprovalStatus)
+				assert.Equal(t, engine.IntentDenied, intentStatus(t, env, i.ID))
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, engine.ApprovalApproved, d.ApprovalStatus)
+			assert.Equal(t, "client:claude-desktop", d.DecidedBy)
+			assert.Equal(t, engine.IntentPending, intentStatus(t, env, i.ID))
+		})
+	}
+}
