@@ -22,15 +22,12 @@ func (e *Engine) ListApprovals(ctx context.Context, actor Actor, in ListApproval
 	if err := checkOneOf("status", in.Status, ApprovalPending, ApprovalApproved, ApprovalDenied, ApprovalExpired, ApprovalExecuted, "all"); err != nil {
 		return nil, err
 	}
-	if actor.Role == RoleAgent {
-		ref, err := actor.agentRef(in.Agent)
-		if err != nil {
-			return nil, err
-		}
-		in.Agent = ref
+	var err error
+	if in.Agent, err = actor.listScope(in.Agent); err != nil {
+		return nil, err
 	}
 	var out []*Decision
-	err := e.view(ctx, func(tx Tx, now time.Time) error {
+	err = e.view(ctx, func(tx Tx, now time.Time) error {
 		f := DecisionFilter{}
 		switch in.Status {
 		case "all":

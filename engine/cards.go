@@ -105,15 +105,12 @@ func (e *Engine) GetCard(ctx context.Context, actor Actor, id string) (*Card, er
 
 // ListCards returns the cards the actor may see, optionally of one agent.
 func (e *Engine) ListCards(ctx context.Context, actor Actor, agentRef string) ([]*Card, error) {
-	if actor.Role == RoleAgent {
-		ref, err := actor.agentRef(agentRef)
-		if err != nil {
-			return nil, err
-		}
-		agentRef = ref
+	agentRef, err := actor.listScope(agentRef)
+	if err != nil {
+		return nil, err
 	}
 	var out []*Card
-	err := e.view(ctx, func(tx Tx, _ time.Time) error {
+	err = e.view(ctx, func(tx Tx, _ time.Time) error {
 		f := CardFilter{}
 		if agentRef != "" {
 			a, err := findAgentFor(tx, actor, "agent_id", agentRef)

@@ -149,6 +149,16 @@ func (a Actor) agentRef(ref string) (string, error) {
 	return "", Errorf(CodeUnauthorized, "no credentials")
 }
 
+// listScope narrows a listing to what the actor may list: an agent key
+// lists only its own agent's objects (naming another is not found); an
+// admin or viewer lists what it names, or everything.
+func (a Actor) listScope(agentRef string) (string, error) {
+	if a.Role == RoleAgent {
+		return a.agentRef(agentRef)
+	}
+	return agentRef, nil
+}
+
 // update runs fn in a write transaction with the current time.
 func (e *Engine) update(ctx context.Context, fn func(tx Tx, now time.Time) error) error {
 	return e.store.Update(ctx, func(tx Tx) error { return fn(tx, e.now()) })

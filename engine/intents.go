@@ -176,15 +176,12 @@ func (e *Engine) ListIntents(ctx context.Context, actor Actor, in ListIntentsInp
 			return nil, err
 		}
 	}
-	if actor.Role == RoleAgent {
-		ref, err := actor.agentRef(in.Agent)
-		if err != nil {
-			return nil, err
-		}
-		in.Agent = ref
+	var err error
+	if in.Agent, err = actor.listScope(in.Agent); err != nil {
+		return nil, err
 	}
 	var out []*Intent
-	err := e.view(ctx, func(tx Tx, now time.Time) error {
+	err = e.view(ctx, func(tx Tx, now time.Time) error {
 		f := IntentFilter{}
 		if in.CardID != "" {
 			c, err := findCardFor(tx, actor, in.CardID)

@@ -139,15 +139,12 @@ func (e *Engine) ListAuthorizations(ctx context.Context, actor Actor, in ListAut
 			return nil, err
 		}
 	}
-	if actor.Role == RoleAgent {
-		ref, err := actor.agentRef(in.Agent)
-		if err != nil {
-			return nil, err
-		}
-		in.Agent = ref
+	var err error
+	if in.Agent, err = actor.listScope(in.Agent); err != nil {
+		return nil, err
 	}
 	var out []*Authorization
-	err := e.view(ctx, func(tx Tx, _ time.Time) error {
+	err = e.view(ctx, func(tx Tx, _ time.Time) error {
 		f := AuthorizationFilter{Limit: in.Limit}
 		if in.Status != "" {
 			f.Statuses = []string{in.Status}

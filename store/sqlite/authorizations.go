@@ -3,7 +3,6 @@ package sqlite
 import (
 	"database/sql"
 	"encoding/json"
-	"strings"
 
 	"github.com/agentledger/agentledger/engine"
 )
@@ -79,33 +78,22 @@ func (t *tx) FindAuthorizationByNetworkID(networkID string) (*engine.Authorizati
 
 // ListAuthorizations implements engine.Tx.
 func (t *tx) ListAuthorizations(f engine.AuthorizationFilter) ([]*engine.Authorization, error) {
-	var where []string
-	var args []any
+	var c conditions
 	if f.AgentID != "" {
-		where, args = append(where, "agent_id = ?"), append(args, f.AgentID)
+		c.and("agent_id = ?", f.AgentID)
 	}
 	if f.CardID != "" {
-		where, args = append(where, "card_id = ?"), append(args, f.CardID)
+		c.and("card_id = ?", f.CardID)
 	}
 	if len(f.Statuses) > 0 {
-		where = append(where, inValues("status", f.Statuses))
+		c.and(inValues("status", f.Statuses))
 	}
+	order := "id DESC"
 	if f.HoldExpiresBefore != nil {
-		where, args = append(where, "hold_expires_at <= ?"), append(args, micros(*f.HoldExpiresBefore))
+		c.and("hold_expires_at <= ?", micros(*f.HoldExpiresBefore))
+		order = "hold_expires_at" // a sweep: walk the holds index in expiry order
 	}
-	q := `SELECT ` + authorizationColumns + ` FROM authorizations`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	if f.HoldExpiresBefore != nil {
-		q += " ORDER BY hold_expires_at" // a sweep: walk the holds index in expiry order
-	} else {
-		q += " ORDER BY id DESC"
-	}
-	if f.Limit > 0 {
-		q += " LIMIT ?"
-		args = append(args, f.Limit)
-	}
+	q, args := c.query(`SELECT `+authorizationColumns+` FROM authorizations`, order, f.Limit)
 	return queryList(t, scanAuthorization, q, args...)
 }
 

@@ -129,19 +129,24 @@ func benchBare(b *testing.B, parallel bool) {
 		}
 	}
 	b.ResetTimer()
-	if parallel {
-		b.SetParallelism(clients)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				one()
-			}
-		})
-	} else {
+	drive(b, parallel, one)
+	bareRate[modeName(parallel)] = report(b)
+}
+
+// drive calls one b.N times, from one goroutine or from clients per CPU.
+func drive(b *testing.B, parallel bool, one func()) {
+	if !parallel {
 		for range b.N {
 			one()
 		}
+		return
 	}
-	bareRate[modeName(parallel)] = report(b)
+	b.SetParallelism(clients)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			one()
+		}
+	})
 }
 
 func modeName(parallel bool) string {
@@ -196,18 +201,7 @@ func benchAuthorize(b *testing.B, parallel, withIntent bool, maxBatch int) {
 	}
 	tx0, commits0 := env.DB.Stats()
 	b.ResetTimer()
-	if parallel {
-		b.SetParallelism(clients)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				one()
-			}
-		})
-	} else {
-		for range b.N {
-			one()
-		}
-	}
+	drive(b, parallel, one)
 	b.StopTimer()
 	if rate, bare := report(b), bareRate[modeName(parallel)]; bare > 0 {
 		b.ReportMetric(100*rate/bare, "%bare")

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"database/sql"
 	"encoding/json"
-	"strings"
 
 	"github.com/agentledger/agentledger/engine"
 )
@@ -74,33 +73,23 @@ func (t *tx) FindDecision(id string) (*engine.Decision, error) {
 
 // ListDecisions implements engine.Tx.
 func (t *tx) ListDecisions(f engine.DecisionFilter) ([]*engine.Decision, error) {
-	var where []string
-	var args []any
+	var c conditions
 	if f.AgentID != "" {
-		where, args = append(where, "agent_id = ?"), append(args, f.AgentID)
+		c.and("agent_id = ?", f.AgentID)
 	}
 	if f.Kind != "" {
-		where, args = append(where, "kind = ?"), append(args, f.Kind)
+		c.and("kind = ?", f.Kind)
 	}
 	if len(f.ApprovalStatuses) > 0 {
 		// Spelling out the partial index's condition lets SQLite use it.
-		where = append(where, "approval_status <> ''", inValues("approval_status", f.ApprovalStatuses))
+		c.and("approval_status <> ''")
+		c.and(inValues("approval_status", f.ApprovalStatuses))
 	}
+	order := "id"
 	if f.ApprovalExpiresBefore != nil {
-		where, args = append(where, "approval_expires_at <= ?"), append(args, micros(*f.ApprovalExpiresBefore))
+		c.and("approval_expires_at <= ?", micros(*f.ApprovalExpiresBefore))
+		order = "approval_expires_at" // a sweep: walk the approvals index in expiry order
 	}
-	q := `SELECT ` + decisionColumns + ` FROM decisions`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	if f.ApprovalExpiresBefore != nil {
-		q += " ORDER BY approval_expires_at" // a sweep: walk the approvals index in expiry order
-	} else {
-		q += " ORDER BY id"
-	}
-	if f.Limit > 0 {
-		q += " LIMIT ?"
-		args = append(args, f.Limit)
-	}
+	q, args := c.query(`SELECT `+decisionColumns+` FROM decisions`, order, f.Limit)
 	return queryList(t, scanDecision, q, args...)
 }

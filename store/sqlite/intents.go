@@ -4,7 +4,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"slices"
-	"strings"
 
 	"github.com/agentledger/agentledger/engine"
 )
@@ -68,40 +67,31 @@ func subset(list, of []string) bool {
 
 // ListIntents implements engine.Tx.
 func (t *tx) ListIntents(f engine.IntentFilter) ([]*engine.Intent, error) {
-	var where []string
-	var args []any
+	var c conditions
 	if f.AgentID != "" {
-		where, args = append(where, "agent_id = ?"), append(args, f.AgentID)
+		c.and("agent_id = ?", f.AgentID)
 	}
 	if f.CardID != "" {
-		where, args = append(where, "card_id = ?"), append(args, f.CardID)
+		c.and("card_id = ?", f.CardID)
 	}
 	if len(f.Statuses) > 0 {
 		if subset(f.Statuses, openIntentStatuses) {
 			// Spelling out the partial index's own condition lets SQLite
 			// use intents_open, which holds only the few open intents.
-			where = append(where, "status IN ("+literalList(openIntentStatuses)+")")
+			c.and("status IN (" + literalList(openIntentStatuses) + ")")
 		}
-		where = append(where, inValues("status", f.Statuses))
+		c.and(inValues("status", f.Statuses))
 	}
 	if f.ExpiresBefore != nil {
-		where, args = append(where, "expires_at <= ?"), append(args, micros(*f.ExpiresBefore))
+		c.and("expires_at <= ?", micros(*f.ExpiresBefore))
 	}
 	if f.ExpiresAfter != nil {
-		where, args = append(where, "expires_at > ?"), append(args, micros(*f.ExpiresAfter))
+		c.and("expires_at > ?", micros(*f.ExpiresAfter))
 	}
-	q := `SELECT ` + intentColumns + ` FROM intents`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
+	order := "id"
 	if f.ExpiresBefore != nil || f.ExpiresAfter != nil {
-		q += " ORDER BY expires_at" // the order of intents_open: no sort needed
-	} else {
-		q += " ORDER BY id"
+		order = "expires_at" // the order of intents_open: no sort needed
 	}
-	if f.Limit > 0 {
-		q += " LIMIT ?"
-		args = append(args, f.Limit)
-	}
+	q, args := c.query(`SELECT `+intentColumns+` FROM intents`, order, f.Limit)
 	return queryList(t, scanIntent, q, args...)
 }

@@ -220,6 +220,31 @@ func inValues(column string, values []string) string {
 	return column + " IN (" + literalList(values) + ")"
 }
 
+// conditions collects the WHERE terms of a filtered listing.
+type conditions struct {
+	terms []string
+	args  []any
+}
+
+// and adds a term with its arguments.
+func (c *conditions) and(term string, args ...any) {
+	c.terms, c.args = append(c.terms, term), append(c.args, args...)
+}
+
+// query completes a SELECT with the terms, an ordering and an optional limit.
+func (c *conditions) query(selectFrom, orderBy string, limit int) (string, []any) {
+	q, args := selectFrom, c.args
+	if len(c.terms) > 0 {
+		q += " WHERE " + strings.Join(c.terms, " AND ")
+	}
+	q += " ORDER BY " + orderBy
+	if limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, limit)
+	}
+	return q, args
+}
+
 // inList returns "?, ?, ?" for n placeholders.
 func inList(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
