@@ -1,10 +1,19 @@
 GO ?= go
+BIN := bin/agentledger
+# The database `make run` uses; any agentledger command takes --db or $AGENTLEDGER_DB.
+RUN_DB ?= agentledger.db
 
-.PHONY: build test lint bench
+.PHONY: build test lint bench run
 
-# build compiles every package (and, once it exists, the agentledger binary).
+# build compiles every package and the agentledger binary into bin/.
 build:
 	$(GO) build ./...
+	$(GO) build -o $(BIN) ./cmd/agentledger
+
+# run sets up the sandbox on the embedded default database (creating it on
+# first use) and shows what to do next.
+run: build
+	./$(BIN) --db $(RUN_DB) quickstart
 
 # test is what CI runs: every test, with the race detector, never cached.
 test:

@@ -162,17 +162,17 @@ const (
 // of it.
 type Authorization struct {
 	ID             string       `json:"id"`
-	CardID         string       `json:"card_id,omitempty"`
-	AgentID        string       `json:"agent_id,omitempty"`
-	UserID         string       `json:"user_id,omitempty"`
+	CardID         string       `json:"card_id"`
+	AgentID        string       `json:"agent_id"`
+	UserID         string       `json:"user_id"`
 	Status         string       `json:"status"`
-	DeclineCode    string       `json:"decline_code,omitempty"`
+	DeclineCode    string       `json:"decline_code"`
 	Reason         string       `json:"reason"`
 	Amount         int64        `json:"amount"`
 	Currency       string       `json:"currency"`
 	Merchant       Merchant     `json:"merchant"`
-	IntentID       string       `json:"intent_id,omitempty"`
-	DecisionID     string       `json:"decision_id,omitempty"`
+	IntentID       string       `json:"intent_id"`
+	DecisionID     string       `json:"decision_id"`
 	RiskScore      int          `json:"risk_score"`
 	RiskSignals    []RiskSignal `json:"risk_signals"`
 	RiskReview     bool         `json:"risk_review"`
@@ -272,8 +272,8 @@ const (
 type APIKey struct {
 	ID        string     `json:"id"`
 	Role      string     `json:"role"`
-	AgentID   string     `json:"agent_id,omitempty"`
-	Name      string     `json:"name,omitempty"`
+	AgentID   string     `json:"agent_id"`
+	Name      string     `json:"name"`
 	Prefix    string     `json:"prefix"`
 	Hash      []byte     `json:"-"`
 	CreatedAt time.Time  `json:"created_at"`

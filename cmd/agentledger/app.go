@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/sqlite"
+	"github.com/spf13/cobra"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // the command ran and failed: bad input, unknown object, I/O
+	exitUsage = 2 // the command line itself is wrong
+)
+
+// streams are where a run reads and writes.
+type streams struct {
+	in       io.Reader
+	out, err io.Writer
+}
+
+// app is one invocation of the CLI: its flags, and the database it opens on
+// first use.
+type app struct {
+	streams
+	getenv func(string) string
+	ctx    context.Context
+	clock  engine.Clock // nil: the system clock; tests set their own
+	self   string       // how the program was invoked, for printing next steps
+
+	dbPath  string
+	keyFile string
+	json    bool
+
+	db     *sqlite.DB
+	engine *engine.Engine
+}
+
+// usageError marks errors in the command line rather than in what it asked.
+type usageError struct{ error }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// run executes one command line and returns the process exit code. Tests
+// call it in-process.
+func run(ctx context.Context, self string, args []string, s streams, getenv func(string) string) int {
+	return (&app{streams: s, getenv: getenv, ctx: ctx, self: self}).execute(args)
+}
+
+func (a *app) execute(args []string) int {
+	s := a.streams
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetIn(s.in)
+	root.SetOut(s.out)
+	root.SetErr(s.err)
+	cmd, err := root.ExecuteContextC(a.ctx)
+	if closeErr := a.close(); err == nil {
+		err = closeErr
+	}
+	if err == nil {
+		return exitOK
+	}
+	var usage usageError
+	isUsage := errors.As(err, &usage) || isCobraUsageError(err)
+	msg := err.Error()
+	if !isUsage {
+		msg = engine.ErrorMessage(err)
+		if engine.ErrorCode(err) == engine.CodeInternal {
+			msg = err.Error() // the operator's own machine: show the real cause
+		}
+	}
+	fmt.Fprintf(s.err, "error: %s", oneLine(msg))
+	if isUsage && cmd != nil {
+		fmt.Fprintf(s.err, " (see '%s --help')", cmd.CommandPath())
+	}
+	fmt.Fprintln(s.err)
+	if isUsage {
+		return exitUsage
+	}
+	return exitError
+}
+
+// isCobraUsageError recognises the errors cobra and pflag return for a
+// malformed command line.
+func isCobraUsageError(err error) bool {
+	msg := err.Error()
+	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument",
+		"invalid argument", "accepts ", "requires at least", "requires at most", "required flag", "if any flags in the group"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "agentledger",
+		Short: "Let AI agents spend money safely: virtual cards, intents, policies and a ledger",
+		Long: `agentledger sits between a funding user and the AI agents that spend for them.
+It keeps an embedded SQLite ledger, issues virtual cards to agents, makes an
+agent declare what it will buy before it may see a card, and decides every
+card authorization against the agent's policy.
+
+Amounts on the command line are in minor units: --amount 1250 is $12.50.`,
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	defaultDB := a.getenv("AGENTLEDGER_DB")
+	if defaultDB == "" {
+		defaultDB = "agentledger.db"
+	}
+	root.PersistentFlags().StringVar(&a.dbPath, "db", defaultDB, "database file ($AGENTLEDGER_DB)")
+	root.PersistentFlags().StringVar(&a.keyFile, "key-file", "", "store key file (default: the database path with .key; $AGENTLEDGER_KEY overrides)")
+	root.PersistentFlags().BoolVar(&a.json, "json", false, "print results as JSON")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.AddGroup(&cobra.Group{ID: "setup", Title: "Getting started:"}, &cobra.Group{ID: "objects", Title: "Users, agents and cards:"},
+		&cobra.Group{ID: "money", Title: "Spending and the ledger:"})
+	for _, c := range []*cobra.Command{a.initCommand(), a.quickstartCommand()} {
+		c.GroupID = "setup"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{a.userCommand(), a.agentCommand(), a.policyCommand(), a.keyCommand(), a.cardCommand()} {
+		c.GroupID = "objects"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{a.intentCommand(), a.approvalsCommand(), a.networkCommand(), a.txnCommand(), a.ledgerCommand()} {
+		c.GroupID = "money"
+		root.AddCommand(c)
+	}
+	return root
+}
+
+// keyPath is where the store key file lives.
+func (a *app) keyPath() string {
+	if a.keyFile != "" {
+		return a.keyFile
+	}
+	return strings.TrimSuffix(a.dbPath, filepath.Ext(a.dbPath)) + ".key"
+}
+
+// loadKey finds the store key: $AGENTLEDGER_KEY, else the key file.
+func (a *app) loadKey() ([]byte, error) {
+	if v := a.getenv("AGENTLEDGER_KEY"); v != "" {
+		k, err := sqlite.ParseKey(v)
+		if err != nil {
+			return nil, fmt.Errorf("AGENTLEDGER_KEY: %w", err)
+		}
+		return k, nil
+	}
+	k, err := sqlite.ReadKeyFile(a.keyPath())
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("no key file at %s (and AGENTLEDGER_KEY is not set): run 'agentledger init' first", a.keyPath())
+	}
+	return k, err
+}
+
+// open opens the existing database; every command but init and quickstart
+// refuses to create one by accident.
+func (a *app) open() error {
+	if a.engine != nil {
+		return nil
+	}
+	if _, err := os.Stat(a.dbPath); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no database at %s: run 'agentledger init' first (or pass --db)", a.dbPath)
+	}
+	return a.openOrCreate()
+}
+
+func (a *app) openOrCreate() error {
+	key, err := a.loadKey()
+	if err != nil {
+		return err
+	}
+	db, err := sqlite.Open(a.dbPath, sqlite.Options{Key: key})
+	if err != nil {
+		return err
+	}
+	opts := engine.Options{Clock: a.clock}
+	if tz := a.getenv("AGENTLEDGER_TZ"); tz != "" {
+		loc, err := time.LoadLocation(tz)
+		if err != nil {
+			db.Close()
+			return fmt.Errorf("AGENTLEDGER_TZ: %w", err)
+		}
+		opts.Location = loc
+	}
+	a.db, a.engine = db, engine.New(db, opts)
+	return nil
+}
+
+func (a *app) close() error {
+	if a.db == nil {
+		return nil
+	}
+	err := a.db.Close()
+	a.db, a.engine = nil, nil
+	return err
+}
+
+// invocation is how to call this program again on the same database, for
+// the commands a result suggests.
+func (a *app) invocation() string {
+	self := a.self
+	if self == "" {
+		self = "agentledger"
+	}
+	if a.dbPath != "agentledger.db" && a.dbPath != a.getenv("AGENTLEDGER_DB") {
+		self += " --db " + a.dbPath
+	}
+	return self
+}
+
+// withEngine wraps a command body that needs the database.
+func (a *app) withEngine(body func(cmd *cobra.Command, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := a.open(); err != nil {
+			return err
+		}
+		return body(cmd, args)
+	}
+}
+
+// op is the actor of the local CLI: the operator, with full rights.
+var op = engine.Operator
