@@ -440,6 +440,11 @@ func TestApprovalsFromTheCommandLine(t *testing.T) {
 	var got engine.Intent
 	c.json(&got, "intent", "show", big.ID)
 	assert.Equal(t, engine.IntentPending, got.Status)
+	c.json(&got, "intent", "reveal", big.ID)
+	assert.Equal(t, engine.IntentRevealed, got.Status)
+	a := c.authorize(card, 7900, "DELL MARKETING")
+	assert.Equal(t, "approved", a.Status, a.Reason)
+	assert.Equal(t, big.ID, a.IntentID)
 	c.json(&got, "intent", "show", other.ID)
 	assert.Equal(t, engine.IntentDenied, got.Status)
 	c.json(&queue, "approvals", "list")

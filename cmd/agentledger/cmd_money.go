@@ -11,7 +11,7 @@ import (
 )
 
 func (a *app) intentCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "intent", Short: "Intents (an agent's declared purchases): list, show, and declare or cancel one for an agent"}
+	cmd := &cobra.Command{Use: "intent", Short: "Intents (an agent's declared purchases): list and show; declare, reveal or cancel for an agent"}
 	var in engine.ListIntentsInput
 	list := &cobra.Command{
 		Use: "list [--agent AGENT] [--status STATUS]", Short: "List intents", Args: cobra.NoArgs,
@@ -88,6 +88,34 @@ would), without printing the card number.`,
 		declare.MarkFlagRequired(f)
 	}
 
+	var revealCard string
+	reveal := &cobra.Command{
+		Use:   "reveal INTENT",
+		Short: "Reveal the card for a pending intent, as ledger_card details would (the number is not printed)",
+		Args:  cobra.ExactArgs(1),
+		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
+			i, err := a.engine.GetIntent(a.ctx, op, args[0])
+			if err != nil {
+				return err
+			}
+			card := revealCard
+			if card == "" {
+				card = i.CardID
+			}
+			if card == "" {
+				return usagef("intent %s names no card: give --card CARD", i.ID)
+			}
+			if _, err := a.engine.RevealCard(a.ctx, op, engine.RevealInput{CardID: card, IntentID: i.ID}); err != nil {
+				return err
+			}
+			if i, err = a.engine.GetIntent(a.ctx, op, i.ID); err != nil {
+				return err
+			}
+			return a.emit(i, func(w io.Writer) { fmt.Fprintf(w, "Intent %s is %s on card %s.\n", i.ID, i.Status, i.CardID) })
+		}),
+	}
+	reveal.Flags().StringVar(&revealCard, "card", "", "the card to reveal (default: the intent's)")
+
 	cancel := &cobra.Command{
 		Use: "cancel INTENT", Short: "Cancel an unused intent", Args: cobra.ExactArgs(1),
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
@@ -98,7 +126,7 @@ would), without printing the card number.`,
 			return a.emit(i, func(w io.Writer) { fmt.Fprintf(w, "Intent %s is %s.\n", i.ID, i.Status) })
 		}),
 	}
-	cmd.AddCommand(list, show, declare, cancel)
+	cmd.AddCommand(list, show, declare, reveal, cancel)
 	return cmd
 }
 
