@@ -69,8 +69,10 @@ func (e *Engine) newID(prefix string, now time.Time) string { return e.ids.newID
 // Actor is who is calling: the operator at the CLI, or the holder of an API
 // key. The engine scopes everything it shows and does by the actor.
 type Actor struct {
-	Role    string // RoleAdmin, RoleAgent or RoleViewer
-	AgentID string // the agent an agent key acts as
+	Role string // RoleAdmin, RoleAgent or RoleViewer
+	// AgentID is the agent an agent key acts as. A viewer with an AgentID
+	// sees only that agent's objects (the MCP face scopes viewers so).
+	AgentID string
 	KeyID   string // the API key used, if any
 	// ClientName and ClientVersion identify the MCP client, recorded on the
 	// intents the actor attests.
@@ -116,13 +118,18 @@ func (a Actor) requireRole(action string, roles ...string) error {
 // canSee reports whether the actor may see objects of the agent: operators
 // and viewers see everything, an agent only its own.
 func (a Actor) canSee(agentID string) bool {
-	switch a.Role {
-	case RoleAdmin, RoleViewer:
+	switch {
+	case a.Role == RoleAdmin, a.Role == RoleViewer && a.AgentID == "":
 		return true
-	case RoleAgent:
+	case a.Role == RoleAgent, a.Role == RoleViewer:
 		return a.AgentID == agentID
 	}
 	return false
+}
+
+// scoped reports whether the actor is confined to one agent.
+func (a Actor) scoped() bool {
+	return a.Role == RoleAgent || (a.Role == RoleViewer && a.AgentID != "")
 }
 
 // canAct reports whether the actor may change objects of the agent.
@@ -134,13 +141,13 @@ func (a Actor) canAct(agentID string) bool {
 // different one named explicitly is not found), or the one an admin or
 // viewer names.
 func (a Actor) agentRef(ref string) (string, error) {
-	switch a.Role {
-	case RoleAgent:
+	switch {
+	case a.scoped():
 		if ref != "" && ref != a.AgentID {
 			return "", notFound("agent_id", "agent", ref)
 		}
 		return a.AgentID, nil
-	case RoleAdmin, RoleViewer:
+	case a.Role == RoleAdmin, a.Role == RoleViewer:
 		if ref == "" {
 			return "", invalid("agent_id", "required with an %s key", a.Role)
 		}
@@ -153,7 +160,7 @@ func (a Actor) agentRef(ref string) (string, error) {
 // lists only its own agent's objects (naming another is not found); an
 // admin or viewer lists what it names, or everything.
 func (a Actor) listScope(agentRef string) (string, error) {
-	if a.Role == RoleAgent {
+	if a.scoped() {
 		return a.agentRef(agentRef)
 	}
 	return agentRef, nil

@@ -132,7 +132,7 @@ Amounts on the command line are in minor units: --amount 1250 is $12.50.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddGroup(&cobra.Group{ID: "setup", Title: "Getting started:"}, &cobra.Group{ID: "objects", Title: "Users, agents and cards:"},
 		&cobra.Group{ID: "money", Title: "Spending and the ledger:"})
-	for _, c := range []*cobra.Command{a.initCommand(), a.quickstartCommand()} {
+	for _, c := range []*cobra.Command{a.initCommand(), a.quickstartCommand(), a.serveCommand()} {
 		c.GroupID = "setup"
 		root.AddCommand(c)
 	}

@@ -347,3 +347,9 @@ func mapError(err error) error {
 	}
 	return err
 }
+
+// Ping checks that the database can be read.
+func (db *DB) Ping(ctx context.Context) error {
+	var n int
+	return db.reader.QueryRowContext(ctx, "SELECT count(*) FROM (SELECT 1 FROM users LIMIT 1)").Scan(&n)
+}

@@ -1,0 +1,132 @@
+// Package mcp is agentledger's MCP face: the ledger_card, ledger_intent and
+// policy_check tools over github.com/mark3labs/mcp-go, served on stdio and
+// streamable HTTP. It translates tool calls into engine calls and engine
+// results and errors into tool results; it decides nothing itself.
+package mcp
+
+import (
+	"context"
+	"crypto/rand"
+	"io"
+	"log/slog"
+
+	"github.com/agentledger/agentledger/engine"
+	mcpgo "github.com/mark3labs/mcp-go/mcp"
+	"github.com/mark3labs/mcp-go/server"
+)
+
+// Options configure a Server.
+type Options struct {
+	// Version is reported to clients as the server version.
+	Version string
+	// Logger receives what the server has to say; never stdout, which is
+	// the stdio transport. Discarded when nil.
+	Logger *slog.Logger
+	// NoopTool adds a tool that does nothing, for measuring the transport's
+	// own cost beside the real tools.
+	NoopTool bool
+}
+
+// Server is the MCP server over one engine.
+type Server struct {
+	eng      *engine.Engine
+	mcp      *server.MCPServer
+	log      *slog.Logger
+	stateKey []byte // signs approval round-trip state
+}
+
+// New builds the MCP server with its tools.
+func New(eng *engine.Engine, opts Options) *Server {
+	if opts.Version == "" {
+		opts.Version = "dev"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Server{eng: eng, log: opts.Logger, stateKey: make([]byte, 32)}
+	if _, err := rand.Read(s.stateKey); err != nil {
+		panic("mcp: crypto/rand failed: " + err.Error())
+	}
+	s.mcp = server.NewMCPServer("agentledger", opts.Version,
+		server.WithInstructions(Instructions),
+		server.WithToolCapabilities(false),
+		server.WithRecovery(),
+	)
+	s.mcp.AddTool(cardTool(), s.handleCard)
+	s.mcp.AddTool(intentTool(), s.handleIntent)
+	s.mcp.AddTool(policyTool(), s.handlePolicy)
+	if opts.NoopTool {
+		t := mcpgo.NewToolWithRawSchema("noop", "Does nothing; measures the transport.", raw(schema{"type": "object", "properties": schema{}}))
+		t.Annotations = annotations("No-op", true, false, true, false)
+		s.mcp.AddTool(t, func(context.Context, mcpgo.CallToolRequest) (*mcpgo.CallToolResult, error) {
+			return mcpgo.NewToolResultText("ok"), nil
+		})
+	}
+	return s
+}
+
+// MCPServer exposes the underlying mcp-go server (for in-process clients).
+func (s *Server) MCPServer() *server.MCPServer { return s.mcp }
+
+type actorKey struct{}
+
+// WithActor returns a context carrying the authenticated caller; every tool
+// call needs one.
+func WithActor(ctx context.Context, a engine.Actor) context.Context {
+	return context.WithValue(ctx, actorKey{}, a)
+}
+
+func actorFrom(ctx context.Context) (engine.Actor, bool) {
+	a, ok := ctx.Value(actorKey{}).(engine.Actor)
+	return a, ok
+}
+
+// clientInfo names the MCP client of the current session, for attestations.
+func clientInfo(ctx context.Context) (name, version string) {
+	if sess, ok := server.ClientSessionFromContext(ctx).(server.SessionWithClientInfo); ok {
+		ci := sess.GetClientInfo()
+		return ci.Name, ci.Version
+	}
+	return "", ""
+}
+
+// actorFor resolves who a call acts as. An agent key acts as its agent (an
+// agent_id naming another agent is not found); an admin key must name the
+// agent and then acts as it; a viewer key must name the agent and may only
+// read what belongs to it.
+func (s *Server) actorFor(ctx context.Context, agentID string) (engine.Actor, error) {
+	base, ok := actorFrom(ctx)
+	if key, hasKey := ctx.Value(keyKey{}).(string); !ok && hasKey {
+		var err error
+		if base, err = s.eng.Authenticate(ctx, key); err != nil {
+			return engine.Actor{}, err
+		}
+		ok = true
+	}
+	if !ok || base.Role == "" {
+		return engine.Actor{}, engine.Errorf(engine.CodeUnauthorized, "no API key")
+	}
+	base.ClientName, base.ClientVersion = clientInfo(ctx)
+	if base.Role == engine.RoleAgent && agentID == "" {
+		return base, nil
+	}
+	if base.Role != engine.RoleAgent && agentID == "" {
+		return engine.Actor{}, &engine.Error{Code: engine.CodeInvalidInput, Field: "agent_id",
+			Message: "agent_id: required with an " + base.Role + " key (the agent to act as)"}
+	}
+	agent, err := s.eng.GetAgent(ctx, base, agentID)
+	if err != nil {
+		return engine.Actor{}, err
+	}
+	if base.Role == engine.RoleAdmin {
+		base.Role = engine.RoleAgent
+	}
+	base.AgentID = agent.ID
+	return base, nil
+}
+
+// commitContext is the context for calls that move money or change state:
+// once started they run to completion even if the client goes away, so
+// that nothing is half-done (and a retry with the same idempotency key
+// gets the first result).
+func commitContext(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }

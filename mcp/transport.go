@@ -1,0 +1,204 @@
+package mcp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/agentledger/agentledger/engine"
+	"github.com/mark3labs/mcp-go/server"
+)
+
+// ServeStdio serves MCP on in and out until in closes or ctx ends. The API
+// key is checked on every call, so a key revoked mid-session stops working.
+func (s *Server) ServeStdio(ctx context.Context, apiKey string, in io.Reader, out io.Writer) error {
+	ss := server.NewStdioServer(s.mcp)
+	ss.SetErrorLogger(log.New(slogWriter{s.log}, "", 0))
+	ss.SetContextFunc(func(ctx context.Context) context.Context { return context.WithValue(ctx, keyKey{}, apiKey) })
+	err := ss.Listen(ctx, in, out)
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
+
+type keyKey struct{}
+
+// slogWriter lets mcp-go's *log.Logger write into our slog.Logger.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Warn(strings.TrimSpace(string(p)), "component", "mcp-go")
+	return len(p), nil
+}
+
+// HTTPOptions configure the streamable HTTP server.
+type HTTPOptions struct {
+	// AllowedOrigins are browser origins allowed besides the server's own
+	// (scheme://host:port). Requests without an Origin header are not
+	// browser requests and always pass.
+	AllowedOrigins []string
+	// SessionIdleTTL ends sessions idle this long (default 30 minutes).
+	SessionIdleTTL time.Duration
+	// ShutdownTimeout bounds the graceful shutdown (default 10 seconds).
+	ShutdownTimeout time.Duration
+	// Health reports whether the server can serve (e.g. the database is
+	// readable); /healthz answers 503 when it fails.
+	Health func(context.Context) error
+	// Mount adds further routes (such as issuer webhooks) to the mux.
+	Mount func(*http.ServeMux)
+}
+
+// HTTPServer serves MCP over streamable HTTP at /mcp, and /healthz.
+type HTTPServer struct {
+	s          *Server
+	opts       HTTPOptions
+	streamable *server.StreamableHTTPServer
+	http       *http.Server
+	mux        *http.ServeMux
+}
+
+// NewHTTP prepares the HTTP face. Sessions are kept (2025-11-25 clients get
+// an Mcp-Session-Id that is validated on every request) and expire after
+// SessionIdleTTL; 2026-07-28 clients are served too, sessionless as that
+// protocol is.
+func (s *Server) NewHTTP(opts HTTPOptions) *HTTPServer {
+	if opts.SessionIdleTTL <= 0 {
+		opts.SessionIdleTTL = 30 * time.Minute
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 10 * time.Second
+	}
+	h := &HTTPServer{s: s, opts: opts, mux: http.NewServeMux()}
+	h.http = &http.Server{Handler: h.mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	h.streamable = server.NewStreamableHTTPServer(s.mcp,
+		server.WithStateful(true),
+		server.WithSessionIdleTTL(opts.SessionIdleTTL),
+		// Heartbeats on the GET stream keep a listening client's session
+		// from being swept as idle.
+		server.WithHeartbeatInterval(min(opts.SessionIdleTTL/2, 30*time.Second)),
+		server.WithStreamableHTTPServer(h.http),
+		server.WithStreamableHTTPLogger(s.log),
+	)
+	h.mux.HandleFunc("GET /healthz", h.health)
+	h.mux.Handle("/mcp", h.checkOrigin(h.authenticate(h.streamable)))
+	if opts.Mount != nil {
+		opts.Mount(h.mux)
+	}
+	return h
+}
+
+// Handler is the whole HTTP face, for tests and embedding.
+func (h *HTTPServer) Handler() http.Handler { return h.mux }
+
+// Serve serves on ln until ctx ends, then shuts down gracefully: open
+// streams are closed, in-flight calls finish.
+func (h *HTTPServer) Serve(ctx context.Context, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- h.http.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), h.opts.ShutdownTimeout)
+	defer cancel()
+	if err := h.streamable.Shutdown(sctx); err != nil {
+		h.http.Close()
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown ends sessions and streams when the handler is served by someone
+// else's http.Server (as in tests).
+func (h *HTTPServer) Shutdown(ctx context.Context) error { return h.streamable.Shutdown(ctx) }
+
+func (h *HTTPServer) health(w http.ResponseWriter, r *http.Request) {
+	status, code := "ok", http.StatusOK
+	if h.opts.Health != nil {
+		if err := h.opts.Health(r.Context()); err != nil {
+			h.s.log.ErrorContext(r.Context(), "health check failed", "err", err)
+			status, code = "unavailable", http.StatusServiceUnavailable
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]string{"status": status})
+}
+
+// checkOrigin refuses browser requests from foreign origins (403): a web
+// page must not be able to drive a local agentledger. The server's own
+// origin (the request's Host) and configured ones are allowed; requests
+// without Origin (agents, CLIs, mcp-remote) pass. mcp-go separately refuses
+// non-loopback Host headers on loopback connections (DNS rebinding).
+func (h *HTTPServer) checkOrigin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin != "" && !h.originAllowed(origin, r.Host) {
+			httpError(w, http.StatusForbidden, "FORBIDDEN", "origin "+origin+" is not allowed")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (h *HTTPServer) originAllowed(origin, host string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return false
+	}
+	if strings.EqualFold(u.Host, host) {
+		return true
+	}
+	for _, o := range h.opts.AllowedOrigins {
+		if strings.EqualFold(strings.TrimRight(o, "/"), u.Scheme+"://"+u.Host) {
+			return true
+		}
+	}
+	return false
+}
+
+// authenticate requires "Authorization: Bearer <key>" on every request and
+// puts the key's actor in the request context.
+func (h *HTTPServer) authenticate(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="agentledger"`)
+			httpError(w, http.StatusUnauthorized, "UNAUTHORIZED", "send Authorization: Bearer <agentledger API key>")
+			return
+		}
+		actor, err := h.s.eng.Authenticate(r.Context(), strings.TrimSpace(token))
+		if err != nil {
+			if engine.ErrorCode(err) != engine.CodeUnauthorized {
+				h.s.log.ErrorContext(r.Context(), "authentication failed", "err", err)
+				httpError(w, http.StatusServiceUnavailable, "UNAVAILABLE", "cannot check the API key right now")
+				return
+			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="agentledger", error="invalid_token"`)
+			httpError(w, http.StatusUnauthorized, "UNAUTHORIZED", "invalid API key")
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(WithActor(r.Context(), actor)))
+	})
+}
+
+func httpError(w http.ResponseWriter, status int, code, message string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	var body errorBody
+	body.Error.Code, body.Error.Message = code, message
+	json.NewEncoder(w).Encode(body)
+}
