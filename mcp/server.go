@@ -50,6 +50,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 	s.mcp = server.NewMCPServer("agentledger", opts.Version,
 		server.WithInstructions(Instructions),
 		server.WithToolCapabilities(false),
+		server.WithLogging(), // clients may set a level (logging/setLevel)
 		server.WithRecovery(),
 	)
 	s.mcp.AddTool(cardTool(), s.handleCard)

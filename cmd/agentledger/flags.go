@@ -162,8 +162,7 @@ func (f *optionalBool) String() string {
 	return strconv.FormatBool(**f.v)
 }
 
-func (f *optionalBool) Type() string     { return "bool" }
-func (f *optionalBool) IsBoolFlag() bool { return true }
+func (f *optionalBool) Type() string { return "bool" }
 
 // plainBool is a bool flag that remembers whether it was given.
 type plainBool struct {
@@ -187,8 +186,7 @@ func (f *plainBool) String() string {
 	return strconv.FormatBool(*f.v)
 }
 
-func (f *plainBool) Type() string     { return "bool" }
-func (f *plainBool) IsBoolFlag() bool { return true }
+func (f *plainBool) Type() string { return "bool" }
 
 // limitFlags binds one flag per field of engine.SpendLimits onto limits.
 // Only flags given on the command line change anything.
@@ -212,13 +210,20 @@ func policyFlags(fs *pflag.FlagSet, p *engine.Policy) {
 	limitFlags(fs, &p.SpendLimits)
 	fs.Var(&optionalInt{v: &p.ApprovalThreshold, amount: true}, "approval-threshold", "spends above this need a human, in minor units")
 	fs.Var(&listValue{v: &p.BlockedActionTypes}, "blocked-action-types", "policy_check action types to refuse, e.g. trade,transfer")
-	fs.Var(&plainBool{v: &p.AllowReduce}, "allow-reduce", "answer 'reduced' when only the per-transaction limit is exceeded")
-	fs.Var(&optionalBool{v: &p.IntentRequired}, "intent-required", "agents must declare an intent before a card charge (default true)")
+	boolFlag(fs, &plainBool{v: &p.AllowReduce}, "allow-reduce", "answer 'reduced' when only the per-transaction limit is exceeded")
+	boolFlag(fs, &optionalBool{v: &p.IntentRequired}, "intent-required", "agents must declare an intent before a card charge (default true)")
 	fs.Var(&optionalInt{v: &p.IntentTolerancePct}, "intent-tolerance-pct", "how far above the declared amount a charge may land, in percent (default 10)")
 	fs.Var(&optionalInt{v: &p.IntentTTLSeconds}, "intent-ttl-seconds", "how long an intent lives (default 900)")
 	fs.Var(&optionalInt{v: &p.RiskReviewScore}, "risk-review-score", "risk score (1–100) that flags a spend for review")
 	fs.Var(&optionalInt{v: &p.RiskDeclineScore}, "risk-decline-score", "risk score (1–100) that declines a spend")
-	fs.Var(&plainBool{v: &p.ClientApproval}, "client-approval", "let the MCP client's human approve through elicitation")
+	boolFlag(fs, &plainBool{v: &p.ClientApproval}, "client-approval", "let the MCP client's human approve through elicitation")
+}
+
+// boolFlag adds a flag that, like a plain bool flag, may be given without a
+// value (--client-approval) or with one (--client-approval=false).
+func boolFlag(fs *pflag.FlagSet, v pflag.Value, name, usage string) {
+	fs.Var(v, name, usage)
+	fs.Lookup(name).NoOptDefVal = "true"
 }
 
 // anyChanged reports whether any flag of the set was given. (VisitAll and
