@@ -1,9 +1,11 @@
 GO ?= go
 BIN := bin/agentledger
-# The database `make run` uses; any agentledger command takes --db or $AGENTLEDGER_DB.
+# The database and address `make run` uses; any agentledger command takes
+# --db or $AGENTLEDGER_DB.
 RUN_DB ?= agentledger.db
+RUN_ADDR ?= 127.0.0.1:8765
 
-.PHONY: build test lint bench run
+.PHONY: build test e2e-deps lint bench run
 
 # build compiles every package and the agentledger binary into bin/.
 build:
@@ -11,13 +13,23 @@ build:
 	$(GO) build -o $(BIN) ./cmd/agentledger
 
 # run sets up the sandbox on the embedded default database (creating it on
-# first use) and shows what to do next.
+# first use), prints how to connect, and serves MCP over HTTP on 127.0.0.1
+# until Ctrl-C.
 run: build
-	./$(BIN) --db $(RUN_DB) quickstart
+	./$(BIN) --db $(RUN_DB) quickstart --http $(RUN_ADDR)
+	./$(BIN) --db $(RUN_DB) serve --http $(RUN_ADDR)
 
-# test is what CI runs: every test, with the race detector, never cached.
-test:
-	$(GO) test -race -count=1 ./...
+# test is what CI runs: every test, with the race detector, never cached,
+# including the end-to-end tests with real MCP clients from npm (installed
+# here; AGENTLEDGER_E2E=1 makes a missing client a failure, not a skip).
+E2E := cmd/agentledger/testdata/e2e
+test: e2e-deps
+	AGENTLEDGER_E2E=1 $(GO) test -race -count=1 ./...
+
+e2e-deps: $(E2E)/node_modules/.package-lock.json
+
+$(E2E)/node_modules/.package-lock.json: $(E2E)/package-lock.json
+	npm ci --prefix $(E2E) --no-audit --no-fund --loglevel=error
 
 lint:
 	$(GO) vet ./...

@@ -93,21 +93,23 @@ func (e *Engine) policyCheck(tx Tx, actor Actor, in PolicyCheckInput, now time.T
 	if err := c.run(); err != nil {
 		return nil, err
 	}
+	// The decision is written once, with what it counted or that it waits.
+	counts := !in.DryRun && (d.Status == DecisionApproved || d.Status == DecisionReduced)
+	if counts {
+		d.Counted, d.Day, d.Month = d.spendAmount(), c.windows.day, c.windows.month
+	}
+	if !in.DryRun && d.Status == DecisionRequiresApproval {
+		expires := now.Add(e.approvalTTL)
+		d.ApprovalStatus, d.ApprovalExpiresAt = ApprovalPending, &expires
+	}
 	if err := tx.InsertDecision(d); err != nil {
 		return nil, err
 	}
 	if in.DryRun {
 		return d, nil
 	}
-	switch d.Status {
-	case DecisionApproved, DecisionReduced:
-		if err := e.countDecision(tx, agent, d, d.spendAmount(), c.windows, now); err != nil {
-			return nil, err
-		}
-	case DecisionRequiresApproval:
-		expires := now.Add(e.approvalTTL)
-		d.ApprovalStatus, d.ApprovalExpiresAt = ApprovalPending, &expires
-		if err := tx.UpdateDecision(d); err != nil {
+	if counts {
+		if err := e.countSpend(tx, agent, d, now); err != nil {
 			return nil, err
 		}
 	}
@@ -130,26 +132,22 @@ func (d *Decision) spendAmount() int64 {
 	return d.Amount
 }
 
-// countDecision records a decision's spend: it counts toward the agent's
-// windows, and for a paper agent draws on the paper balance.
-func (e *Engine) countDecision(tx Tx, agent *Agent, d *Decision, amount int64, w *spendWindows, now time.Time) error {
-	d.Counted, d.Day, d.Month = amount, w.day, w.month
-	if err := tx.AddCounters(countDeltas(agent.ID, "", d.Currency, d.Day, d.Month, amount, 1)); err != nil {
+// countSpend applies the spend a decision counted (d.Counted in the
+// windows d.Day and d.Month): the agent's counters, the paper balance of a
+// paper agent, and the merchant history.
+func (e *Engine) countSpend(tx Tx, agent *Agent, d *Decision, now time.Time) error {
+	if err := tx.AddCounters(countDeltas(agent.ID, "", d.Currency, d.Day, d.Month, d.Counted, 1)); err != nil {
 		return err
 	}
 	if d.Paper {
 		if err := tx.InsertTransfer(&Transfer{
 			ID: e.newID(PrefixTransfer, now), Kind: TransferPosted, DebitAccountID: PaperAccountID(agent.ID, d.Currency),
-			CreditAccountID: paperMintAccountID(d.Currency), Amount: amount, Currency: d.Currency, Reference: d.ID, CreatedAt: now,
+			CreditAccountID: paperMintAccountID(d.Currency), Amount: d.Counted, Currency: d.Currency, Reference: d.ID, CreatedAt: now,
 		}); err != nil {
 			return err
 		}
 	}
-	if err := tx.MarkMerchantSeen(agent.ID, normalizeMerchant(d.Merchant), d.MCC, now); err != nil {
-		return err
-	}
-	d.UpdatedAt = now
-	return tx.UpdateDecision(d)
+	return tx.MarkMerchantSeen(agent.ID, normalizeMerchant(d.Merchant), d.MCC, now)
 }
 
 // checkRun carries one policy_check through its rules.
@@ -231,9 +229,11 @@ func (c *checkRun) run() error {
 		c.add("approval_threshold", CheckPass, fmt.Sprintf("%s ≤ %s approval threshold", money(amount), money(*p.ApprovalThreshold)))
 	}
 
-	seenMerchant, seenMCC, err := c.tx.MerchantSeen(c.agent.ID, normalizeMerchant(in.Merchant), in.MCC)
-	if err != nil {
-		return err
+	var seenMerchant, seenMCC bool
+	if normalizeMerchant(in.Merchant) != "" || in.MCC != "" {
+		if seenMerchant, seenMCC, err = c.tx.MerchantSeen(c.agent.ID, normalizeMerchant(in.Merchant), in.MCC); err != nil {
+			return err
+		}
 	}
 	score, signals := scoreRisk(riskInput{
 		state: c.agent.Risk, now: c.now, amount: amount, inPolicyCurrency: in.Currency == p.Currency,
@@ -414,11 +414,12 @@ func (e *Engine) ExecuteDecision(ctx context.Context, actor Actor, in ExecuteInp
 					return nil, Errorf(CodeInsufficientFunds, "paper balance %s is less than %s", FormatAmount(available, d.Currency), FormatAmount(amount, d.Currency))
 				}
 			}
-			d.ApprovalStatus, d.ExecutedAt = ApprovalExecuted, &now
-			if err := e.countDecision(tx, agent, d, amount, w, now); err != nil {
+			d.ApprovalStatus, d.ExecutedAt, d.UpdatedAt = ApprovalExecuted, &now, now
+			d.Counted, d.Day, d.Month = amount, w.day, w.month
+			if err := e.countSpend(tx, agent, d, now); err != nil {
 				return nil, err
 			}
-			return d, nil
+			return d, tx.UpdateDecision(d)
 		})
 		return err
 	})

@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/agentledger/agentledger/engine"
 	mcpgo "github.com/mark3labs/mcp-go/mcp"
@@ -25,6 +26,9 @@ type Options struct {
 	// NoopTool adds a tool that does nothing, for measuring the transport's
 	// own cost beside the real tools.
 	NoopTool bool
+	// KeyCacheTTL overrides KeyCacheTTL (how long a checked key is trusted);
+	// negative checks every time.
+	KeyCacheTTL time.Duration
 }
 
 // Server is the MCP server over one engine.
@@ -32,6 +36,7 @@ type Server struct {
 	eng      *engine.Engine
 	mcp      *server.MCPServer
 	log      *slog.Logger
+	keys     *keyCache
 	stateKey []byte // signs approval round-trip state
 }
 
@@ -43,7 +48,11 @@ func New(eng *engine.Engine, opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{eng: eng, log: opts.Logger, stateKey: make([]byte, 32)}
+	if opts.KeyCacheTTL == 0 {
+		opts.KeyCacheTTL = KeyCacheTTL
+	}
+	s := &Server{eng: eng, log: opts.Logger, stateKey: make([]byte, 32),
+		keys: &keyCache{entries: map[[32]byte]cachedKey{}, ttl: opts.KeyCacheTTL}}
 	if _, err := rand.Read(s.stateKey); err != nil {
 		panic("mcp: crypto/rand failed: " + err.Error())
 	}
@@ -99,7 +108,7 @@ func (s *Server) actorFor(ctx context.Context, agentID string) (engine.Actor, er
 	base, ok := actorFrom(ctx)
 	if key, hasKey := ctx.Value(keyKey{}).(string); !ok && hasKey {
 		var err error
-		if base, err = s.eng.Authenticate(ctx, key); err != nil {
+		if base, err = s.keys.authenticate(ctx, s.eng, key); err != nil {
 			return engine.Actor{}, err
 		}
 		ok = true

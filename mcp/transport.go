@@ -18,7 +18,8 @@ import (
 )
 
 // ServeStdio serves MCP on in and out until in closes or ctx ends. The API
-// key is checked on every call, so a key revoked mid-session stops working.
+// key is checked on every call (through the key cache), so a key revoked
+// mid-session stops working.
 func (s *Server) ServeStdio(ctx context.Context, apiKey string, in io.Reader, out io.Writer) error {
 	ss := server.NewStdioServer(s.mcp)
 	ss.SetErrorLogger(log.New(slogWriter{s.log}, "", 0))
@@ -171,7 +172,8 @@ func (h *HTTPServer) originAllowed(origin, host string) bool {
 }
 
 // authenticate requires "Authorization: Bearer <key>" on every request and
-// puts the key's actor in the request context.
+// puts the key's actor in the request context. A key checked in the last
+// KeyCacheTTL is trusted without another lookup.
 func (h *HTTPServer) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " ")
@@ -180,7 +182,7 @@ func (h *HTTPServer) authenticate(next http.Handler) http.Handler {
 			httpError(w, http.StatusUnauthorized, "UNAUTHORIZED", "send Authorization: Bearer <agentledger API key>")
 			return
 		}
-		actor, err := h.s.eng.Authenticate(r.Context(), strings.TrimSpace(token))
+		actor, err := h.s.keys.authenticate(r.Context(), h.s.eng, strings.TrimSpace(token))
 		if err != nil {
 			if engine.ErrorCode(err) != engine.CodeUnauthorized {
 				h.s.log.ErrorContext(r.Context(), "authentication failed", "err", err)

@@ -574,3 +574,31 @@ func TestHelpAndCompletion(t *testing.T) {
 	assert.Contains(t, c.ok("completion", "bash"), "bash completion")
 	assert.Contains(t, c.ok("policy", "set", "--help"), "--max-transactions-per-day")
 }
+
+// The example client configurations are what quickstart prints, in shape.
+func TestExampleConfigs(t *testing.T) {
+	for file, check := range map[string]func(serverEntry){
+		"claude_desktop_config.json": func(e serverEntry) {
+			assert.Equal(t, []string{"serve", "--stdio"}, e.Args[:2])
+			assert.Contains(t, e.Env, "LEDGER_API_KEY")
+		},
+		"cursor_mcp.json": func(e serverEntry) {
+			assert.Equal(t, []string{"serve", "--stdio"}, e.Args[:2])
+			assert.Contains(t, e.Env, "LEDGER_API_KEY")
+		},
+		"mcp_remote_config.json": func(e serverEntry) {
+			assert.Equal(t, "npx", e.Command)
+			assert.Contains(t, e.Args, "mcp-remote")
+			assert.Contains(t, e.Args, "Authorization:${LEDGER_AUTH_HEADER}")
+			assert.True(t, strings.HasPrefix(e.Env["LEDGER_AUTH_HEADER"], "Bearer al_"))
+		},
+	} {
+		raw, err := os.ReadFile(filepath.Join("..", "..", "examples", file))
+		require.NoError(t, err)
+		var cfg clientConfig
+		require.NoError(t, json.Unmarshal(raw, &cfg), file)
+		entry, ok := cfg.MCPServers["agentledger"]
+		require.True(t, ok, file)
+		check(entry)
+	}
+}

@@ -56,7 +56,10 @@ type DB struct {
 	conn   *sql.Conn            // the one writer connection
 	stmts  map[string]*sql.Stmt // prepared on conn; used only by the writer goroutine
 	reader *sql.DB
-	seal   *sealer
+	// readStmts are statements prepared on the reader pool, by query text:
+	// database/sql prepares each once per connection and reuses it.
+	readStmts sync.Map
+	seal      *sealer
 
 	maxBatch int
 	requests chan *writeRequest
@@ -168,6 +171,10 @@ func (db *DB) closeConnections() error {
 	for _, s := range db.stmts {
 		errs = append(errs, s.Close())
 	}
+	db.readStmts.Range(func(_, s any) bool {
+		errs = append(errs, s.(*sql.Stmt).Close())
+		return true
+	})
 	if db.conn != nil {
 		errs = append(errs, db.conn.Close())
 	}
@@ -346,6 +353,22 @@ func mapError(err error) error {
 		return &engine.Error{Code: engine.CodeConflict, Message: "already exists"}
 	}
 	return err
+}
+
+// readStmt returns the reader pool's prepared statement for query.
+func (db *DB) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if s, ok := db.readStmts.Load(query); ok {
+		return s.(*sql.Stmt), nil
+	}
+	s, err := db.reader.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.readStmts.LoadOrStore(query, s); loaded {
+		s.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return s, nil
 }
 
 // Ping checks that the database can be read.

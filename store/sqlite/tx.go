@@ -70,26 +70,33 @@ func (t *tx) execOne(notFound error, query string, args ...any) error {
 	return nil
 }
 
-func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
+// prepared returns the statement for query: the writer's, or the reader
+// pool's bound to this read transaction.
+func (t *tx) prepared(query string) (*sql.Stmt, error) {
 	if t.write {
-		s, err := t.stmt(query)
-		if err != nil {
-			return nil, err
-		}
-		return s.QueryContext(t.ctx, args...)
+		return t.stmt(query)
 	}
-	return t.q.QueryContext(t.ctx, query, args...)
+	s, err := t.db.readStmt(t.ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return t.q.(*sql.Tx).StmtContext(t.ctx, s), nil
+}
+
+func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
+	s, err := t.prepared(query)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(t.ctx, args...)
 }
 
 func (t *tx) queryRow(query string, args ...any) *sql.Row {
-	if t.write {
-		s, err := t.stmt(query)
-		if err != nil {
-			return t.q.QueryRowContext(t.ctx, query, args...) // reports the same error on Scan
-		}
-		return s.QueryRowContext(t.ctx, args...)
+	s, err := t.prepared(query)
+	if err != nil {
+		return t.q.QueryRowContext(t.ctx, query, args...) // reports the same error on Scan
 	}
-	return t.q.QueryRowContext(t.ctx, query, args...)
+	return s.QueryRowContext(t.ctx, args...)
 }
 
 // scanner is a *sql.Row or *sql.Rows.
