@@ -209,7 +209,11 @@ func (e *Engine) FundPaper(ctx context.Context, actor Actor, in FundPaperInput) 
 			}); err != nil {
 				return nil, err
 			}
-			return accountBalance(tx, acct, cur, "", a.ID)
+			b, err := accountBalance(tx, acct, cur, "", a.ID)
+			if err != nil {
+				return nil, err
+			}
+			return b, e.emit(tx, now, EventAccountFunded, Funded{Balance: *b, Amount: in.Amount, Paper: true})
 		})
 		return err
 	})

@@ -168,6 +168,9 @@ func (e *Engine) answerApproval(tx Tx, d *Decision, outcome, by, note string, no
 	if err := tx.UpdateDecision(d); err != nil {
 		return nil, err
 	}
+	if err := e.emit(tx, now, EventApprovalDecided, d); err != nil {
+		return nil, err
+	}
 	if d.IntentID == "" {
 		return d, nil
 	}
@@ -211,6 +214,9 @@ func (e *Engine) expireDecisionIfDue(tx Tx, d *Decision, now time.Time) error {
 	if err := tx.UpdateDecision(d); err != nil {
 		return err
 	}
+	if err := e.emit(tx, now, EventApprovalDecided, d); err != nil {
+		return err
+	}
 	if d.IntentID == "" {
 		return nil
 	}
@@ -220,7 +226,10 @@ func (e *Engine) expireDecisionIfDue(tx Tx, d *Decision, now time.Time) error {
 	}
 	if i.Status == IntentAwaitingApproval {
 		i.Status, i.ResolvedAt = IntentExpired, &now
-		return tx.UpdateIntent(i)
+		if err := tx.UpdateIntent(i); err != nil {
+			return err
+		}
+		return e.emit(tx, now, EventIntentExpired, i)
 	}
 	return nil
 }
@@ -280,6 +289,9 @@ func (e *Engine) Sweep(ctx context.Context, actor Actor) (*SweepResult, error) {
 				}
 				a.UpdatedAt = now
 				if err := tx.UpdateAuthorization(a); err != nil {
+					return err
+				}
+				if err := e.emit(tx, now, EventTransactionExpired, a); err != nil {
 					return err
 				}
 				batch.Holds++

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -11,8 +12,12 @@ import (
 type AuthorizeInput struct {
 	// CardID names the card; alternatively PAN does (as a real network
 	// would), and then the PAN is never stored or echoed.
-	CardID   string   `json:"card_id,omitempty"`
-	PAN      string   `json:"-"`
+	CardID string `json:"card_id,omitempty"`
+	// Issuer and IssuerCardID name the card by a real issuer's id for it
+	// (see LinkCard); an unlinked one is declined CARD_NOT_FOUND.
+	Issuer       string   `json:"issuer,omitempty"`
+	IssuerCardID string   `json:"issuer_card_id,omitempty"`
+	PAN          string   `json:"-"`
 	CVV      string   `json:"-"` // checked when given
 	Amount   int64    `json:"amount"`
 	Currency string   `json:"currency"`
@@ -28,7 +33,7 @@ type AuthorizeInput struct {
 // ran and returned; only bad input and failures of the store are errors.
 // Operators (and the sandbox network, which runs as one) only.
 func (e *Engine) Authorize(ctx context.Context, actor Actor, in AuthorizeInput) (*Authorization, error) {
-	if err := actor.requireRole("authorize", RoleAdmin); err != nil {
+	if err := actor.requireRole("authorize", RoleAdmin, RoleNetwork); err != nil {
 		return nil, err
 	}
 	in, err := in.normalize()
@@ -50,9 +55,14 @@ func (in AuthorizeInput) normalize() (AuthorizeInput, error) {
 	var err error
 	in.CardID = strings.TrimSpace(in.CardID)
 	in.PAN = strings.ReplaceAll(strings.TrimSpace(in.PAN), " ", "")
+	in.IssuerCardID = strings.TrimSpace(in.IssuerCardID)
 	switch {
-	case in.CardID == "" && in.PAN == "":
+	case in.CardID == "" && in.PAN == "" && in.IssuerCardID == "":
 		return in, invalid("card_id", "is required (or a PAN)")
+	case in.IssuerCardID != "" && in.Issuer != IssuerStripe && in.Issuer != IssuerLithic:
+		return in, invalid("issuer", "must be %s or %s", IssuerStripe, IssuerLithic)
+	case len(in.IssuerCardID) > 100:
+		return in, invalid("issuer_card_id", "must be at most 100 characters")
 	case in.PAN != "" && (len(in.PAN) < 12 || len(in.PAN) > 19 || strings.Trim(in.PAN, "0123456789") != ""):
 		return in, invalid("pan", "must be 12 to 19 digits")
 	case in.CVV != "" && (len(in.CVV) < 3 || len(in.CVV) > 4 || strings.Trim(in.CVV, "0123456789") != ""):
@@ -151,6 +161,18 @@ func (e *Engine) authorize(tx Tx, in AuthorizeInput, now time.Time) (*Authorizat
 	} else if err != nil {
 		return nil, err
 	}
+	if err := e.emit(tx, now, EventTransactionAuthorized, r.auth); err != nil {
+		return nil, err
+	}
+	if slices.Contains(limitCodes, code) {
+		failed := r.auth.Checks[len(r.auth.Checks)-1]
+		if err := e.emit(tx, now, EventLimitExceeded, LimitExceeded{
+			AgentID: r.auth.AgentID, CardID: r.auth.CardID, AuthorizationID: r.auth.ID, Rule: failed.Rule, Code: code,
+			Message: failed.Message, Amount: r.auth.Amount, Currency: r.auth.Currency,
+		}); err != nil {
+			return nil, err
+		}
+	}
 	if code == "" {
 		err = r.recordApproval()
 	} else {
@@ -206,15 +228,24 @@ func (r *authRun) decide() (code, reason string, err error) {
 func (r *authRun) checkCard() (string, string, error) {
 	var card *Card
 	var err error
-	if r.in.PAN != "" {
+	switch {
+	case r.in.PAN != "":
 		card, err = r.tx.FindCardByPAN(r.in.PAN)
-	} else {
+	case r.in.IssuerCardID != "":
+		var link *CardLink
+		if link, err = r.tx.FindCardLink(r.in.Issuer, r.in.IssuerCardID); err == nil {
+			card, err = r.tx.FindCard(link.CardID)
+		}
+	default:
 		card, err = r.tx.FindCard(r.in.CardID)
 	}
 	if IsNotFound(err) {
 		r.auth.CardID = ""
-		if r.in.PAN != "" {
+		switch {
+		case r.in.PAN != "":
 			return r.fail("card", CodeCardNotFound, "no card has that number")
+		case r.in.IssuerCardID != "":
+			return r.fail("card", CodeCardNotFound, fmt.Sprintf("%s card %s is not linked to an agentledger card (agentledger card link)", r.in.Issuer, r.in.IssuerCardID))
 		}
 		return r.fail("card", CodeCardNotFound, fmt.Sprintf("no card %s exists", r.in.CardID))
 	} else if err != nil {
@@ -447,6 +478,9 @@ func (r *authRun) recordApproval() error {
 		if err := r.tx.UpdateIntent(i); err != nil {
 			return err
 		}
+		if err := r.e.emit(r.tx, now, EventIntentMatched, i); err != nil {
+			return err
+		}
 	}
 	if d := r.consumed; d != nil {
 		d.ApprovalStatus, d.ExecutedAt, d.AuthorizationID, d.UpdatedAt = ApprovalExecuted, &now, a.ID, now
@@ -459,7 +493,10 @@ func (r *authRun) recordApproval() error {
 		if err := r.tx.UpdateCard(r.card); err != nil {
 			return err
 		}
-		if err := cancelCardIntents(r.tx, r.card, now); err != nil {
+		if err := r.e.emit(r.tx, now, EventCardClosed, r.card); err != nil {
+			return err
+		}
+		if err := r.e.cancelCardIntents(r.tx, r.card, now); err != nil {
 			return err
 		}
 	}
@@ -483,6 +520,9 @@ func (r *authRun) recordDecline() error {
 	if i := r.mismatched; i != nil {
 		i.Status, i.AuthorizationID, i.ResolvedAt = IntentMismatched, r.auth.ID, &r.now
 		if err := r.tx.UpdateIntent(i); err != nil {
+			return err
+		}
+		if err := r.e.emit(r.tx, r.now, EventIntentMismatched, i); err != nil {
 			return err
 		}
 	}

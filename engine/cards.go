@@ -81,7 +81,7 @@ func (e *Engine) CreateCard(ctx context.Context, actor Actor, in CreateCardInput
 				card.Last4 = secret.PAN[len(secret.PAN)-4:]
 				err := tx.InsertCard(card, secret)
 				if err == nil {
-					return card, nil
+					return card, e.emit(tx, now, EventCardCreated, card)
 				} else if ErrorCode(err) != CodeConflict || attempt == 5 {
 					return nil, err
 				}
@@ -196,6 +196,9 @@ func (e *Engine) revealCard(tx Tx, actor Actor, in RevealInput, now time.Time) (
 	if intent.Status == IntentPending {
 		intent.Status, intent.CardID, intent.RevealedAt = IntentRevealed, card.ID, &now
 		if err := tx.UpdateIntent(intent); err != nil {
+			return nil, err
+		}
+		if err := e.emit(tx, now, EventIntentRevealed, intent); err != nil {
 			return nil, err
 		}
 	}
@@ -328,18 +331,18 @@ func (e *Engine) CloseCard(ctx context.Context, actor Actor, in CardActionInput)
 		if !closed {
 			return nil
 		}
-		return cancelCardIntents(tx, c, now)
+		return e.cancelCardIntents(tx, c, now)
 	})
 }
 
-func cancelCardIntents(tx Tx, card *Card, now time.Time) error {
+// cancelCardIntents cancels the open intents of a card that closed.
+func (e *Engine) cancelCardIntents(tx Tx, card *Card, now time.Time) error {
 	open, err := tx.ListIntents(IntentFilter{AgentID: card.AgentID, CardID: card.ID, Statuses: []string{IntentAwaitingApproval, IntentPending, IntentRevealed}})
 	if err != nil {
 		return err
 	}
 	for _, i := range open {
-		i.Status, i.ResolvedAt = IntentCancelled, &now
-		if err := tx.UpdateIntent(i); err != nil {
+		if err := e.cancelIntent(tx, i, "system", "the card closed", now); err != nil {
 			return err
 		}
 	}
@@ -369,6 +372,9 @@ func (e *Engine) changeCard(ctx context.Context, actor Actor, in CardActionInput
 				if err := tx.UpdateCard(c); err != nil {
 					return nil, err
 				}
+				if err := e.emit(tx, now, cardEvent(c.Status), c); err != nil {
+					return nil, err
+				}
 			}
 			for _, f := range after {
 				if err := f(tx, c, now); err != nil {
@@ -380,6 +386,17 @@ func (e *Engine) changeCard(ctx context.Context, actor Actor, in CardActionInput
 		return err
 	})
 	return out, err
+}
+
+// cardEvent is the event of a card entering a status.
+func cardEvent(status string) string {
+	switch status {
+	case CardFrozen:
+		return EventCardFrozen
+	case CardClosed:
+		return EventCardClosed
+	}
+	return EventCardUnfrozen
 }
 
 // cardExpired reports whether a card is past the last day of its expiry month.

@@ -113,6 +113,18 @@ func (e *Engine) policyCheck(tx Tx, actor Actor, in PolicyCheckInput, now time.T
 			return nil, err
 		}
 	}
+	if d.Status == DecisionRequiresApproval {
+		if err := e.emit(tx, now, EventApprovalRequested, d); err != nil {
+			return nil, err
+		}
+	}
+	if l := c.limitBlock; d.Status == DecisionBlocked && l != nil {
+		if err := e.emit(tx, now, EventLimitExceeded, LimitExceeded{
+			AgentID: agent.ID, DecisionID: d.ID, Rule: l.Rule, Code: l.code, Message: l.Message, Amount: d.Amount, Currency: d.Currency,
+		}); err != nil {
+			return nil, err
+		}
+	}
 	switch d.Status {
 	case DecisionBlocked:
 		agent.Risk.recordDeclined(now)
@@ -163,6 +175,8 @@ type checkRun struct {
 
 	windows *spendWindows
 	failed  string // message of the first failing rule
+	// limitBlock is the limit rule that blocked the spend, with its code.
+	limitBlock *limitResult
 }
 
 func (c *checkRun) add(rule, result, message string) {
@@ -216,6 +230,9 @@ func (c *checkRun) run() error {
 	limitBlocks := anyFails(limits) && d.AllowedAmount == nil
 	for _, r := range limits {
 		c.add(r.Rule, r.Result, r.Message)
+		if limitBlocks && r.code != "" && c.limitBlock == nil {
+			c.limitBlock = &r
+		}
 	}
 	amount := d.spendAmount()
 
@@ -261,6 +278,9 @@ func (c *checkRun) run() error {
 		if chk.Result == CheckFail && chk.Rule != "approval_threshold" && !(d.AllowedAmount != nil && chk.Rule == "per_transaction_limit") {
 			blocked = true
 			d.Reason = upperFirst(chk.Message)
+			if c.limitBlock != nil && c.limitBlock.Rule != chk.Rule {
+				c.limitBlock = nil // an earlier rule blocked the spend
+			}
 			break
 		}
 	}

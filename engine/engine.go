@@ -29,6 +29,10 @@ type Options struct {
 	// ApprovalTTL is how long an approval request waits for a human before
 	// it expires. DefaultApprovalTTL when zero.
 	ApprovalTTL time.Duration
+	// WebhookBackoff is how long a failed webhook delivery waits before each
+	// retry; when every retry has failed the delivery is failed.
+	// DefaultWebhookBackoff when nil.
+	WebhookBackoff []time.Duration
 }
 
 // Engine decides and records every spend. It is safe for concurrent use;
@@ -39,6 +43,7 @@ type Engine struct {
 	loc         *time.Location
 	holdTTL     time.Duration
 	approvalTTL time.Duration
+	backoff     []time.Duration
 	ids         idGenerator
 }
 
@@ -56,6 +61,10 @@ func New(store Store, opts Options) *Engine {
 	}
 	if e.approvalTTL <= 0 {
 		e.approvalTTL = DefaultApprovalTTL
+	}
+	e.backoff = opts.WebhookBackoff
+	if e.backoff == nil {
+		e.backoff = DefaultWebhookBackoff
 	}
 	return e
 }
@@ -119,7 +128,7 @@ func (a Actor) requireRole(action string, roles ...string) error {
 // and viewers see everything, an agent only its own.
 func (a Actor) canSee(agentID string) bool {
 	switch {
-	case a.Role == RoleAdmin, a.Role == RoleViewer && a.AgentID == "":
+	case a.Role == RoleAdmin, a.Role == RoleNetwork, a.Role == RoleViewer && a.AgentID == "":
 		return true
 	case a.Role == RoleAgent, a.Role == RoleViewer:
 		return a.AgentID == agentID

@@ -22,6 +22,7 @@ const (
 	PrefixWebhook       = "whk_"
 	PrefixEvent         = "evt_"
 	PrefixTransfer      = "trf_"
+	PrefixFallback      = "fbk_"
 )
 
 // idGenerator makes UUIDv7 identifiers from the engine's clock, so that ids

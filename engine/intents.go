@@ -124,9 +124,15 @@ func (e *Engine) declareIntent(tx Tx, actor Actor, in DeclareIntentInput, now ti
 		if err := tx.InsertDecision(d); err != nil {
 			return nil, err
 		}
+		if err := e.emit(tx, now, EventApprovalRequested, d); err != nil {
+			return nil, err
+		}
 		intent.Status, intent.DecisionID, intent.ExpiresAt = IntentAwaitingApproval, d.ID, expires
 	}
-	return intent, tx.InsertIntent(intent)
+	if err := tx.InsertIntent(intent); err != nil {
+		return nil, err
+	}
+	return intent, e.emit(tx, now, EventIntentDeclared, intent)
 }
 
 // needsApproval reports whether a spend needs a human: always for an
@@ -255,22 +261,36 @@ func (e *Engine) CancelIntent(ctx context.Context, actor Actor, in CancelIntentI
 			default:
 				return nil, Errorf(CodeInvalidState, "intent %s is %s and can no longer be cancelled", i.ID, i.Status)
 			}
-			if i.Status == IntentAwaitingApproval {
-				d, err := tx.FindDecision(i.DecisionID)
-				if err != nil {
-					return nil, err
-				}
-				d.ApprovalStatus, d.DecidedBy, d.DecidedAt, d.DecisionNote, d.UpdatedAt = ApprovalDenied, actor.String(), &now, "intent cancelled by the agent", now
-				if err := tx.UpdateDecision(d); err != nil {
-					return nil, err
-				}
-			}
-			i.Status, i.ResolvedAt = IntentCancelled, &now
-			return i, tx.UpdateIntent(i)
+			return i, e.cancelIntent(tx, i, actor.String(), "intent cancelled by "+actor.String(), now)
 		})
 		return err
 	})
 	return out, err
+}
+
+// cancelIntent cancels an open intent; the approval request it waits on,
+// if any, is withdrawn (denied by who cancelled, with the note).
+func (e *Engine) cancelIntent(tx Tx, i *Intent, by, note string, now time.Time) error {
+	if i.Status == IntentAwaitingApproval && i.DecisionID != "" {
+		d, err := tx.FindDecision(i.DecisionID)
+		if err != nil {
+			return err
+		}
+		if d.ApprovalStatus == ApprovalPending {
+			d.ApprovalStatus, d.DecidedBy, d.DecidedAt, d.DecisionNote, d.UpdatedAt = ApprovalDenied, by, &now, note, now
+			if err := tx.UpdateDecision(d); err != nil {
+				return err
+			}
+			if err := e.emit(tx, now, EventApprovalDecided, d); err != nil {
+				return err
+			}
+		}
+	}
+	i.Status, i.ResolvedAt = IntentCancelled, &now
+	if err := tx.UpdateIntent(i); err != nil {
+		return err
+	}
+	return e.emit(tx, now, EventIntentCancelled, i)
 }
 
 // lapsed reports whether an open intent has passed its expiry.
@@ -306,10 +326,16 @@ func (e *Engine) expireIfDue(tx Tx, i *Intent, now time.Time) error {
 			if err := tx.UpdateDecision(d); err != nil {
 				return err
 			}
+			if err := e.emit(tx, now, EventApprovalDecided, d); err != nil {
+				return err
+			}
 		}
 	}
 	i.Status, i.ResolvedAt = IntentExpired, &now
-	return tx.UpdateIntent(i)
+	if err := tx.UpdateIntent(i); err != nil {
+		return err
+	}
+	return e.emit(tx, now, EventIntentExpired, i)
 }
 
 // intentMatches checks a charge against a revealed intent and says why it

@@ -16,7 +16,7 @@ const KeyPrefix = "al_"
 
 // CreateKeyInput creates an API key.
 type CreateKeyInput struct {
-	Role           string `json:"role"`  // RoleAdmin, RoleAgent or RoleViewer
+	Role           string `json:"role"`  // RoleAdmin, RoleAgent, RoleViewer or RoleNetwork
 	Agent          string `json:"agent"` // required for, and only for, RoleAgent
 	Name           string `json:"name,omitempty"`
 	IdempotencyKey string `json:"-"`
@@ -34,7 +34,7 @@ func (e *Engine) CreateKey(ctx context.Context, actor Actor, in CreateKeyInput) 
 	if err := actor.requireRole("create key", RoleAdmin); err != nil {
 		return nil, err
 	}
-	if err := checkOneOf("role", in.Role, RoleAdmin, RoleAgent, RoleViewer); err != nil {
+	if err := checkOneOf("role", in.Role, RoleAdmin, RoleAgent, RoleViewer, RoleNetwork); err != nil {
 		return nil, err
 	}
 	switch {

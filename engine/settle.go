@@ -24,7 +24,7 @@ func (e *Engine) Settle(ctx context.Context, actor Actor, in SettleInput) (*Auth
 			return nil, err
 		}
 	}
-	return e.changeAuthorization(ctx, actor, in.AuthorizationID, in.IdempotencyKey, "authorization.settle", in,
+	return e.changeAuthorization(ctx, actor, in.AuthorizationID, in.IdempotencyKey, "authorization.settle", EventTransactionSettled, in,
 		func(tx Tx, a *Authorization, now time.Time) error {
 			if err := requireAuthStatus(a, AuthApproved, "settled"); err != nil {
 				return err
@@ -58,7 +58,7 @@ type ReverseInput struct {
 // Reverse voids an approved, unsettled authorization: its hold is released
 // and it no longer counts toward any window. Operators only.
 func (e *Engine) Reverse(ctx context.Context, actor Actor, in ReverseInput) (*Authorization, error) {
-	return e.changeAuthorization(ctx, actor, in.AuthorizationID, in.IdempotencyKey, "authorization.reverse", in,
+	return e.changeAuthorization(ctx, actor, in.AuthorizationID, in.IdempotencyKey, "authorization.reverse", EventTransactionReversed, in,
 		func(tx Tx, a *Authorization, now time.Time) error {
 			if err := requireAuthStatus(a, AuthApproved, "reversed"); err != nil {
 				return err
@@ -86,7 +86,7 @@ func (e *Engine) Refund(ctx context.Context, actor Actor, in RefundInput) (*Auth
 			return nil, err
 		}
 	}
-	return e.changeAuthorization(ctx, actor, in.AuthorizationID, in.IdempotencyKey, "authorization.refund", in,
+	return e.changeAuthorization(ctx, actor, in.AuthorizationID, in.IdempotencyKey, "authorization.refund", EventTransactionRefunded, in,
 		func(tx Tx, a *Authorization, now time.Time) error {
 			if a.Status != AuthSettled {
 				return Errorf(CodeInvalidState, "authorization %s is %s; only a settled charge can be refunded", a.ID, a.Status)
@@ -178,10 +178,10 @@ func (e *Engine) ListAuthorizations(ctx context.Context, actor Actor, in ListAut
 	return out, err
 }
 
-// changeAuthorization loads an authorization for an operator, applies
-// change, and saves it, all under an idempotency key.
-func (e *Engine) changeAuthorization(ctx context.Context, actor Actor, id, key, op string, input any, change func(Tx, *Authorization, time.Time) error) (*Authorization, error) {
-	if err := actor.requireRole(op, RoleAdmin); err != nil {
+// changeAuthorization loads an authorization for an operator or network,
+// applies change, saves it and emits the event, all under an idempotency key.
+func (e *Engine) changeAuthorization(ctx context.Context, actor Actor, id, key, op, event string, input any, change func(Tx, *Authorization, time.Time) error) (*Authorization, error) {
+	if err := actor.requireRole(op, RoleAdmin, RoleNetwork); err != nil {
 		return nil, err
 	}
 	var out *Authorization
@@ -196,7 +196,10 @@ func (e *Engine) changeAuthorization(ctx context.Context, actor Actor, id, key, 
 				return nil, err
 			}
 			a.UpdatedAt = now
-			return a, tx.UpdateAuthorization(a)
+			if err := tx.UpdateAuthorization(a); err != nil {
+				return nil, err
+			}
+			return a, e.emit(tx, now, event, a)
 		})
 		return err
 	})

@@ -145,6 +145,71 @@ type Tx interface {
 	// InsertIdempotency stores the first result of a keyed call. The store
 	// encrypts the response at rest, since some responses carry secrets.
 	InsertIdempotency(r *IdempotencyRecord) error
+
+	// InsertEvent stores an event and queues a pending delivery of it, due
+	// at once, to every endpoint not removed that is subscribed to its type.
+	InsertEvent(ev *Event) error
+	// FindEvent finds an event by id.
+	FindEvent(id string) (*Event, error)
+	// ListEvents returns events matching the filter, newest first.
+	ListEvents(f EventFilter) ([]*Event, error)
+
+	// InsertEndpoint stores a webhook endpoint and its signing secret, which
+	// the store encrypts.
+	InsertEndpoint(w *WebhookEndpoint, secret string) error
+	// FindEndpoint finds a webhook endpoint, removed or not, by id.
+	FindEndpoint(id string) (*WebhookEndpoint, error)
+	// ListEndpoints returns every endpoint, removed ones too, oldest first.
+	ListEndpoints() ([]*WebhookEndpoint, error)
+	// RemoveEndpoint marks an endpoint removed and cancels its pending
+	// deliveries.
+	RemoveEndpoint(id string, at time.Time) error
+	// PutDelivery stores a delivery as given, replacing any earlier delivery
+	// of the same event to the same endpoint (a replay starts afresh).
+	// CodeNotFound when the event or the endpoint does not exist.
+	PutDelivery(d *Delivery) error
+	// ListDeliveries returns deliveries matching the filter, newest event
+	// first.
+	ListDeliveries(f DeliveryFilter) ([]*Delivery, error)
+	// ClaimDeliveries leases to owner, until the given time, the oldest
+	// pending delivery of each endpoint that is due at now and not leased
+	// to another owner, up to limit of them, and returns them with their
+	// event, URL and decrypted secret. An endpoint whose oldest pending
+	// delivery is not due or is leased gives nothing, so that each endpoint
+	// receives its events in order.
+	ClaimDeliveries(now time.Time, owner string, until time.Time, limit int) ([]*DeliveryJob, error)
+	// FinishDelivery saves the outcome of an attempt and releases the
+	// lease. CodeNotFound when the delivery does not exist.
+	FinishDelivery(d *Delivery) error
+
+	// PutCardLink ties an issuer's card to one of ours, replacing the
+	// card's earlier link at that issuer. CodeConflict when the issuer's
+	// card is already linked to another card.
+	PutCardLink(l *CardLink) error
+	// FindCardLink finds the link of an issuer's card.
+	FindCardLink(issuer, externalID string) (*CardLink, error)
+	// ListCardLinks returns the links of a card.
+	ListCardLinks(cardID string) ([]*CardLink, error)
+
+	// InsertFallback records an answer an issuer endpoint gave without the
+	// engine's decision.
+	InsertFallback(f *Fallback) error
+	// ListFallbacks returns fallbacks, newest first, up to limit (0: all).
+	ListFallbacks(limit int) ([]*Fallback, error)
+}
+
+// EventFilter selects events. Empty fields do not filter.
+type EventFilter struct {
+	Type  string
+	Limit int
+}
+
+// DeliveryFilter selects deliveries. Empty fields do not filter.
+type DeliveryFilter struct {
+	EndpointID string
+	EventID    string
+	Status     string
+	Limit      int
 }
 
 // AgentFilter selects agents.

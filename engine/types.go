@@ -265,6 +265,9 @@ const (
 	RoleAdmin  = "admin"
 	RoleAgent  = "agent"
 	RoleViewer = "viewer"
+	// RoleNetwork is a card network or issuer adapter: it may authorize,
+	// settle, reverse and refund charges, and nothing else.
+	RoleNetwork = "network"
 )
 
 // APIKey is a stored API key. The secret itself is shown once, at creation;

@@ -96,7 +96,13 @@ func (e *Engine) SetKYC(ctx context.Context, actor Actor, in SetKYCInput) (*User
 				return u, err
 			}
 			u.KYCStatus, u.UpdatedAt = in.Status, now
-			return u, tx.UpdateUser(u)
+			if err := tx.UpdateUser(u); err != nil {
+				return nil, err
+			}
+			if u.KYCStatus == KYCApproved {
+				return u, e.emit(tx, now, EventUserApproved, u)
+			}
+			return u, nil
 		})
 		return err
 	})
@@ -139,7 +145,11 @@ func (e *Engine) FundUser(ctx context.Context, actor Actor, in FundInput) (*Bala
 			}); err != nil {
 				return nil, err
 			}
-			return accountBalance(tx, acct, in.Currency, u.ID, "")
+			b, err := accountBalance(tx, acct, in.Currency, u.ID, "")
+			if err != nil {
+				return nil, err
+			}
+			return b, e.emit(tx, now, EventAccountFunded, Funded{Balance: *b, Amount: in.Amount})
 		})
 		return err
 	})

@@ -47,14 +47,15 @@ func checkMCC(field, mcc string) (string, error) {
 	return mcc, nil
 }
 
-// checkCountry validates an optional ISO 3166 alpha-2 country code.
+// checkCountry validates an optional ISO 3166 alpha-2 or alpha-3 country
+// code (networks send either).
 func checkCountry(field, c string) (string, error) {
 	c = strings.ToUpper(strings.TrimSpace(c))
 	if c == "" {
 		return "", nil
 	}
-	if len(c) != 2 || c[0] < 'A' || c[0] > 'Z' || c[1] < 'A' || c[1] > 'Z' {
-		return "", invalid(field, "%q is not a two-letter country code", c)
+	if (len(c) != 2 && len(c) != 3) || strings.Trim(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != "" {
+		return "", invalid(field, "%q is not an ISO 3166 country code (two or three letters)", c)
 	}
 	return c, nil
 }

@@ -168,7 +168,7 @@ func TestBadInputNamesTheFieldAndWritesNothing(t *testing.T) {
 			return err
 		}},
 		{"charge with a bad country", engine.CodeInvalidInput, "merchant.country", func() error {
-			_, err := e.Authorize(ctx, op, engine.AuthorizeInput{CardID: card.ID, Amount: 100, Merchant: engine.Merchant{Name: "Shop", Country: "USA"}})
+			_, err := e.Authorize(ctx, op, engine.AuthorizeInput{CardID: card.ID, Amount: 100, Merchant: engine.Merchant{Name: "Shop", Country: "U.S."}})
 			return err
 		}},
 		{"charge with a malformed CVV", engine.CodeInvalidInput, "cvv", func() error {

@@ -116,6 +116,9 @@ func (s *Server) actorFor(ctx context.Context, agentID string) (engine.Actor, er
 	if !ok || base.Role == "" {
 		return engine.Actor{}, engine.Errorf(engine.CodeUnauthorized, "no API key")
 	}
+	if base.Role == engine.RoleNetwork {
+		return engine.Actor{}, engine.Errorf(engine.CodeForbidden, "a network key is for the card network endpoints (/v1/network, /v1/issuers), not for MCP tools")
+	}
 	base.ClientName, base.ClientVersion = clientInfo(ctx)
 	if base.Role == engine.RoleAgent && agentID == "" {
 		return base, nil

@@ -277,7 +277,11 @@ func (db *DB) runBatch(batch []*writeRequest) {
 				return
 			}
 		}
+		queued := len(t.events)
 		err := runSafely(r.fn, t)
+		if err != nil {
+			t.events = t.events[:queued] // the request's events roll back with it
+		}
 		switch {
 		case err != nil && !useSavepoints:
 			db.conn.ExecContext(ctx, "ROLLBACK")
@@ -300,6 +304,10 @@ func (db *DB) runBatch(batch []*writeRequest) {
 	}
 	if len(succeeded) == 0 {
 		db.conn.ExecContext(ctx, "ROLLBACK")
+		return
+	}
+	if err := t.writeEvents(); err != nil {
+		db.rollback(ctx, succeeded, err)
 		return
 	}
 	if _, err := db.conn.ExecContext(ctx, "COMMIT"); err != nil {

@@ -151,6 +151,10 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 				if err := tx.InsertUser(user("u" + itoa(i))); err != nil {
 					return err
 				}
+				// Its event (the outbox) commits or rolls back with it.
+				if err := tx.InsertEvent(&engine.Event{ID: "evt_" + itoa(i), Type: engine.EventUserApproved, CreatedAt: time.Now(), Data: []byte(`{}`)}); err != nil {
+					return err
+				}
 				if i%3 == 0 {
 					return errors.New("refused")
 				}
@@ -163,12 +167,19 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 	wg.Wait()
 	for i, err := range results {
 		_, findErr := findUser(t, db, "u"+itoa(i))
+		var eventErr error
+		require.NoError(t, db.View(context.Background(), func(tx engine.Tx) error {
+			_, eventErr = tx.FindEvent("evt_" + itoa(i))
+			return nil
+		}))
 		if i%3 == 0 {
 			assert.EqualError(t, err, "refused")
 			assert.True(t, engine.IsNotFound(findErr), "u%d must be rolled back", i)
+			assert.True(t, engine.IsNotFound(eventErr), "evt_%d must be rolled back", i)
 		} else {
 			assert.NoError(t, err)
 			assert.NoError(t, findErr, "u%d must be committed", i)
+			assert.NoError(t, eventErr, "evt_%d must be committed", i)
 		}
 	}
 	tx, commits := db.Stats()

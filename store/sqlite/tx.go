@@ -25,6 +25,9 @@ type tx struct {
 	ctx   context.Context
 	q     queryer
 	write bool
+	// events waits to be written, with every other event of the commit,
+	// just before COMMIT (see InsertEvent).
+	events []*engine.Event
 }
 
 var errReadOnly = errors.New("sqlite: write in a read-only transaction")

@@ -1,0 +1,234 @@
+package sqlite
+
+import (
+	"database/sql"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/agentledger/agentledger/engine"
+)
+
+// InsertEvent implements engine.Tx: the event and one pending delivery per
+// subscribed endpoint are written in the caller's transaction (the outbox),
+// at its end: the writer inserts every event of a commit together, in a
+// few multi-row statements, because nearly every write makes an event and
+// a statement per event would cost the hot path a fifth of its speed.
+func (t *tx) InsertEvent(ev *engine.Event) error {
+	if !t.write {
+		return errReadOnly
+	}
+	t.events = append(t.events, ev)
+	return nil
+}
+
+// eventChunk bounds the rows of one multi-row statement.
+const eventChunk = 64
+
+// writeEvents inserts the queued events and their deliveries.
+func (t *tx) writeEvents() error {
+	for len(t.events) > 0 {
+		chunk := t.events[:min(len(t.events), eventChunk)]
+		t.events = t.events[len(chunk):]
+		values := make([]any, 0, 4*len(chunk))
+		ids := make([]any, 0, len(chunk))
+		for _, ev := range chunk {
+			values = append(values, ev.ID, ev.Type, micros(ev.CreatedAt), string(ev.Data))
+			ids = append(ids, ev.ID)
+		}
+		if _, err := t.exec(`INSERT INTO events (id, type, created_at, data) VALUES `+
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", len(chunk)), ", "), values...); err != nil {
+			return err
+		}
+		if _, err := t.exec(`INSERT INTO deliveries (endpoint_id, event_id, status, next_attempt_at, created_at)
+			SELECT w.id, e.id, 'pending', e.created_at, e.created_at FROM events e JOIN webhook_endpoints w
+				ON w.removed_at IS NULL AND (w.events = '[]' OR EXISTS (SELECT 1 FROM json_each(w.events) WHERE value = e.type))
+			WHERE e.id IN (`+inList(len(chunk))+`)`, ids...); err != nil {
+			return err
+		}
+	}
+	t.events = nil
+	return nil
+}
+
+const eventColumns = `id, type, created_at, data`
+
+func scanEvent(s scanner) (*engine.Event, error) {
+	var ev engine.Event
+	var created int64
+	var data string
+	if err := s.Scan(&ev.ID, &ev.Type, &created, &data); err != nil {
+		return nil, err
+	}
+	ev.CreatedAt, ev.Data = fromMicros(created), json.RawMessage(data)
+	return &ev, nil
+}
+
+// FindEvent implements engine.Tx.
+func (t *tx) FindEvent(id string) (*engine.Event, error) {
+	return findOne(t, scanEvent, notFound("event", id), `SELECT `+eventColumns+` FROM events WHERE id = ?`, id)
+}
+
+// ListEvents implements engine.Tx.
+func (t *tx) ListEvents(f engine.EventFilter) ([]*engine.Event, error) {
+	var c conditions
+	if f.Type != "" {
+		c.and("type = ?", f.Type)
+	}
+	q, args := c.query(`SELECT `+eventColumns+` FROM events`, "id DESC", f.Limit)
+	return queryList(t, scanEvent, q, args...)
+}
+
+const endpointColumns = `id, url, events, created_at, removed_at`
+
+func scanEndpoint(s scanner) (*engine.WebhookEndpoint, error) {
+	var w engine.WebhookEndpoint
+	var events string
+	var created int64
+	var removed sql.NullInt64
+	if err := s.Scan(&w.ID, &w.URL, &events, &created, &removed); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(events), &w.Events); err != nil {
+		return nil, err
+	}
+	w.CreatedAt, w.RemovedAt = fromMicros(created), timePtr(removed)
+	return &w, nil
+}
+
+// InsertEndpoint implements engine.Tx. The signing secret is sealed, bound
+// to the endpoint id.
+func (t *tx) InsertEndpoint(w *engine.WebhookEndpoint, secret string) error {
+	events := w.Events
+	if events == nil {
+		events = []string{}
+	}
+	_, err := t.exec(`INSERT INTO webhook_endpoints (`+endpointColumns+`, secret) VALUES (?, ?, ?, ?, ?, ?)`,
+		w.ID, w.URL, mustJSON(events), micros(w.CreatedAt), nullMicros(w.RemovedAt), t.db.seal.seal([]byte(secret), []byte(w.ID)))
+	return err
+}
+
+// FindEndpoint implements engine.Tx.
+func (t *tx) FindEndpoint(id string) (*engine.WebhookEndpoint, error) {
+	return findOne(t, scanEndpoint, notFound("webhook endpoint", id), `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE id = ?`, id)
+}
+
+// ListEndpoints implements engine.Tx.
+func (t *tx) ListEndpoints() ([]*engine.WebhookEndpoint, error) {
+	return queryList(t, scanEndpoint, `SELECT `+endpointColumns+` FROM webhook_endpoints ORDER BY id`)
+}
+
+// RemoveEndpoint implements engine.Tx.
+func (t *tx) RemoveEndpoint(id string, at time.Time) error {
+	if err := t.execOne(notFound("webhook endpoint", id), `UPDATE webhook_endpoints SET removed_at = ? WHERE id = ?`, micros(at), id); err != nil {
+		return err
+	}
+	_, err := t.exec(`UPDATE deliveries SET status = 'cancelled', lease_owner = '', lease_until = 0 WHERE endpoint_id = ? AND status = 'pending'`, id)
+	return err
+}
+
+// deliverySelect reads a delivery with its event's id and type.
+const deliverySelect = `SELECT d.event_id, d.endpoint_id, e.type, d.status, d.attempts, d.next_attempt_at, d.last_status_code,
+	d.last_error, d.delivered_at, d.created_at FROM deliveries d JOIN events e ON e.id = d.event_id`
+
+func scanDelivery(s scanner, extra ...any) (*engine.Delivery, error) {
+	var d engine.Delivery
+	var next, created int64
+	var delivered sql.NullInt64
+	dest := append([]any{&d.EventID, &d.EndpointID, &d.EventType, &d.Status, &d.Attempts, &next, &d.LastStatusCode,
+		&d.LastError, &delivered, &created}, extra...)
+	if err := s.Scan(dest...); err != nil {
+		return nil, err
+	}
+	d.NextAttemptAt, d.DeliveredAt, d.CreatedAt = fromMicros(next), timePtr(delivered), fromMicros(created)
+	return &d, nil
+}
+
+// PutDelivery implements engine.Tx.
+func (t *tx) PutDelivery(d *engine.Delivery) error {
+	if _, err := t.FindEndpoint(d.EndpointID); err != nil {
+		return err
+	}
+	return t.execOne(notFound("event", d.EventID), `INSERT INTO deliveries (endpoint_id, event_id, status, attempts, next_attempt_at,
+			last_status_code, last_error, delivered_at, created_at)
+		SELECT ?, id, ?, ?, ?, ?, ?, ?, ? FROM events WHERE id = ?
+		ON CONFLICT (endpoint_id, event_id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts,
+			next_attempt_at = excluded.next_attempt_at, last_status_code = excluded.last_status_code,
+			last_error = excluded.last_error, delivered_at = excluded.delivered_at, lease_owner = '', lease_until = 0`,
+		d.EndpointID, d.Status, d.Attempts, micros(d.NextAttemptAt), d.LastStatusCode, d.LastError, nullMicros(d.DeliveredAt),
+		micros(d.CreatedAt), d.EventID)
+}
+
+// ListDeliveries implements engine.Tx.
+func (t *tx) ListDeliveries(f engine.DeliveryFilter) ([]*engine.Delivery, error) {
+	var c conditions
+	if f.EndpointID != "" {
+		c.and("d.endpoint_id = ?", f.EndpointID)
+	}
+	if f.EventID != "" {
+		c.and("d.event_id = ?", f.EventID)
+	}
+	if f.Status != "" {
+		c.and(inValues("d.status", []string{f.Status}))
+	}
+	q, args := c.query(deliverySelect, "d.event_id DESC, d.endpoint_id", f.Limit)
+	return queryList(t, func(s scanner) (*engine.Delivery, error) { return scanDelivery(s) }, q, args...)
+}
+
+// ClaimDeliveries implements engine.Tx. The inner query finds each
+// endpoint's lowest pending event through the partial index; only those
+// heads may be sent.
+func (t *tx) ClaimDeliveries(now time.Time, owner string, until time.Time, limit int) ([]*engine.DeliveryJob, error) {
+	rows, err := t.query(`SELECT d.event_id, d.endpoint_id, e.type, d.status, d.attempts, d.next_attempt_at, d.last_status_code,
+			d.last_error, d.delivered_at, d.created_at, e.created_at, e.data, w.url, w.secret
+		FROM (SELECT endpoint_id, MIN(event_id) AS event_id FROM deliveries WHERE status = 'pending' GROUP BY endpoint_id) h
+		JOIN deliveries d ON d.endpoint_id = h.endpoint_id AND d.event_id = h.event_id
+		JOIN events e ON e.id = d.event_id
+		JOIN webhook_endpoints w ON w.id = d.endpoint_id
+		WHERE d.next_attempt_at <= ? AND d.lease_until <= ?
+		ORDER BY d.event_id LIMIT ?`, micros(now), micros(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	var list []*engine.DeliveryJob
+	for rows.Next() {
+		var evCreated int64
+		var data string
+		var sealed []byte
+		job := &engine.DeliveryJob{}
+		d, err := scanDelivery(rows, &evCreated, &data, &job.URL, &sealed)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		secret, err := t.db.seal.open(sealed, []byte(d.EndpointID))
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		job.Delivery, job.Secret = *d, string(secret)
+		job.Event = engine.Event{ID: d.EventID, Type: d.EventType, CreatedAt: fromMicros(evCreated), Data: json.RawMessage(data)}
+		list = append(list, job)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	out := []*engine.DeliveryJob{}
+	for _, job := range list {
+		if _, err := t.exec(`UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE endpoint_id = ? AND event_id = ?`,
+			owner, micros(until), job.EndpointID, job.EventID); err != nil {
+			return nil, err
+		}
+		out = append(out, job)
+	}
+	return out, nil
+}
+
+// FinishDelivery implements engine.Tx. Only a pending delivery is updated:
+// one cancelled (its endpoint removed) while it was being sent stays so.
+func (t *tx) FinishDelivery(d *engine.Delivery) error {
+	return t.execOne(notFound("pending delivery", d.EventID+" to "+d.EndpointID), `UPDATE deliveries SET status = ?, attempts = ?,
+			next_attempt_at = ?, last_status_code = ?, last_error = ?, delivered_at = ?, lease_owner = '', lease_until = 0
+		WHERE endpoint_id = ? AND event_id = ? AND status = 'pending'`,
+		d.Status, d.Attempts, micros(d.NextAttemptAt), d.LastStatusCode, d.LastError, nullMicros(d.DeliveredAt), d.EndpointID, d.EventID)
+}
