@@ -18,10 +18,10 @@ type AuthorizeInput struct {
 	Issuer       string   `json:"issuer,omitempty"`
 	IssuerCardID string   `json:"issuer_card_id,omitempty"`
 	PAN          string   `json:"-"`
-	CVV      string   `json:"-"` // checked when given
-	Amount   int64    `json:"amount"`
-	Currency string   `json:"currency"`
-	Merchant Merchant `json:"merchant"`
+	CVV          string   `json:"-"` // checked when given
+	Amount       int64    `json:"amount"`
+	Currency     string   `json:"currency"`
+	Merchant     Merchant `json:"merchant"`
 	// NetworkID is the network's own id for the attempt: the same id twice
 	// returns the first decision. One is generated when empty.
 	NetworkID string `json:"network_id"`
