@@ -1,0 +1,312 @@
+package issuers
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/agentledger/agentledger/engine"
+)
+
+// stripeActor is who Stripe's requests act as, in audit fields.
+var stripeActor = engine.Actor{Role: engine.RoleNetwork, KeyID: engine.IssuerStripe}
+
+// stripeEvent is the envelope of every Stripe webhook event.
+type stripeEvent struct {
+	ID         string `json:"id"`
+	Type       string `json:"type"`
+	APIVersion string `json:"api_version"`
+	Data       struct {
+		Object json.RawMessage `json:"object"`
+	} `json:"data"`
+}
+
+// stripeAuthorization is the part of an issuing.authorization we use.
+type stripeAuthorization struct {
+	ID       string `json:"id"`
+	Approved bool   `json:"approved"`
+	Status   string `json:"status"` // pending, closed, reversed, expired
+	Card     struct {
+		ID string `json:"id"`
+	} `json:"card"`
+	MerchantData   stripeMerchant `json:"merchant_data"`
+	PendingRequest *struct {
+		Amount               int64  `json:"amount"`
+		Currency             string `json:"currency"`
+		IsAmountControllable bool   `json:"is_amount_controllable"`
+	} `json:"pending_request"`
+	RequestHistory []json.RawMessage `json:"request_history"`
+}
+
+type stripeMerchant struct {
+	Name         string `json:"name"`
+	Category     string `json:"category"`
+	CategoryCode string `json:"category_code"`
+	NetworkID    string `json:"network_id"`
+	Country      string `json:"country"`
+}
+
+// merchant maps Stripe's merchant_data; a merchant without a name is
+// named by its category, so that merchant controls still have a string to
+// match.
+func (m stripeMerchant) merchant() engine.Merchant {
+	name := strings.TrimSpace(m.Name)
+	if name == "" {
+		name = m.Category
+	}
+	return engine.Merchant{Name: name, MCC: m.CategoryCode, ID: m.NetworkID, Country: m.Country}
+}
+
+// stripeTransaction is the part of an issuing.transaction we use.
+type stripeTransaction struct {
+	ID            string `json:"id"`
+	Type          string `json:"type"`   // capture or refund
+	Amount        int64  `json:"amount"` // negative for a capture: money leaves the balance
+	Authorization string `json:"authorization"`
+}
+
+// stripeAnswer is the synchronous answer to issuing_authorization.request.
+type stripeAnswer struct {
+	Approved bool              `json:"approved"`
+	Amount   *int64            `json:"amount,omitempty"` // only when the amount is controllable
+	Metadata map[string]string `json:"metadata"`
+}
+
+func (h *Handler) stripe(w http.ResponseWriter, r *http.Request) {
+	if h.opts.StripeSecret == "" {
+		writeError(w, http.StatusServiceUnavailable, "NOT_CONFIGURED", "Stripe is not configured: set AGENTLEDGER_STRIPE_WEBHOOK_SECRET for agentledger serve", "")
+		return
+	}
+	body, err := readBody(w, r)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, engine.CodeInvalidInput, err.Error(), "")
+		return
+	}
+	if status, err := verifyStripe(h.opts.StripeSecret, r.Header.Get("Stripe-Signature"), body, h.opts.Now()); err != nil {
+		h.log.Warn("refused a Stripe request", "err", err)
+		writeError(w, status, engine.CodeUnauthorized, err.Error(), "")
+		return
+	}
+	var ev stripeEvent
+	if err := json.Unmarshal(body, &ev); err != nil || ev.Type == "" {
+		writeError(w, http.StatusBadRequest, engine.CodeInvalidInput, "the body is not a Stripe event", "")
+		return
+	}
+	switch ev.Type {
+	case "issuing_authorization.request":
+		h.stripeRequest(w, r, ev)
+	case "issuing_authorization.created", "issuing_authorization.updated":
+		h.stripeAuthorizationChanged(w, r, ev)
+	case "issuing_transaction.created":
+		h.stripeTransaction(w, r, ev)
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"received": true, "result": "ignored: agentledger does not use " + ev.Type})
+	}
+}
+
+// stripeRequest decides a real-time authorization request and answers
+// within the budget.
+func (h *Handler) stripeRequest(w http.ResponseWriter, r *http.Request, ev stripeEvent) {
+	var a stripeAuthorization
+	if err := json.Unmarshal(ev.Data.Object, &a); err != nil || a.PendingRequest == nil || a.ID == "" {
+		writeError(w, http.StatusBadRequest, engine.CodeInvalidInput, "data.object: an issuing.authorization with a pending_request is required", "data.object")
+		return
+	}
+	pending := a.PendingRequest
+	// An incremental authorization asks again under the same id: each
+	// request is its own decision.
+	networkID := a.ID
+	if n := len(a.RequestHistory); n > 0 {
+		networkID = fmt.Sprintf("%s#%d", a.ID, n+1)
+	}
+	d, err := h.decide(r.Context(), stripeActor, engine.IssuerStripe, engine.AuthorizeInput{
+		Issuer: engine.IssuerStripe, IssuerCardID: a.Card.ID, Amount: pending.Amount, Currency: strings.ToUpper(pending.Currency),
+		Merchant: a.MerchantData.merchant(), NetworkID: networkID,
+	})
+	answer := stripeAnswer{Metadata: map[string]string{}}
+	switch {
+	case err != nil:
+		answer.Metadata["agentledger_error"] = truncate(engine.ErrorMessage(err), 500)
+	case d.fallback:
+		answer.Approved = h.approved(d)
+		answer.Metadata["agentledger_fallback"] = truncate(d.reason, 500)
+	default:
+		answer.Approved = h.approved(d)
+		answer.Metadata["agentledger_authorization_id"] = d.auth.ID
+		answer.Metadata["agentledger_status"] = d.auth.Status
+		answer.Metadata["agentledger_reason"] = truncate(d.auth.Reason, 500)
+		if d.auth.DeclineCode != "" {
+			answer.Metadata["agentledger_decline_code"] = d.auth.DeclineCode
+		}
+		if d.auth.Paper {
+			answer.Metadata["agentledger_paper"] = "true"
+		}
+	}
+	if answer.Approved && pending.IsAmountControllable {
+		answer.Amount = &pending.Amount
+	}
+	version := ev.APIVersion
+	if version == "" {
+		version = DefaultStripeVersion
+	}
+	w.Header().Set("Stripe-Version", version)
+	writeJSON(w, http.StatusOK, answer)
+}
+
+// stripeAuthorizationChanged reverses an approval Stripe did not carry out:
+// declined at Stripe after all (its own controls, or a timeout), reversed
+// by the merchant, or expired.
+func (h *Handler) stripeAuthorizationChanged(w http.ResponseWriter, r *http.Request, ev stripeEvent) {
+	var a stripeAuthorization
+	if err := json.Unmarshal(ev.Data.Object, &a); err != nil || a.ID == "" {
+		writeError(w, http.StatusBadRequest, engine.CodeInvalidInput, "data.object: an issuing.authorization is required", "data.object")
+		return
+	}
+	if a.Approved && a.Status != "reversed" && a.Status != "expired" {
+		h.ingested(w, "nothing to do")
+		return
+	}
+	why := "Stripe declined it"
+	if a.Approved {
+		why = "Stripe reports it " + a.Status
+	}
+	h.reverse(w, r, stripeActor, "stripe:reverse:"+a.ID, a.ID, why)
+}
+
+// stripeTransaction settles a captured authorization, or refunds one.
+func (h *Handler) stripeTransaction(w http.ResponseWriter, r *http.Request, ev stripeEvent) {
+	var t stripeTransaction
+	if err := json.Unmarshal(ev.Data.Object, &t); err != nil || t.ID == "" {
+		writeError(w, http.StatusBadRequest, engine.CodeInvalidInput, "data.object: an issuing.transaction is required", "data.object")
+		return
+	}
+	if t.Authorization == "" {
+		h.ingested(w, "ignored: the transaction is linked to no authorization")
+		return
+	}
+	ctx := context.WithoutCancel(r.Context())
+	ours, err := h.eng.GetAuthorizationByNetworkID(ctx, stripeActor, t.Authorization)
+	if engine.IsNotFound(err) {
+		h.ingested(w, "ignored: agentledger did not decide "+t.Authorization)
+		return
+	} else if err != nil {
+		writeEngineError(w, err)
+		return
+	}
+	switch {
+	case t.Type == "capture" && t.Amount < 0:
+		amount := -t.Amount
+		if amount > ours.Amount {
+			h.log.Warn("Stripe captured more than agentledger approved; settling the approved amount", "authorization", ours.ID, "captured", amount, "approved", ours.Amount)
+			amount = ours.Amount
+		}
+		_, err = h.eng.Settle(ctx, stripeActor, engine.SettleInput{AuthorizationID: ours.ID, Amount: &amount, IdempotencyKey: "stripe:" + t.ID})
+	case t.Type == "refund" && t.Amount > 0:
+		_, err = h.eng.Refund(ctx, stripeActor, engine.RefundInput{AuthorizationID: ours.ID, Amount: &t.Amount, IdempotencyKey: "stripe:" + t.ID})
+	default:
+		h.ingested(w, "ignored: a "+t.Type+" of "+strconv.FormatInt(t.Amount, 10))
+		return
+	}
+	h.applied(w, ours.ID, t.Type, err)
+}
+
+// reverse reverses our authorization for a network id, if it is approved.
+func (h *Handler) reverse(w http.ResponseWriter, r *http.Request, actor engine.Actor, key, networkID, why string) {
+	ctx := context.WithoutCancel(r.Context())
+	ours, err := h.eng.GetAuthorizationByNetworkID(ctx, actor, networkID)
+	switch {
+	case engine.IsNotFound(err):
+		h.ingested(w, "ignored: agentledger did not decide "+networkID)
+		return
+	case err != nil:
+		writeEngineError(w, err)
+		return
+	case ours.Status != engine.AuthApproved:
+		h.ingested(w, "nothing to do: authorization "+ours.ID+" is "+ours.Status)
+		return
+	}
+	h.log.Info("reversing an authorization", "authorization", ours.ID, "why", why)
+	_, err = h.eng.Reverse(ctx, actor, engine.ReverseInput{AuthorizationID: ours.ID, IdempotencyKey: key})
+	h.applied(w, ours.ID, "reversal", err)
+}
+
+// applied answers an event whose change was attempted: a failure of the
+// database asks the issuer to send it again (5xx); a change the ledger
+// refuses (already settled, more than is left) is answered 200 and
+// logged, since sending it again would not help.
+func (h *Handler) applied(w http.ResponseWriter, authID, what string, err error) {
+	switch code := engine.ErrorCode(err); code {
+	case "":
+		h.ingested(w, what+" applied to "+authID)
+	case engine.CodeBusy, engine.CodeInternal:
+		writeEngineError(w, err)
+	default:
+		h.log.Warn("an issuer event could not be applied", "authorization", authID, "what", what, "err", engine.ErrorMessage(err))
+		h.ingested(w, "not applied: "+engine.ErrorMessage(err))
+	}
+}
+
+func (h *Handler) ingested(w http.ResponseWriter, result string) {
+	writeJSON(w, http.StatusOK, map[string]any{"received": true, "result": result})
+}
+
+// Errors of signature checks; the HTTP status says which.
+var (
+	errNoSignature = errors.New("the signature header is missing or malformed")
+	errBadSig      = errors.New("the signature does not match: is the configured secret this endpoint's?")
+	errStale       = fmt.Errorf("the signature's timestamp is more than %s away from now: a replay?", SignatureTolerance)
+)
+
+// verifyStripe checks a Stripe-Signature header ("t=…,v1=…[,v1=…][,v0=…]"):
+// an HMAC-SHA256 in hex of "<t>.<body>" keyed with the whole whsec_ secret,
+// any v1 matching, t within the tolerance. It returns the HTTP status to
+// refuse with: 400 for a missing or malformed header, 401 otherwise.
+func verifyStripe(secret, header string, body []byte, now time.Time) (int, error) {
+	var ts string
+	var sigs [][]byte
+	for _, part := range strings.Split(header, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "t":
+			ts = v
+		case "v1": // v0 and other schemes are ignored: only v1 is a live signature
+			if sig, err := hex.DecodeString(v); err == nil {
+				sigs = append(sigs, sig)
+			}
+		}
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || len(sigs) == 0 {
+		return http.StatusBadRequest, errNoSignature
+	}
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(ts + "."))
+	m.Write(body)
+	want := m.Sum(nil)
+	ok := false
+	for _, sig := range sigs {
+		ok = ok || hmac.Equal(sig, want)
+	}
+	if !ok {
+		return http.StatusUnauthorized, errBadSig
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > SignatureTolerance || d < -SignatureTolerance {
+		return http.StatusUnauthorized, errStale
+	}
+	return 0, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
+}
