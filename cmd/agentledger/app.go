@@ -131,7 +131,7 @@ Amounts on the command line are in minor units: --amount 1250 is $12.50.`,
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print results as JSON")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddGroup(&cobra.Group{ID: "setup", Title: "Getting started:"}, &cobra.Group{ID: "objects", Title: "Users, agents and cards:"},
-		&cobra.Group{ID: "money", Title: "Spending and the ledger:"})
+		&cobra.Group{ID: "money", Title: "Spending and the ledger:"}, &cobra.Group{ID: "integrations", Title: "Integrations:"})
 	for _, c := range []*cobra.Command{a.initCommand(), a.quickstartCommand(), a.serveCommand()} {
 		c.GroupID = "setup"
 		root.AddCommand(c)
@@ -144,6 +144,9 @@ Amounts on the command line are in minor units: --amount 1250 is $12.50.`,
 		c.GroupID = "money"
 		root.AddCommand(c)
 	}
+	webhooks := a.webhookCommand()
+	webhooks.GroupID = "integrations"
+	root.AddCommand(webhooks)
 	return root
 }
 

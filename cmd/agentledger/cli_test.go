@@ -6,12 +6,17 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/agentledger/agentledger/cmd/agentledger/internal/webhook"
 	"github.com/agentledger/agentledger/engine"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -495,6 +500,16 @@ func TestFailedCommandsWriteNothing(t *testing.T) {
 		{[]string{"key", "revoke", "key_nope"}, exitError, "key_id"},
 		{[]string{"approvals", "approve", "dec_nope"}, exitError, "decision_id"},
 		{[]string{"intent", "declare", "--agent", "shopper", "--amount", "0", "--summary", "x"}, exitError, "amount:"},
+		{[]string{"webhook", "add", "not a url"}, exitError, "url: must be an absolute http or https URL"},
+		{[]string{"webhook", "add", "https://example.com/h", "--events", "card.exploded"}, exitError, `events: unknown event type "card.exploded"`},
+		{[]string{"webhook", "remove", "whk_nope"}, exitError, "endpoint_id"},
+		{[]string{"webhook", "replay", "evt_nope"}, exitError, "event_id"},
+		{[]string{"webhook", "deliveries", "--status", "lost"}, exitError, "status: must be one of"},
+		{[]string{"card", "link", card}, exitUsage, "--stripe ic_… or --lithic"},
+		{[]string{"card", "link", card, "--stripe", "ic_1", "--lithic", "tok"}, exitUsage, "not both"},
+		{[]string{"card", "link", card, "--stripe", "card_123"}, exitError, "external_id: a Stripe Issuing card id starts with ic_"},
+		{[]string{"card", "link", "card_nope", "--lithic", "tok"}, exitError, "card_id"},
+		{[]string{"key", "create", "--network", "--admin"}, exitUsage, "none of the others can be"},
 		{[]string{"frobnicate"}, exitUsage, "unknown command"},
 		{[]string{"user", "list", "--colour"}, exitUsage, "unknown flag: --colour"},
 	}
@@ -601,4 +616,93 @@ func TestExampleConfigs(t *testing.T) {
 		require.True(t, ok, file)
 		check(entry)
 	}
+}
+
+// The webhook journey: add an endpoint, see events queue, deliver them to a
+// receiver that checks the signature, replay one, remove the endpoint.
+func TestWebhooksFromTheCommandLine(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	var secret string
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		if err := webhook.Verify(secret, r.Header.Get(webhook.SignatureHeader), body, 5*time.Minute, time.Now()); err != nil {
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		got = append(got, r.Header.Get(webhook.EventHeader))
+	}))
+	defer receiver.Close()
+
+	c := newCLI(t)
+	c.ok("init")
+	var added struct {
+		ID     string   `json:"id"`
+		URL    string   `json:"url"`
+		Events []string `json:"events"`
+		Secret string   `json:"secret"`
+	}
+	c.json(&added, "webhook", "add", receiver.URL+"/hooks", "--events", "user.approved,account.funded,transaction.authorized")
+	assert.Equal(t, []string{"user.approved", "account.funded", "transaction.authorized"}, added.Events)
+	require.True(t, strings.HasPrefix(added.Secret, "whsec_"))
+	mu.Lock()
+	secret = added.Secret
+	mu.Unlock()
+	assert.NotContains(t, c.ok("webhook", "list"), added.Secret, "shown once")
+
+	c.ok("user", "create", "alice")
+	c.ok("user", "approve", "alice")
+	c.ok("user", "fund", "alice", "5000")
+	assert.Contains(t, c.ok("webhook", "deliveries"), "pending")
+
+	var ran map[string]int
+	c.json(&ran, "webhook", "run", "--once")
+	assert.Equal(t, 2, ran["attempted"])
+	mu.Lock()
+	assert.Equal(t, []string{"user.approved", "account.funded"}, got)
+	mu.Unlock()
+	var deliveries []engine.Delivery
+	c.json(&deliveries, "webhook", "deliveries", "--endpoint", added.ID)
+	require.Len(t, deliveries, 2)
+	for _, d := range deliveries {
+		assert.Equal(t, engine.DeliveryDelivered, d.Status)
+	}
+
+	var events []engine.Event
+	c.json(&events, "webhook", "events", "--type", "user.approved")
+	require.Len(t, events, 1)
+	assert.Contains(t, c.ok("webhook", "replay", events[0].ID), "queued again")
+	c.ok("webhook", "run", "--once")
+	mu.Lock()
+	assert.Equal(t, []string{"user.approved", "account.funded", "user.approved"}, got)
+	mu.Unlock()
+
+	assert.Contains(t, c.ok("webhook", "remove", added.ID), "removed")
+	c.ok("user", "fund", "alice", "100")
+	assert.Contains(t, c.ok("webhook", "run", "--once"), "Attempted 0 deliveries")
+}
+
+func TestCardLinksAndNetworkKeys(t *testing.T) {
+	c := newCLI(t)
+	c.ok("init")
+	c.ok("user", "create", "alice")
+	c.ok("user", "approve", "alice")
+	c.ok("agent", "create", "shopper", "--user", "alice")
+	card := c.id("card", "create", "--agent", "shopper")
+	var link engine.CardLink
+	c.json(&link, "card", "link", card, "--stripe", "ic_1JDmgz2eZvKYlo2CRXlTsXj6")
+	assert.Equal(t, engine.CardLink{Issuer: "stripe", ExternalID: "ic_1JDmgz2eZvKYlo2CRXlTsXj6", CardID: card, CreatedAt: link.CreatedAt}, link)
+	assert.Contains(t, c.ok("card", "link", card, "--lithic", "76b9f589-8935-4e78-8809-7f583bf0fb89"), "linked to lithic card")
+	other := c.id("card", "create", "--agent", "shopper")
+	assert.Contains(t, c.fail(exitError, "card", "link", other, "--stripe", "ic_1JDmgz2eZvKYlo2CRXlTsXj6"), "already linked")
+
+	var key struct {
+		Role string `json:"role"`
+		Key  string `json:"key"`
+	}
+	c.json(&key, "key", "create", "--network", "--name", "acquirer")
+	assert.Equal(t, "network", key.Role)
+	assert.Contains(t, c.ok("network", "fallbacks"), "OUTCOME")
 }

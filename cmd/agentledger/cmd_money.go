@@ -297,7 +297,27 @@ same engine a real issuer's authorization request would reach.`,
 	}
 	refund.Flags().Var(&amountValue{v: &refundAmount}, "amount", "amount to refund (default: all that is left)")
 	refund.Flags().StringVar(&refundKey, "idempotency-key", "", "the same key twice refunds once")
-	cmd.AddCommand(authorize, settle, reverse, refund)
+	var fallbackLimit int
+	fallbacks := &cobra.Command{
+		Use:   "fallbacks",
+		Short: "List answers given to real issuers without a decision (the budget ran out or the database was busy)",
+		Args:  cobra.NoArgs,
+		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
+			list, err := a.engine.ListFallbacks(a.ctx, op, fallbackLimit)
+			if err != nil {
+				return err
+			}
+			return a.emit(list, func(w io.Writer) {
+				t := newTable(w, "ID", "ISSUER", "NETWORK ID", "AMOUNT", "ANSWER", "REASON", "OUTCOME")
+				for _, f := range list {
+					t.row(f.ID, f.Issuer, f.NetworkID, money(f.Amount, f.Currency), f.Answer, f.Reason, f.Outcome)
+				}
+				t.flush()
+			})
+		}),
+	}
+	fallbacks.Flags().IntVar(&fallbackLimit, "limit", 50, "at most this many (0: all)")
+	cmd.AddCommand(authorize, settle, reverse, refund, fallbacks)
 	return cmd
 }
 

@@ -299,9 +299,9 @@ func printLimits(w io.Writer, l *engine.LimitsReport) {
 func (a *app) keyCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "key", Short: "API keys: create (shown once), list, revoke"}
 	var agent, name string
-	var admin, viewer bool
+	var admin, viewer, network bool
 	create := &cobra.Command{
-		Use: "create --agent AGENT | --admin | --viewer", Short: "Create an API key; the secret is shown once and stored hashed", Args: cobra.NoArgs,
+		Use: "create --agent AGENT | --admin | --viewer | --network", Short: "Create an API key; the secret is shown once and stored hashed", Args: cobra.NoArgs,
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
 			role := engine.RoleAgent
 			switch {
@@ -309,8 +309,10 @@ func (a *app) keyCommand() *cobra.Command {
 				role = engine.RoleAdmin
 			case viewer:
 				role = engine.RoleViewer
+			case network:
+				role = engine.RoleNetwork
 			case agent == "":
-				return usagef("give --agent AGENT, --admin or --viewer")
+				return usagef("give --agent AGENT, --admin, --viewer or --network")
 			}
 			k, err := a.engine.CreateKey(a.ctx, op, engine.CreateKeyInput{Role: role, Agent: agent, Name: name})
 			if err != nil {
@@ -328,8 +330,9 @@ func (a *app) keyCommand() *cobra.Command {
 	create.Flags().StringVar(&agent, "agent", "", "the agent (id or name) the key acts as")
 	create.Flags().BoolVar(&admin, "admin", false, "a key with every right (HTTP and MCP; pass agent_id in tool calls)")
 	create.Flags().BoolVar(&viewer, "viewer", false, "a read-only key")
+	create.Flags().BoolVar(&network, "network", false, "a card network's key: /v1/network authorize, settle, reverse and refund only")
 	create.Flags().StringVar(&name, "name", "", "a label for the key")
-	create.MarkFlagsMutuallyExclusive("agent", "admin", "viewer")
+	create.MarkFlagsMutuallyExclusive("agent", "admin", "viewer", "network")
 
 	list := &cobra.Command{
 		Use: "list", Short: "List API keys (never their secrets)", Args: cobra.NoArgs,
@@ -362,7 +365,7 @@ func (a *app) keyCommand() *cobra.Command {
 }
 
 func (a *app) cardCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "card", Short: "Virtual cards: create, list, show, freeze, unfreeze, close"}
+	cmd := &cobra.Command{Use: "card", Short: "Virtual cards: create, list, show, freeze, unfreeze, close, link"}
 	var in engine.CreateCardInput
 	create := &cobra.Command{
 		Use: "create --agent AGENT", Short: "Issue a virtual card to an agent (its own limits may only be tighter than the policy's)", Args: cobra.NoArgs,
@@ -433,7 +436,33 @@ func (a *app) cardCommand() *cobra.Command {
 	closeCard := action("close", "Close a card for good", func(in engine.CardActionInput) (*engine.Card, error) {
 		return a.engine.CloseCard(a.ctx, op, in)
 	})
-	cmd.AddCommand(create, list, show, freeze, unfreeze, closeCard)
+	var stripeID, lithicToken string
+	link := &cobra.Command{
+		Use:   "link CARD --stripe ic_… | --lithic CARD_TOKEN",
+		Short: "Tie a real issuer's card to an agentledger card, so that its authorization requests are decided here",
+		Args:  cobra.ExactArgs(1),
+		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
+			in := engine.LinkCardInput{CardID: args[0], Issuer: engine.IssuerStripe, ExternalID: stripeID}
+			switch {
+			case stripeID != "" && lithicToken != "":
+				return usagef("give --stripe or --lithic, not both")
+			case lithicToken != "":
+				in.Issuer, in.ExternalID = engine.IssuerLithic, lithicToken
+			case stripeID == "":
+				return usagef("give --stripe ic_… or --lithic CARD_TOKEN")
+			}
+			l, err := a.engine.LinkCard(a.ctx, op, in)
+			if err != nil {
+				return err
+			}
+			return a.emit(l, func(w io.Writer) {
+				fmt.Fprintf(w, "Card %s is linked to %s card %s.\n", l.CardID, l.Issuer, l.ExternalID)
+			})
+		}),
+	}
+	link.Flags().StringVar(&stripeID, "stripe", "", "the Stripe Issuing card id (ic_…)")
+	link.Flags().StringVar(&lithicToken, "lithic", "", "the Lithic card token")
+	cmd.AddCommand(create, list, show, freeze, unfreeze, closeCard, link)
 	return cmd
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentledger/agentledger/cmd/agentledger/internal/issuers"
 	"github.com/agentledger/agentledger/engine"
 	"github.com/agentledger/agentledger/mcp"
 	"github.com/spf13/cobra"
@@ -17,9 +18,10 @@ import (
 const sweepEvery = 30 * time.Second
 
 func (a *app) serveCommand() *cobra.Command {
-	var stdio, noop bool
-	var addr string
+	var stdio, noop, noWebhooks bool
+	var addr, fallback string
 	var origins []string
+	budget := issuers.DefaultBudget
 	cmd := &cobra.Command{
 		Use:   "serve --stdio | --http ADDR",
 		Short: "Serve the MCP tools (ledger_card, ledger_intent, policy_check) over stdio or streamable HTTP",
@@ -30,7 +32,17 @@ Cursor start it; the API key comes from $LEDGER_API_KEY.
 
 --http ADDR serves streamable HTTP at http://ADDR/mcp (and /healthz); every
 request needs "Authorization: Bearer <key>". ADDR without a host binds
-127.0.0.1. Browser requests from other origins are refused.`,
+127.0.0.1. Browser requests from other origins are refused. The same server
+answers card networks and issuers:
+
+  POST /v1/network/authorize|settle|reverse|refund  (admin or network key)
+  POST /v1/issuers/stripe/authorization  ($AGENTLEDGER_STRIPE_WEBHOOK_SECRET)
+  POST /v1/issuers/lithic/asa            ($AGENTLEDGER_LITHIC_SECRET)
+  POST /v1/issuers/lithic/events         ($AGENTLEDGER_LITHIC_EVENTS_SECRET,
+                                          default $AGENTLEDGER_LITHIC_SECRET)
+
+Either way the server sends webhooks (unless --no-webhooks) and records due
+expiries every 30 s.`,
 		Example: `  LEDGER_API_KEY=al_… agentledger serve --stdio
   agentledger serve --http 127.0.0.1:8765`,
 		Args: cobra.NoArgs,
@@ -38,12 +50,20 @@ request needs "Authorization: Bearer <key>". ADDR without a host binds
 			if stdio == (addr != "") {
 				return usagef("give exactly one of --stdio and --http ADDR")
 			}
+			if fallback != "decline" && fallback != "approve" {
+				return usagef("--issuer-fallback must be decline or approve")
+			}
 			logger := slog.New(slog.NewTextHandler(a.err, &slog.HandlerOptions{Level: slog.LevelInfo}))
 			srv := mcp.New(a.engine, mcp.Options{Version: version, Logger: logger, NoopTool: noop})
 			ctx, cancel := context.WithCancel(a.ctx)
 			swept := make(chan struct{})
 			go func() { a.sweep(ctx, logger); close(swept) }()
-			defer func() { cancel(); <-swept }() // the database closes after the sweeper stops
+			waitSender := func() {}
+			if !noWebhooks {
+				waitSender = a.runSender(ctx, logger)
+			}
+			// The database closes after the sweeper and the sender stop.
+			defer func() { cancel(); <-swept; waitSender() }()
 			if stdio {
 				key := strings.TrimSpace(a.getenv("LEDGER_API_KEY"))
 				if key == "" {
@@ -67,7 +87,16 @@ request needs "Authorization: Bearer <key>". ADDR without a host binds
 			if err != nil {
 				return err
 			}
-			h := srv.NewHTTP(mcp.HTTPOptions{AllowedOrigins: origins, Health: a.db.Ping})
+			iss, err := issuers.New(a.engine, issuers.Options{
+				StripeSecret: a.getenv("AGENTLEDGER_STRIPE_WEBHOOK_SECRET"), LithicSecret: a.getenv("AGENTLEDGER_LITHIC_SECRET"),
+				LithicEventsSecret: a.getenv("AGENTLEDGER_LITHIC_EVENTS_SECRET"), Budget: budget, FallbackApprove: fallback == "approve", Logger: logger,
+			})
+			if err != nil {
+				ln.Close()
+				return err
+			}
+			defer iss.Wait() // fallbacks still being recorded
+			h := srv.NewHTTP(mcp.HTTPOptions{AllowedOrigins: origins, Health: a.db.Ping, Mount: iss.Mount})
 			fmt.Fprintf(a.err, "agentledger MCP server on http://%s/mcp (health: http://%s/healthz); Ctrl-C stops it\n", ln.Addr(), ln.Addr())
 			return h.Serve(ctx, ln)
 		}),
@@ -75,6 +104,9 @@ request needs "Authorization: Bearer <key>". ADDR without a host binds
 	cmd.Flags().BoolVar(&stdio, "stdio", false, "serve one client on stdin/stdout")
 	cmd.Flags().StringVar(&addr, "http", "", "serve streamable HTTP on ADDR (host:port; 127.0.0.1 when the host is omitted)")
 	cmd.Flags().StringSliceVar(&origins, "allow-origin", nil, "further browser origins allowed to call the HTTP server, e.g. https://app.example.com")
+	cmd.Flags().BoolVar(&noWebhooks, "no-webhooks", false, "do not send webhooks from this process (run 'agentledger webhook run' elsewhere)")
+	cmd.Flags().DurationVar(&budget, "issuer-budget", issuers.DefaultBudget, "how long an issuer's authorization request waits for a decision before the fallback answers")
+	cmd.Flags().StringVar(&fallback, "issuer-fallback", "decline", "the answer when no decision comes within the budget: decline or approve")
 	cmd.Flags().BoolVar(&noop, "bench-noop-tool", false, "add a no-op tool, for measuring the transport")
 	cmd.Flags().MarkHidden("bench-noop-tool")
 	return cmd

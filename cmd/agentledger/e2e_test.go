@@ -232,11 +232,12 @@ type httpProc struct {
 	exited chan error
 }
 
-// serveHTTP starts the HTTP server on a free loopback port.
-func (p *proc) serveHTTP(t *testing.T) *httpProc {
+// serveHTTP starts the HTTP server on a free loopback port, with env added
+// to its environment.
+func (p *proc) serveHTTP(t *testing.T, env ...string) *httpProc {
 	t.Helper()
 	s := &httpProc{cmd: exec.Command(p.bin, "serve", "--http", "127.0.0.1:0"), exited: make(chan error, 1)}
-	s.cmd.Env = append(os.Environ(), "AGENTLEDGER_DB="+p.db, "AGENTLEDGER_KEY=")
+	s.cmd.Env = append(append(os.Environ(), "AGENTLEDGER_DB="+p.db, "AGENTLEDGER_KEY="), env...)
 	pipe, err := s.cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, s.cmd.Start())
