@@ -178,6 +178,11 @@ type Tx interface {
 	// delivery is not due or is leased gives nothing, so that each endpoint
 	// receives its events in order.
 	ClaimDeliveries(now time.Time, owner string, until time.Time, limit int) ([]*DeliveryJob, error)
+	// NextClaimable returns the earliest time at which a pending delivery
+	// may be claimed (its next attempt or the end of its lease, whichever
+	// is later), or nil when nothing is pending. It may be earlier than
+	// what ClaimDeliveries will hand out, never later.
+	NextClaimable() (*time.Time, error)
 	// FinishDelivery saves the outcome of an attempt and releases the
 	// lease. CodeNotFound when the delivery does not exist.
 	FinishDelivery(d *Delivery) error

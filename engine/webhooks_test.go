@@ -470,3 +470,17 @@ func TestFallbacksAreReconciledWithTheDecision(t *testing.T) {
 	assert.Len(t, events, 3)
 	env.Verify()
 }
+
+// An idle sender polls without writing: a poll with nothing due costs a
+// read, not a write transaction and its fsync.
+func TestAnIdlePollWritesNothing(t *testing.T) {
+	env, _ := webhookEnv(t)
+	env.User("ada", 0)
+	require.Len(t, claim(t, env, "a"), 1) // leased for 30 s
+	_, before := env.DB.Stats()
+	for range 5 {
+		assert.Empty(t, claim(t, env, "a"))
+	}
+	_, after := env.DB.Stats()
+	assert.Equal(t, before, after)
+}

@@ -224,6 +224,15 @@ func (t *tx) ClaimDeliveries(now time.Time, owner string, until time.Time, limit
 	return out, nil
 }
 
+// NextClaimable implements engine.Tx.
+func (t *tx) NextClaimable() (*time.Time, error) {
+	var next sql.NullInt64
+	if err := t.queryRow(`SELECT MIN(MAX(next_attempt_at, lease_until)) FROM deliveries WHERE status = 'pending'`).Scan(&next); err != nil {
+		return nil, err
+	}
+	return timePtr(next), nil
+}
+
 // FinishDelivery implements engine.Tx. Only a pending delivery is updated:
 // one cancelled (its endpoint removed) while it was being sent stays so.
 func (t *tx) FinishDelivery(d *engine.Delivery) error {
