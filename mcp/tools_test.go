@@ -410,6 +410,12 @@ func TestAdminAndViewerKeys(t *testing.T) {
 	otherCard := r.env.Card(other)
 	code, _ = viewer.fail("ledger_card", args{"action": "get", "card_id": otherCard.ID, "agent_id": r.agent.ID})
 	assert.Equal(t, engine.CodeNotFound, code)
+
+	// A card network's key is for the network endpoints, not for tools.
+	network := r.connect(engine.Actor{Role: engine.RoleNetwork, KeyID: "key_network"})
+	code, msg = network.fail("ledger_card", args{"action": "list", "agent_id": r.agent.ID})
+	assert.Equal(t, engine.CodeForbidden, code)
+	assert.Contains(t, msg, "network key")
 }
 
 // The same idempotency key returns the first result and acts once.
