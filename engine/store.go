@@ -166,7 +166,9 @@ type Tx interface {
 	RemoveEndpoint(id string, at time.Time) error
 	// PutDelivery stores a delivery as given, replacing any earlier delivery
 	// of the same event to the same endpoint (a replay starts afresh).
-	// CodeNotFound when the event or the endpoint does not exist.
+	// CodeNotFound when the event or the endpoint does not exist;
+	// CodeInvalidState when that delivery is leased (being sent) at
+	// d.CreatedAt.
 	PutDelivery(d *Delivery) error
 	// ListDeliveries returns deliveries matching the filter, newest event
 	// first.
@@ -183,9 +185,11 @@ type Tx interface {
 	// is later), or nil when nothing is pending. It may be earlier than
 	// what ClaimDeliveries will hand out, never later.
 	NextClaimable() (*time.Time, error)
-	// FinishDelivery saves the outcome of an attempt and releases the
-	// lease. CodeNotFound when the delivery does not exist.
-	FinishDelivery(d *Delivery) error
+	// FinishDelivery saves the outcome of an attempt by owner and releases
+	// the lease. CodeNotFound, with nothing written, unless the delivery is
+	// pending and still leased to owner (it was cancelled, replayed, or
+	// taken over after the lease ran out).
+	FinishDelivery(d *Delivery, owner string) error
 
 	// PutCardLink ties an issuer's card to one of ours, replacing the
 	// card's earlier link at that issuer. CodeConflict when the issuer's

@@ -103,6 +103,7 @@ type DeliveryJob struct {
 	Event  Event
 	URL    string
 	Secret string
+	Owner  string // the sender it is leased to
 }
 
 // emit records an event in the same transaction as the change it reports,
@@ -361,8 +362,8 @@ func (e *Engine) CompleteDelivery(ctx context.Context, actor Actor, job *Deliver
 			d.NextAttemptAt = now.Add(e.backoff[d.Attempts-1])
 		}
 		out = &d
-		if err := tx.FinishDelivery(&d); IsNotFound(err) {
-			out = &job.Delivery // cancelled or replayed while it was being sent
+		if err := tx.FinishDelivery(&d, job.Owner); IsNotFound(err) {
+			out = &job.Delivery // cancelled, replayed or taken over meanwhile: this outcome does not count
 			return nil
 		} else if err != nil {
 			return err

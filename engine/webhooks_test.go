@@ -484,3 +484,66 @@ func TestAnIdlePollWritesNothing(t *testing.T) {
 	_, after := env.DB.Stats()
 	assert.Equal(t, before, after)
 }
+
+// While an endpoint's head waits out its backoff, polls write nothing, even
+// with events queued behind it.
+func TestPollsDuringBackoffWriteNothing(t *testing.T) {
+	env, _ := webhookEnv(t)
+	env.User("ada", 0)
+	env.User("bob", 0)
+	jobs := claim(t, env, "a")
+	require.Len(t, jobs, 1)
+	complete(t, env, jobs[0], 500) // retried after 1 s
+	_, before := env.DB.Stats()
+	for range 5 {
+		assert.Empty(t, claim(t, env, "a"))
+	}
+	_, after := env.DB.Stats()
+	assert.Equal(t, before, after)
+}
+
+// Endpoints receive events in the order they committed, even when another
+// process's clock (and so its event ids) runs behind.
+func TestOrderIsCommitOrder(t *testing.T) {
+	env, _ := webhookEnv(t)
+	behind := env.Reopen(engine.Options{Clock: engine.NewManualClock(sqlitetest.Epoch.Add(-time.Minute))})
+	first := env.User("ada", 0)     // committed first, with the later id
+	second := behind.User("bob", 0) // committed second, with the earlier id
+	require.Less(t, second.ID, first.ID)
+	var got []string
+	for {
+		jobs := claim(t, env, "a")
+		if len(jobs) == 0 {
+			break
+		}
+		var u engine.User
+		require.NoError(t, json.Unmarshal(jobs[0].Event.Data, &u))
+		got = append(got, u.Name)
+		complete(t, env, jobs[0], 200)
+	}
+	assert.Equal(t, []string{"ada", "bob"}, got)
+}
+
+// A delivery being sent cannot be replayed under the sender's feet, and a
+// sender whose lease ran out (another took the delivery over) cannot
+// record its late outcome over the other's.
+func TestLeasesAreFenced(t *testing.T) {
+	env, w := webhookEnv(t)
+	env.User("ada", 0)
+	slow := claim(t, env, "slow")
+	require.Len(t, slow, 1)
+	_, err := env.Engine.ReplayEvent(env.Ctx, engine.Operator, engine.ReplayInput{EventID: slow[0].Event.ID, EndpointID: w.ID})
+	assert.Equal(t, engine.CodeInvalidState, engine.ErrorCode(err))
+	assert.Contains(t, engine.ErrorMessage(err), "being sent")
+
+	env.Clock.Advance(31 * time.Second) // slow's lease runs out
+	fast := claim(t, env, "fast")
+	require.Len(t, fast, 1)
+	late := complete(t, env, slow[0], 200)
+	assert.Equal(t, engine.DeliveryPending, late.Status, "slow's outcome does not count")
+	list, err := env.Engine.ListDeliveries(env.Ctx, engine.Operator, engine.DeliveryFilter{})
+	require.NoError(t, err)
+	assert.Equal(t, 0, list[0].Attempts)
+	assert.Empty(t, claim(t, env, "other"), "still fast's")
+	assert.Equal(t, engine.DeliveryDelivered, complete(t, env, fast[0], 200).Status)
+}

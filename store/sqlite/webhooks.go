@@ -40,8 +40,8 @@ func (t *tx) writeEvents() error {
 			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", len(chunk)), ", "), values...); err != nil {
 			return err
 		}
-		if _, err := t.exec(`INSERT INTO deliveries (endpoint_id, event_id, status, next_attempt_at, created_at)
-			SELECT w.id, e.id, 'pending', e.created_at, e.created_at FROM events e JOIN webhook_endpoints w
+		if _, err := t.exec(`INSERT INTO deliveries (endpoint_id, event_seq, status, next_attempt_at, created_at)
+			SELECT w.id, e.seq, 'pending', e.created_at, e.created_at FROM events e JOIN webhook_endpoints w
 				ON w.removed_at IS NULL AND (w.events = '[]' OR EXISTS (SELECT 1 FROM json_each(w.events) WHERE value = e.type))
 			WHERE e.id IN (`+inList(len(chunk))+`)`, ids...); err != nil {
 			return err
@@ -75,7 +75,7 @@ func (t *tx) ListEvents(f engine.EventFilter) ([]*engine.Event, error) {
 	if f.Type != "" {
 		c.and("type = ?", f.Type)
 	}
-	q, args := c.query(`SELECT `+eventColumns+` FROM events`, "id DESC", f.Limit)
+	q, args := c.query(`SELECT `+eventColumns+` FROM events`, "seq DESC", f.Limit)
 	return queryList(t, scanEvent, q, args...)
 }
 
@@ -128,8 +128,8 @@ func (t *tx) RemoveEndpoint(id string, at time.Time) error {
 }
 
 // deliverySelect reads a delivery with its event's id and type.
-const deliverySelect = `SELECT d.event_id, d.endpoint_id, e.type, d.status, d.attempts, d.next_attempt_at, d.last_status_code,
-	d.last_error, d.delivered_at, d.created_at FROM deliveries d JOIN events e ON e.id = d.event_id`
+const deliverySelect = `SELECT e.id, d.endpoint_id, e.type, d.status, d.attempts, d.next_attempt_at, d.last_status_code,
+	d.last_error, d.delivered_at, d.created_at FROM deliveries d JOIN events e ON e.seq = d.event_seq`
 
 func scanDelivery(s scanner, extra ...any) (*engine.Delivery, error) {
 	var d engine.Delivery
@@ -144,17 +144,23 @@ func scanDelivery(s scanner, extra ...any) (*engine.Delivery, error) {
 	return &d, nil
 }
 
-// PutDelivery implements engine.Tx.
+// PutDelivery implements engine.Tx. A delivery leased to a sender (being
+// sent right now) is left alone: the replay would race the attempt.
 func (t *tx) PutDelivery(d *engine.Delivery) error {
 	if _, err := t.FindEndpoint(d.EndpointID); err != nil {
 		return err
 	}
-	return t.execOne(notFound("event", d.EventID), `INSERT INTO deliveries (endpoint_id, event_id, status, attempts, next_attempt_at,
+	if _, err := t.FindEvent(d.EventID); err != nil {
+		return err
+	}
+	return t.execOne(&engine.Error{Code: engine.CodeInvalidState, Message: "event " + d.EventID + " is being sent to " + d.EndpointID + " right now; replay it once that attempt has finished"},
+		`INSERT INTO deliveries (endpoint_id, event_seq, status, attempts, next_attempt_at,
 			last_status_code, last_error, delivered_at, created_at)
-		SELECT ?, id, ?, ?, ?, ?, ?, ?, ? FROM events WHERE id = ?
-		ON CONFLICT (endpoint_id, event_id) DO UPDATE SET status = excluded.status, attempts = excluded.attempts,
+		SELECT ?, seq, ?, ?, ?, ?, ?, ?, ? FROM events WHERE id = ?
+		ON CONFLICT (endpoint_id, event_seq) DO UPDATE SET status = excluded.status, attempts = excluded.attempts,
 			next_attempt_at = excluded.next_attempt_at, last_status_code = excluded.last_status_code,
-			last_error = excluded.last_error, delivered_at = excluded.delivered_at, lease_owner = '', lease_until = 0`,
+			last_error = excluded.last_error, delivered_at = excluded.delivered_at, lease_owner = '', lease_until = 0
+		WHERE deliveries.lease_until <= excluded.created_at`,
 		d.EndpointID, d.Status, d.Attempts, micros(d.NextAttemptAt), d.LastStatusCode, d.LastError, nullMicros(d.DeliveredAt),
 		micros(d.CreatedAt), d.EventID)
 }
@@ -166,37 +172,43 @@ func (t *tx) ListDeliveries(f engine.DeliveryFilter) ([]*engine.Delivery, error)
 		c.and("d.endpoint_id = ?", f.EndpointID)
 	}
 	if f.EventID != "" {
-		c.and("d.event_id = ?", f.EventID)
+		c.and("e.id = ?", f.EventID)
 	}
 	if f.Status != "" {
 		c.and(inValues("d.status", []string{f.Status}))
 	}
-	q, args := c.query(deliverySelect, "d.event_id DESC, d.endpoint_id", f.Limit)
+	q, args := c.query(deliverySelect, "d.event_seq DESC, d.endpoint_id", f.Limit)
 	return queryList(t, func(s scanner) (*engine.Delivery, error) { return scanDelivery(s) }, q, args...)
 }
 
-// ClaimDeliveries implements engine.Tx. The inner query finds each
-// endpoint's lowest pending event through the partial index; only those
-// heads may be sent.
+// pendingHeads is each endpoint's oldest pending delivery: the only one of
+// its queue that may be sent. The partial index answers it.
+const pendingHeads = `(SELECT endpoint_id, MIN(event_seq) AS seq FROM deliveries WHERE status = 'pending' GROUP BY endpoint_id) h
+	JOIN deliveries d ON d.endpoint_id = h.endpoint_id AND d.event_seq = h.seq`
+
+// ClaimDeliveries implements engine.Tx.
 func (t *tx) ClaimDeliveries(now time.Time, owner string, until time.Time, limit int) ([]*engine.DeliveryJob, error) {
-	rows, err := t.query(`SELECT d.event_id, d.endpoint_id, e.type, d.status, d.attempts, d.next_attempt_at, d.last_status_code,
-			d.last_error, d.delivered_at, d.created_at, e.created_at, e.data, w.url, w.secret
-		FROM (SELECT endpoint_id, MIN(event_id) AS event_id FROM deliveries WHERE status = 'pending' GROUP BY endpoint_id) h
-		JOIN deliveries d ON d.endpoint_id = h.endpoint_id AND d.event_id = h.event_id
-		JOIN events e ON e.id = d.event_id
+	rows, err := t.query(`SELECT e.id, d.endpoint_id, e.type, d.status, d.attempts, d.next_attempt_at, d.last_status_code,
+			d.last_error, d.delivered_at, d.created_at, d.event_seq, e.created_at, e.data, w.url, w.secret
+		FROM `+pendingHeads+`
+		JOIN events e ON e.seq = d.event_seq
 		JOIN webhook_endpoints w ON w.id = d.endpoint_id
 		WHERE d.next_attempt_at <= ? AND d.lease_until <= ?
-		ORDER BY d.event_id LIMIT ?`, micros(now), micros(now), limit)
+		ORDER BY d.event_seq LIMIT ?`, micros(now), micros(now), limit)
 	if err != nil {
 		return nil, err
 	}
-	var list []*engine.DeliveryJob
+	type claimed struct {
+		job *engine.DeliveryJob
+		seq int64
+	}
+	var list []claimed
 	for rows.Next() {
-		var evCreated int64
+		var seq, evCreated int64
 		var data string
 		var sealed []byte
-		job := &engine.DeliveryJob{}
-		d, err := scanDelivery(rows, &evCreated, &data, &job.URL, &sealed)
+		job := &engine.DeliveryJob{Owner: owner}
+		d, err := scanDelivery(rows, &seq, &evCreated, &data, &job.URL, &sealed)
 		if err != nil {
 			rows.Close()
 			return nil, err
@@ -208,36 +220,38 @@ func (t *tx) ClaimDeliveries(now time.Time, owner string, until time.Time, limit
 		}
 		job.Delivery, job.Secret = *d, string(secret)
 		job.Event = engine.Event{ID: d.EventID, Type: d.EventType, CreatedAt: fromMicros(evCreated), Data: json.RawMessage(data)}
-		list = append(list, job)
+		list = append(list, claimed{job, seq})
 	}
 	if err := rows.Close(); err != nil {
 		return nil, err
 	}
 	out := []*engine.DeliveryJob{}
-	for _, job := range list {
-		if _, err := t.exec(`UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE endpoint_id = ? AND event_id = ?`,
-			owner, micros(until), job.EndpointID, job.EventID); err != nil {
+	for _, c := range list {
+		if _, err := t.exec(`UPDATE deliveries SET lease_owner = ?, lease_until = ? WHERE endpoint_id = ? AND event_seq = ?`,
+			owner, micros(until), c.job.EndpointID, c.seq); err != nil {
 			return nil, err
 		}
-		out = append(out, job)
+		out = append(out, c.job)
 	}
 	return out, nil
 }
 
-// NextClaimable implements engine.Tx.
+// NextClaimable implements engine.Tx: over the heads only, since nothing
+// behind a head may be sent before it.
 func (t *tx) NextClaimable() (*time.Time, error) {
 	var next sql.NullInt64
-	if err := t.queryRow(`SELECT MIN(MAX(next_attempt_at, lease_until)) FROM deliveries WHERE status = 'pending'`).Scan(&next); err != nil {
+	if err := t.queryRow(`SELECT MIN(MAX(d.next_attempt_at, d.lease_until)) FROM ` + pendingHeads).Scan(&next); err != nil {
 		return nil, err
 	}
 	return timePtr(next), nil
 }
 
-// FinishDelivery implements engine.Tx. Only a pending delivery is updated:
-// one cancelled (its endpoint removed) while it was being sent stays so.
-func (t *tx) FinishDelivery(d *engine.Delivery) error {
-	return t.execOne(notFound("pending delivery", d.EventID+" to "+d.EndpointID), `UPDATE deliveries SET status = ?, attempts = ?,
+// FinishDelivery implements engine.Tx. Only a pending delivery still leased
+// to the sender is updated: one cancelled (its endpoint removed), replayed
+// or taken over by another sender (this one's lease ran out) is not.
+func (t *tx) FinishDelivery(d *engine.Delivery, owner string) error {
+	return t.execOne(notFound("delivery leased to "+owner, d.EventID+" to "+d.EndpointID), `UPDATE deliveries SET status = ?, attempts = ?,
 			next_attempt_at = ?, last_status_code = ?, last_error = ?, delivered_at = ?, lease_owner = '', lease_until = 0
-		WHERE endpoint_id = ? AND event_id = ? AND status = 'pending'`,
-		d.Status, d.Attempts, micros(d.NextAttemptAt), d.LastStatusCode, d.LastError, nullMicros(d.DeliveredAt), d.EndpointID, d.EventID)
+		WHERE endpoint_id = ? AND event_seq = (SELECT seq FROM events WHERE id = ?) AND status = 'pending' AND lease_owner = ?`,
+		d.Status, d.Attempts, micros(d.NextAttemptAt), d.LastStatusCode, d.LastError, nullMicros(d.DeliveredAt), d.EndpointID, d.EventID, owner)
 }

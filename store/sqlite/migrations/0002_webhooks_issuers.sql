@@ -28,11 +28,12 @@ CREATE TABLE webhook_endpoints (
     removed_at  INTEGER
 ) STRICT;
 
--- Events, written in the transaction of the change they report. Their ids
--- (UUIDv7) sort in the order they were made, which is the order each
--- endpoint receives them in. A rowid table, not WITHOUT ROWID: an event is
--- a kilobyte or two, more than an index b-tree keeps on its page, and
--- every authorization writes one, so it must not spill to overflow pages.
+-- Events, written in the transaction of the change they report, just
+-- before it commits. seq is therefore the commit order (one writer holds
+-- the lock from BEGIN to COMMIT, across processes), the order each endpoint
+-- receives them in. A rowid table, not WITHOUT ROWID: an event is a
+-- kilobyte or two, more than an index b-tree keeps on its page, and every
+-- authorization writes one, so it must not spill to overflow pages.
 CREATE TABLE events (
     seq         INTEGER PRIMARY KEY,
     id          TEXT NOT NULL UNIQUE,
@@ -44,7 +45,7 @@ CREATE TABLE events (
 -- One row per event and subscribed endpoint.
 CREATE TABLE deliveries (
     endpoint_id       TEXT NOT NULL REFERENCES webhook_endpoints (id),
-    event_id          TEXT NOT NULL REFERENCES events (id),
+    event_seq         INTEGER NOT NULL REFERENCES events (seq),
     status            TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed', 'cancelled')),
     attempts          INTEGER NOT NULL DEFAULT 0,
     next_attempt_at   INTEGER NOT NULL,
@@ -54,11 +55,11 @@ CREATE TABLE deliveries (
     lease_owner       TEXT NOT NULL DEFAULT '',
     lease_until       INTEGER NOT NULL DEFAULT 0,
     created_at        INTEGER NOT NULL,
-    PRIMARY KEY (endpoint_id, event_id)
+    PRIMARY KEY (endpoint_id, event_seq)
 ) STRICT, WITHOUT ROWID;
 -- The head of each endpoint's queue is its oldest pending event.
-CREATE INDEX deliveries_pending ON deliveries (endpoint_id, event_id) WHERE status = 'pending';
-CREATE INDEX deliveries_event ON deliveries (event_id);
+CREATE INDEX deliveries_pending ON deliveries (endpoint_id, event_seq) WHERE status = 'pending';
+CREATE INDEX deliveries_event ON deliveries (event_seq);
 
 -- A real issuer's card (Stripe ic_…, a Lithic card token) tied to one of ours.
 CREATE TABLE card_links (

@@ -249,7 +249,7 @@ func TestStripePaperAgentIsDeclinedAtTheIssuer(t *testing.T) {
 	r := newRig(t, issuers.Options{}, nil)
 	_, err := r.env.Engine.SetAgentMode(r.env.Ctx, engine.Operator, engine.SetModeInput{Agent: r.agent.ID, Mode: engine.ModePaper})
 	require.NoError(t, err)
-	_, err = r.env.Engine.FundPaper(r.env.Ctx, engine.Operator, engine.FundPaperInput{Agent: r.agent.ID, Amount: 10_00})
+	_, err = r.env.Engine.FundPaper(r.env.Ctx, engine.Operator, engine.FundPaperInput{Agent: r.agent.ID, Amount: 100_00})
 	require.NoError(t, err)
 	r.env.Reveal(r.agent, r.card, 382, "Stripe")
 
@@ -264,6 +264,19 @@ func TestStripePaperAgentIsDeclinedAtTheIssuer(t *testing.T) {
 	r.env.Reveal(r.agent, r.card, 5200, "Coffee Shop")
 	require.NoError(t, json.Unmarshal(r.lithic("/v1/issuers/lithic/asa", fixture(t, "lithic/asa_request.json", nil)), &lithic))
 	assert.Equal(t, "CARD_PAUSED", lithic.Result)
+	require.Equal(t, engine.AuthApproved, r.authorization(lithicToken).Status, "approved on paper")
+
+	// The issuers then report the declines agentledger asked for; the paper
+	// approvals stand, and go on counting against the paper balance.
+	body := fixture(t, "stripe/issuing_authorization.updated.reversed.json", map[string]any{"data.object.approved": false, "data.object.status": "closed"})
+	_, out := r.post("/v1/issuers/stripe/authorization", http.Header{"Stripe-Signature": {stripeSignature(stripeSecret, time.Now(), body)}}, body)
+	assert.Contains(t, string(out), "nothing to do")
+	r.lithic("/v1/issuers/lithic/events", fixture(t, "lithic/card_transaction.updated.voided.json", map[string]any{"status": "DECLINED"}))
+	assert.Equal(t, engine.AuthApproved, r.authorization(stripeAuth).Status)
+	assert.Equal(t, engine.AuthApproved, r.authorization(lithicToken).Status)
+	paper, err := r.env.Engine.PaperBalance(r.env.Ctx, engine.Operator, r.agent.ID, "USD")
+	require.NoError(t, err)
+	assert.Equal(t, int64(100_00-382-5200), paper.Available)
 }
 
 func TestStripeSignatures(t *testing.T) {
@@ -316,7 +329,7 @@ func TestStripeEventsSettleRefundAndReverse(t *testing.T) {
 		require.Equal(t, http.StatusOK, resp.StatusCode, string(out))
 		return string(out)
 	}
-	assert.Contains(t, ingest("stripe/issuing_transaction.created.capture.json"), "capture applied")
+	assert.Contains(t, ingest("stripe/issuing_transaction.created.capture.json"), "applied: settled $3.82 of txn_")
 	auth := r.authorization(stripeAuth)
 	assert.Equal(t, engine.AuthSettled, auth.Status)
 	assert.Equal(t, int64(382), auth.SettledAmount)
@@ -335,7 +348,7 @@ func TestStripeEventsSettleRefundAndReverse(t *testing.T) {
 	require.True(t, answer.Approved)
 	body := fixture(t, "stripe/issuing_authorization.updated.reversed.json", map[string]any{"data.object.id": "iauth_second"})
 	_, out := r.post("/v1/issuers/stripe/authorization", http.Header{"Stripe-Signature": {stripeSignature(stripeSecret, time.Now(), body)}}, body)
-	assert.Contains(t, string(out), "reversal applied")
+	assert.Contains(t, string(out), "applied: reversed txn_")
 	assert.Equal(t, engine.AuthReversed, r.authorization("iauth_second").Status)
 
 	// Events about authorizations agentledger never saw are acknowledged.
@@ -368,15 +381,61 @@ func TestLithicASA(t *testing.T) {
 
 	// Settlement and voids arrive as card_transaction.updated events.
 	out := r.lithic("/v1/issuers/lithic/events", fixture(t, "lithic/card_transaction.updated.settled.json", nil))
-	assert.Contains(t, string(out), "settlement applied")
+	assert.Contains(t, string(out), "applied: settled $50.00 of txn_")
 	auth = r.authorization(lithicToken)
 	assert.Equal(t, engine.AuthSettled, auth.Status)
 	assert.Equal(t, int64(5000), auth.SettledAmount, "what cleared, the rest released")
+
+	// A second clearing on a settled authorization is refused by the
+	// ledger, and the answer says so (200: sending it again would not help).
+	out = r.lithic("/v1/issuers/lithic/events", fixture(t, "lithic/card_transaction.updated.settled.json", map[string]any{"settled_amount": 5100,
+		"events": []any{map[string]any{"type": "CLEARING", "amount": 5000}, map[string]any{"type": "CLEARING", "amount": 100}}}))
+	assert.Contains(t, string(out), "not applied")
+	assert.Equal(t, int64(5000), r.authorization(lithicToken).SettledAmount)
 
 	r.env.Reveal(r.agent, r.card, 20_00, "Coffee Shop")
 	require.Equal(t, "APPROVED", r.asa(map[string]any{"token": "second", "amounts.cardholder.amount": 20_00}).Result)
 	r.lithic("/v1/issuers/lithic/events", fixture(t, "lithic/card_transaction.updated.voided.json", map[string]any{"token": "second"}))
 	assert.Equal(t, engine.AuthReversed, r.authorization("second").Status)
+	r.env.Verify()
+}
+
+// An incremental request (the same authorization asking for more) is its
+// own decision and hold; a capture settles them in order, a reversal
+// releases them all.
+func TestIncrementalAuthorizations(t *testing.T) {
+	r := newRig(t, issuers.Options{}, nil)
+	_, err := r.env.Engine.SetPolicy(r.env.Ctx, engine.Operator, engine.SetPolicyInput{Agent: r.agent.ID, Policy: engine.Policy{IntentRequired: sqlitetest.Ptr(false)}})
+	require.NoError(t, err)
+	_, answer := r.stripeRequest(nil)
+	require.True(t, answer.Approved)
+	_, answer = r.stripeRequest(map[string]any{"data.object.request_history": []any{map[string]any{"amount": 382, "approved": true}},
+		"data.object.pending_request.amount": 100})
+	require.True(t, answer.Approved)
+	second := r.authorization(stripeAuth + "#2")
+	assert.Equal(t, int64(100), second.Amount)
+
+	body := fixture(t, "stripe/issuing_transaction.created.capture.json", map[string]any{"data.object.amount": -432})
+	_, out := r.post("/v1/issuers/stripe/authorization", http.Header{"Stripe-Signature": {stripeSignature(stripeSecret, time.Now(), body)}}, body)
+	assert.Contains(t, string(out), "settled $3.82")
+	assert.Contains(t, string(out), "settled $0.50")
+	assert.Equal(t, int64(382), r.authorization(stripeAuth).SettledAmount)
+	assert.Equal(t, int64(50), r.authorization(stripeAuth+"#2").SettledAmount)
+	bal, err := r.env.Engine.UserBalance(r.env.Ctx, engine.Operator, r.user.ID, "USD")
+	require.NoError(t, err)
+	assert.Equal(t, int64(100_00-432), bal.Available, "the rest of the second hold released")
+
+	// Lithic: the same token with another amount is an incremental request;
+	// the same request again finds its decision.
+	require.Equal(t, "APPROVED", r.asa(nil).Result)
+	require.Equal(t, "APPROVED", r.asa(map[string]any{"amounts.cardholder.amount": 1000}).Result)
+	require.Equal(t, "APPROVED", r.asa(map[string]any{"amounts.cardholder.amount": 1000}).Result)
+	assert.Equal(t, int64(1000), r.authorization(lithicToken+"#2").Amount)
+	_, err = r.env.Engine.GetAuthorizationByNetworkID(r.env.Ctx, engine.Operator, lithicToken+"#3")
+	assert.True(t, engine.IsNotFound(err), "a retry is not a third request")
+	r.lithic("/v1/issuers/lithic/events", fixture(t, "lithic/card_transaction.updated.voided.json", nil))
+	assert.Equal(t, engine.AuthReversed, r.authorization(lithicToken).Status)
+	assert.Equal(t, engine.AuthReversed, r.authorization(lithicToken+"#2").Status)
 	r.env.Verify()
 }
 

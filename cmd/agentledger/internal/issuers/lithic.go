@@ -129,9 +129,18 @@ func (h *Handler) lithicASA(w http.ResponseWriter, r *http.Request) {
 	}
 	amount, currency := q.amount()
 	merchant := engine.Merchant{Name: strings.TrimSpace(q.Merchant.Descriptor), MCC: q.Merchant.MCC, ID: q.Merchant.AcceptorID, Country: q.Merchant.Country}
-	d, err := h.decide(r.Context(), lithicActor, engine.IssuerLithic, engine.AuthorizeInput{
-		Issuer: engine.IssuerLithic, IssuerCardID: q.Card.Token, Amount: amount, Currency: currency, Merchant: merchant, NetworkID: q.Token,
-	})
+	in := engine.AuthorizeInput{Issuer: engine.IssuerLithic, IssuerCardID: q.Card.Token, Amount: amount, Currency: currency, Merchant: merchant}
+	var d decision
+	var err error
+	// A token seen before with another amount is an incremental request:
+	// its own decision, under the next free "<token>#n". The same request
+	// sent again finds its first decision.
+	for n := 1; n <= maxIncrements; n++ {
+		in.NetworkID = incrementID(q.Token, n)
+		if d, err = h.decide(r.Context(), lithicActor, engine.IssuerLithic, in); engine.ErrorCode(err) != engine.CodeIdempotencyConflict {
+			break
+		}
+	}
 	switch {
 	case err != nil:
 		h.log.Warn("declined an ASA request agentledger could not read", "token", q.Token, "err", engine.ErrorMessage(err))
@@ -194,26 +203,20 @@ func (h *Handler) lithicEvents(w http.ResponseWriter, r *http.Request) {
 		h.ingested(w, "ignored: agentledger does not use "+t.EventType)
 		return
 	}
-	switch t.Status {
-	case "VOIDED", "EXPIRED", "DECLINED":
-		h.reverse(w, r, lithicActor, "lithic:reverse:"+t.Token, t.Token, "Lithic reports it "+strings.ToLower(t.Status))
-	case "SETTLED":
-		ctx := context.WithoutCancel(r.Context())
-		ours, err := h.eng.GetAuthorizationByNetworkID(ctx, lithicActor, t.Token)
-		if engine.IsNotFound(err) {
-			h.ingested(w, "ignored: agentledger did not decide "+t.Token)
-			return
-		} else if err != nil {
-			writeEngineError(w, err)
-			return
-		}
-		amount := min(t.settled(), ours.Amount)
-		if amount <= 0 {
-			h.ingested(w, "nothing to do: nothing cleared")
-			return
-		}
-		_, err = h.eng.Settle(ctx, lithicActor, engine.SettleInput{AuthorizationID: ours.ID, Amount: &amount, IdempotencyKey: "lithic:settle:" + t.Token})
-		h.applied(w, ours.ID, "settlement", err)
+	ctx := context.WithoutCancel(r.Context())
+	list, err := h.related(ctx, lithicActor, t.Token)
+	switch {
+	case err != nil:
+		writeEngineError(w, err)
+	case len(list) == 0:
+		h.ingested(w, "ignored: agentledger did not decide "+t.Token)
+	case t.Status == "VOIDED", t.Status == "EXPIRED", t.Status == "DECLINED":
+		h.answer(w, h.reverse(ctx, lithicActor, list, "lithic:reverse:"+t.Token, "Lithic reports it "+strings.ToLower(t.Status)), "nothing to do")
+	case t.Status == "SETTLED" && t.settled() > 0:
+		// Keyed by what cleared: a later update with a larger clearing is
+		// a new settlement (which the ledger refuses once settled, and says so).
+		key := "lithic:settle:" + t.Token + ":" + strconv.FormatInt(t.settled(), 10)
+		h.answer(w, h.settle(ctx, lithicActor, list, t.settled(), key), "nothing to do: no approved authorization to settle")
 	default:
 		h.ingested(w, "nothing to do: "+t.Status)
 	}

@@ -123,10 +123,7 @@ func (h *Handler) stripeRequest(w http.ResponseWriter, r *http.Request, ev strip
 	pending := a.PendingRequest
 	// An incremental authorization asks again under the same id: each
 	// request is its own decision.
-	networkID := a.ID
-	if n := len(a.RequestHistory); n > 0 {
-		networkID = fmt.Sprintf("%s#%d", a.ID, n+1)
-	}
+	networkID := incrementID(a.ID, len(a.RequestHistory)+1)
 	d, err := h.decide(r.Context(), stripeActor, engine.IssuerStripe, engine.AuthorizeInput{
 		Issuer: engine.IssuerStripe, IssuerCardID: a.Card.ID, Amount: pending.Amount, Currency: strings.ToUpper(pending.Currency),
 		Merchant: a.MerchantData.merchant(), NetworkID: networkID,
@@ -134,6 +131,7 @@ func (h *Handler) stripeRequest(w http.ResponseWriter, r *http.Request, ev strip
 	answer := stripeAnswer{Metadata: map[string]string{}}
 	switch {
 	case err != nil:
+		h.log.Warn("declined a Stripe request agentledger could not read", "authorization", a.ID, "err", engine.ErrorMessage(err))
 		answer.Metadata["agentledger_error"] = truncate(engine.ErrorMessage(err), 500)
 	case d.fallback:
 		answer.Approved = h.approved(d)
@@ -178,7 +176,13 @@ func (h *Handler) stripeAuthorizationChanged(w http.ResponseWriter, r *http.Requ
 	if a.Approved {
 		why = "Stripe reports it " + a.Status
 	}
-	h.reverse(w, r, stripeActor, "stripe:reverse:"+a.ID, a.ID, why)
+	ctx := context.WithoutCancel(r.Context())
+	list, err := h.related(ctx, stripeActor, a.ID)
+	if err != nil {
+		writeEngineError(w, err)
+		return
+	}
+	h.answer(w, h.reverse(ctx, stripeActor, list, "stripe:reverse:"+a.ID, why), "nothing to do")
 }
 
 // stripeTransaction settles a captured authorization, or refunds one.
@@ -193,64 +197,22 @@ func (h *Handler) stripeTransaction(w http.ResponseWriter, r *http.Request, ev s
 		return
 	}
 	ctx := context.WithoutCancel(r.Context())
-	ours, err := h.eng.GetAuthorizationByNetworkID(ctx, stripeActor, t.Authorization)
-	if engine.IsNotFound(err) {
-		h.ingested(w, "ignored: agentledger did not decide "+t.Authorization)
-		return
-	} else if err != nil {
+	list, err := h.related(ctx, stripeActor, t.Authorization)
+	if err != nil {
 		writeEngineError(w, err)
+		return
+	}
+	if len(list) == 0 {
+		h.ingested(w, "ignored: agentledger did not decide "+t.Authorization)
 		return
 	}
 	switch {
 	case t.Type == "capture" && t.Amount < 0:
-		amount := -t.Amount
-		if amount > ours.Amount {
-			h.log.Warn("Stripe captured more than agentledger approved; settling the approved amount", "authorization", ours.ID, "captured", amount, "approved", ours.Amount)
-			amount = ours.Amount
-		}
-		_, err = h.eng.Settle(ctx, stripeActor, engine.SettleInput{AuthorizationID: ours.ID, Amount: &amount, IdempotencyKey: "stripe:" + t.ID})
+		h.answer(w, h.settle(ctx, stripeActor, list, -t.Amount, "stripe:"+t.ID), "nothing to do: no approved authorization to settle")
 	case t.Type == "refund" && t.Amount > 0:
-		_, err = h.eng.Refund(ctx, stripeActor, engine.RefundInput{AuthorizationID: ours.ID, Amount: &t.Amount, IdempotencyKey: "stripe:" + t.ID})
+		h.answer(w, h.refund(ctx, stripeActor, list, t.Amount, "stripe:"+t.ID), "nothing to do: no settled authorization to refund")
 	default:
 		h.ingested(w, "ignored: a "+t.Type+" of "+strconv.FormatInt(t.Amount, 10))
-		return
-	}
-	h.applied(w, ours.ID, t.Type, err)
-}
-
-// reverse reverses our authorization for a network id, if it is approved.
-func (h *Handler) reverse(w http.ResponseWriter, r *http.Request, actor engine.Actor, key, networkID, why string) {
-	ctx := context.WithoutCancel(r.Context())
-	ours, err := h.eng.GetAuthorizationByNetworkID(ctx, actor, networkID)
-	switch {
-	case engine.IsNotFound(err):
-		h.ingested(w, "ignored: agentledger did not decide "+networkID)
-		return
-	case err != nil:
-		writeEngineError(w, err)
-		return
-	case ours.Status != engine.AuthApproved:
-		h.ingested(w, "nothing to do: authorization "+ours.ID+" is "+ours.Status)
-		return
-	}
-	h.log.Info("reversing an authorization", "authorization", ours.ID, "why", why)
-	_, err = h.eng.Reverse(ctx, actor, engine.ReverseInput{AuthorizationID: ours.ID, IdempotencyKey: key})
-	h.applied(w, ours.ID, "reversal", err)
-}
-
-// applied answers an event whose change was attempted: a failure of the
-// database asks the issuer to send it again (5xx); a change the ledger
-// refuses (already settled, more than is left) is answered 200 and
-// logged, since sending it again would not help.
-func (h *Handler) applied(w http.ResponseWriter, authID, what string, err error) {
-	switch code := engine.ErrorCode(err); code {
-	case "":
-		h.ingested(w, what+" applied to "+authID)
-	case engine.CodeBusy, engine.CodeInternal:
-		writeEngineError(w, err)
-	default:
-		h.log.Warn("an issuer event could not be applied", "authorization", authID, "what", what, "err", engine.ErrorMessage(err))
-		h.ingested(w, "not applied: "+engine.ErrorMessage(err))
 	}
 }
 

@@ -104,16 +104,39 @@ func (s *Sender) Notify() {
 	}
 }
 
+// lease is how long a claimed delivery is this sender's: the attempt's
+// timeout and a margin to record it.
+func (s *Sender) lease() time.Duration { return s.Timeout + 30*time.Second }
+
 // Run delivers until ctx ends, then waits for the deliveries in flight.
+// Endpoints do not wait for each other: whenever a delivery finishes, the
+// next due one (of any endpoint) is claimed, up to Concurrency in flight.
 func (s *Sender) Run(ctx context.Context) error {
 	s.init()
+	slots := make(chan struct{}, s.Concurrency)
+	var inFlight sync.WaitGroup
+	defer inFlight.Wait()
 	for {
-		n, err := s.RunOnce(ctx)
-		if err != nil && ctx.Err() == nil {
-			s.Logger.Warn("webhook sender", "err", err)
+		claimed := 0
+		if free := s.Concurrency - len(slots); free > 0 {
+			jobs, err := s.Engine.ClaimDeliveries(ctx, operator, s.Owner, free, s.lease())
+			if err != nil && ctx.Err() == nil {
+				s.Logger.Warn("webhook sender", "err", err)
+			}
+			for _, job := range jobs {
+				slots <- struct{}{}
+				inFlight.Add(1)
+				go func() {
+					defer inFlight.Done()
+					s.deliver(ctx, job)
+					<-slots
+					s.Notify() // that endpoint's next event may be due
+				}()
+			}
+			claimed = len(jobs)
 		}
-		if n > 0 && err == nil {
-			continue // more may be due right behind them
+		if claimed > 0 {
+			continue // others may be due right behind them
 		}
 		select {
 		case <-ctx.Done():
@@ -134,7 +157,7 @@ func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
-	jobs, err := s.Engine.ClaimDeliveries(ctx, operator, s.Owner, s.Concurrency, s.Timeout+30*time.Second)
+	jobs, err := s.Engine.ClaimDeliveries(ctx, operator, s.Owner, s.Concurrency, s.lease())
 	if err != nil {
 		return 0, err
 	}
@@ -144,18 +167,28 @@ func (s *Sender) RunOnce(ctx context.Context) (int, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res := s.send(job)
-			d, err := s.Engine.CompleteDelivery(context.WithoutCancel(ctx), operator, job, res)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			s.Logger.Debug("webhook delivery", "event", job.Event.ID, "type", job.Event.Type, "endpoint", job.EndpointID,
-				"status", d.Status, "attempts", d.Attempts, "code", res.StatusCode, "err", res.Error)
+			errs[i] = s.deliver(ctx, job)
 		}()
 	}
 	wg.Wait()
 	return len(jobs), errors.Join(errs...)
+}
+
+// deliver makes one attempt and records it.
+func (s *Sender) deliver(ctx context.Context, job *engine.DeliveryJob) error {
+	res := s.send(job)
+	d, err := s.Engine.CompleteDelivery(context.WithoutCancel(ctx), operator, job, res)
+	if err != nil {
+		s.Logger.Warn("webhook delivery not recorded (it will be sent again)", "event", job.Event.ID, "endpoint", job.EndpointID, "err", err)
+		return err
+	}
+	level := slog.LevelDebug
+	if res.Error != "" {
+		level = slog.LevelWarn
+	}
+	s.Logger.Log(ctx, level, "webhook delivery", "event", job.Event.ID, "type", job.Event.Type, "endpoint", job.EndpointID,
+		"status", d.Status, "attempts", d.Attempts, "code", res.StatusCode, "err", res.Error)
+	return nil
 }
 
 // send makes one attempt.

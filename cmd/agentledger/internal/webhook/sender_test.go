@@ -348,3 +348,30 @@ func TestVerify(t *testing.T) {
 		})
 	}
 }
+
+// A slow endpoint does not hold the others back: Run claims the next due
+// delivery whenever one finishes.
+func TestASlowEndpointDoesNotDelayTheOthers(t *testing.T) {
+	env, slow, _ := setup(t)
+	slow.delay = 700 * time.Millisecond
+	fast := newReceiver(t)
+	w, err := env.Engine.AddWebhook(env.Ctx, engine.Operator, engine.AddWebhookInput{URL: fast.srv.URL})
+	require.NoError(t, err)
+	fast.secret = w.Secret
+	for i := range 4 {
+		env.User("u"+string(rune('a'+i)), 0)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		(&webhook.Sender{Engine: env.Engine, Timeout: 2 * time.Second, Poll: 20 * time.Millisecond}).Run(ctx)
+	}()
+	require.Eventually(t, func() bool { return len(fast.delivered()) == 4 }, 1500*time.Millisecond, 10*time.Millisecond)
+	assert.Less(t, len(slow.delivered()), 4, "the slow endpoint is still at it")
+	require.Eventually(t, func() bool { return len(slow.delivered()) == 4 }, 10*time.Second, 20*time.Millisecond)
+	cancel()
+	<-done
+	assert.Equal(t, eventIDs(t, env, ""), slow.delivered())
+	assert.Equal(t, eventIDs(t, env, ""), fast.delivered())
+}
