@@ -287,11 +287,7 @@ func (e *Engine) Sweep(ctx context.Context, actor Actor) (*SweepResult, error) {
 				if err := e.releaseHold(tx, a, AuthExpired, now); err != nil {
 					return err
 				}
-				a.UpdatedAt = now
-				if err := tx.UpdateAuthorization(a); err != nil {
-					return err
-				}
-				if err := e.emit(tx, now, EventTransactionExpired, a); err != nil {
+				if err := e.saveAuthorization(tx, a, EventTransactionExpired, now); err != nil {
 					return err
 				}
 				batch.Holds++

@@ -155,11 +155,7 @@ func (e *Engine) RecordFallback(ctx context.Context, actor Actor, in FallbackInp
 					return err
 				}
 				a.Reason += "; reversed: the issuer had already been told to decline"
-				a.UpdatedAt = now
-				if err := tx.UpdateAuthorization(a); err != nil {
-					return err
-				}
-				if err := e.emit(tx, now, EventTransactionReversed, a); err != nil {
+				if err := e.saveAuthorization(tx, a, EventTransactionReversed, now); err != nil {
 					return err
 				}
 				f.Outcome = "the engine approved late; the authorization was reversed"

@@ -195,15 +195,21 @@ func (e *Engine) changeAuthorization(ctx context.Context, actor Actor, id, key, 
 			if err := change(tx, a, now); err != nil {
 				return nil, err
 			}
-			a.UpdatedAt = now
-			if err := tx.UpdateAuthorization(a); err != nil {
-				return nil, err
-			}
-			return a, e.emit(tx, now, event, a)
+			return a, e.saveAuthorization(tx, a, event, now)
 		})
 		return err
 	})
 	return out, err
+}
+
+// saveAuthorization saves a changed authorization and emits the event that
+// reports the change.
+func (e *Engine) saveAuthorization(tx Tx, a *Authorization, event string, now time.Time) error {
+	a.UpdatedAt = now
+	if err := tx.UpdateAuthorization(a); err != nil {
+		return err
+	}
+	return e.emit(tx, now, event, a)
 }
 
 func findAuthorizationFor(tx Tx, actor Actor, id string) (*Authorization, error) {

@@ -161,8 +161,8 @@ func (e *Engine) AddWebhook(ctx context.Context, actor Actor, in AddWebhookInput
 		return nil, err
 	}
 	for _, t := range in.Events {
-		if !slices.Contains(EventTypes, t) {
-			return nil, invalid("events", "unknown event type %q; the types are %s", t, strings.Join(EventTypes, ", "))
+		if err := checkEventType("events", t); err != nil {
+			return nil, err
 		}
 	}
 	var out *NewWebhook
@@ -177,6 +177,14 @@ func (e *Engine) AddWebhook(ctx context.Context, actor Actor, in AddWebhookInput
 		return err
 	})
 	return out, err
+}
+
+// checkEventType fails for a string that is not an event type.
+func checkEventType(field, t string) error {
+	if !slices.Contains(EventTypes, t) {
+		return invalid(field, "unknown event type %q; the types are %s", t, strings.Join(EventTypes, ", "))
+	}
+	return nil
 }
 
 func newWebhookSecret() string {
@@ -379,8 +387,10 @@ func (e *Engine) ListEvents(ctx context.Context, actor Actor, f EventFilter) ([]
 	if err := actor.requireRole("list events", RoleAdmin, RoleViewer); err != nil {
 		return nil, err
 	}
-	if f.Type != "" && !slices.Contains(EventTypes, f.Type) {
-		return nil, invalid("type", "unknown event type %q; the types are %s", f.Type, strings.Join(EventTypes, ", "))
+	if f.Type != "" {
+		if err := checkEventType("type", f.Type); err != nil {
+			return nil, err
+		}
 	}
 	var out []*Event
 	err := e.view(ctx, func(tx Tx, _ time.Time) error {
