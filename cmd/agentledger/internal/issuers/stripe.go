@@ -2,9 +2,6 @@ package issuers
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/agentledger/agentledger/cmd/agentledger/internal/webhook"
 	"github.com/agentledger/agentledger/engine"
 )
 
@@ -227,43 +225,22 @@ var (
 	errStale       = fmt.Errorf("the signature's timestamp is more than %s away from now: a replay?", SignatureTolerance)
 )
 
-// verifyStripe checks a Stripe-Signature header ("t=…,v1=…[,v1=…][,v0=…]"):
-// an HMAC-SHA256 in hex of "<t>.<body>" keyed with the whole whsec_ secret,
-// any v1 matching, t within the tolerance. It returns the HTTP status to
-// refuse with: 400 for a missing or malformed header, 401 otherwise.
+// verifyStripe checks a Stripe-Signature header: the scheme of
+// agentledger's own webhooks (an HMAC-SHA256 in hex of "<t>.<body>", keyed
+// with the whole whsec_ secret), within the tolerance. It returns the HTTP
+// status to refuse with: 400 for a missing or malformed header, 401
+// otherwise.
 func verifyStripe(secret, header string, body []byte, now time.Time) (int, error) {
-	var ts string
-	var sigs [][]byte
-	for _, part := range strings.Split(header, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-		switch k {
-		case "t":
-			ts = v
-		case "v1": // v0 and other schemes are ignored: only v1 is a live signature
-			if sig, err := hex.DecodeString(v); err == nil {
-				sigs = append(sigs, sig)
-			}
-		}
-	}
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || len(sigs) == 0 {
+	switch webhook.Verify(secret, header, body, SignatureTolerance, now) {
+	case nil:
+		return 0, nil
+	case webhook.ErrNoSignature:
 		return http.StatusBadRequest, errNoSignature
-	}
-	m := hmac.New(sha256.New, []byte(secret))
-	m.Write([]byte(ts + "."))
-	m.Write(body)
-	want := m.Sum(nil)
-	ok := false
-	for _, sig := range sigs {
-		ok = ok || hmac.Equal(sig, want)
-	}
-	if !ok {
+	case webhook.ErrBadSignature:
 		return http.StatusUnauthorized, errBadSig
-	}
-	if d := now.Sub(time.Unix(sec, 0)); d > SignatureTolerance || d < -SignatureTolerance {
+	default:
 		return http.StatusUnauthorized, errStale
 	}
-	return 0, nil
 }
 
 func truncate(s string, n int) string {

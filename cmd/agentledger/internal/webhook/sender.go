@@ -232,15 +232,15 @@ func (s *Sender) send(job *engine.DeliveryJob) engine.DeliveryResult {
 // "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>".
 func Sign(secret string, t time.Time, body []byte) string {
 	ts := strconv.FormatInt(t.Unix(), 10)
-	return "t=" + ts + ",v1=" + mac(secret, ts, body)
+	return "t=" + ts + ",v1=" + hex.EncodeToString(mac(secret, ts, body))
 }
 
-func mac(secret, ts string, body []byte) string {
+func mac(secret, ts string, body []byte) []byte {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(ts))
 	m.Write([]byte("."))
 	m.Write(body)
-	return hex.EncodeToString(m.Sum(nil))
+	return m.Sum(nil)
 }
 
 // Verification errors.
@@ -253,16 +253,21 @@ var (
 // Verify checks a delivery's signature header against its raw body: the
 // HMAC must match and the timestamp be within tolerance of now. It is what
 // a receiver written in Go does (the README has the same in a few lines).
+// Stripe signs its webhooks the same way ("t=…,v1=…[,v1=…][,v0=…]"), so it
+// checks those too: any v1 may match (several during a secret roll); v0
+// and other schemes are ignored.
 func Verify(secret, header string, body []byte, tolerance time.Duration, now time.Time) error {
 	var ts string
-	var sigs []string
+	var sigs [][]byte
 	for _, part := range strings.Split(header, ",") {
 		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
 		switch k {
 		case "t":
 			ts = v
 		case "v1":
-			sigs = append(sigs, v)
+			if sig, err := hex.DecodeString(v); err == nil {
+				sigs = append(sigs, sig)
+			}
 		}
 	}
 	sec, err := strconv.ParseInt(ts, 10, 64)
@@ -271,7 +276,7 @@ func Verify(secret, header string, body []byte, tolerance time.Duration, now tim
 	}
 	want, ok := mac(secret, ts, body), false
 	for _, sig := range sigs {
-		ok = ok || hmac.Equal([]byte(sig), []byte(want))
+		ok = ok || hmac.Equal(sig, want)
 	}
 	if !ok {
 		return ErrBadSignature
