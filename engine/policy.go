@@ -235,9 +235,11 @@ func (l SpendLimits) notLooserThan(p Policy) error {
 		}
 		return invalid("limits."+pr.name, "%s is looser than the agent's policy %s of %s", show(*pr.card), pr.name, show(*pr.pol))
 	}
-	if cv, pv := l.Velocity, p.Velocity; cv != nil && pv != nil && cv.WindowSeconds <= pv.WindowSeconds && cv.Count > pv.Count {
-		return invalid("limits.velocity", "%d per %ds is looser than the agent's policy velocity of %d per %ds",
-			cv.Count, cv.WindowSeconds, pv.Count, pv.WindowSeconds)
+	// A velocity is tighter only when it allows no more spends over no
+	// shorter a window: 100 per 61 s allows 100 spends in the policy's 60 s.
+	if cv, pv := l.Velocity, p.Velocity; cv != nil && pv != nil && (cv.Count > pv.Count || cv.WindowSeconds < pv.WindowSeconds) {
+		return invalid("limits.velocity", "%d per %ds is looser than the agent's policy velocity of %d per %ds "+
+			"(a card may allow no more spends, over no shorter a window)", cv.Count, cv.WindowSeconds, pv.Count, pv.WindowSeconds)
 	}
 	if len(p.AllowedMCCs) > 0 {
 		for _, m := range l.AllowedMCCs {
