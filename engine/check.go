@@ -515,9 +515,9 @@ func (e *Engine) Limits(ctx context.Context, actor Actor, agentRef string) (*Lim
 			Monthly:  window(p.MonthlyLimit, w.agent.month.Amount, &w.resetMo),
 			Lifetime: window(p.LifetimeLimit, w.agent.life.Amount, nil),
 		}
-		out.TransactionsToday = CountReport{Limit: p.MaxTransactionsPerDay, Used: w.agent.day.Count}
+		out.TransactionsToday = CountReport{Limit: p.MaxTransactionsPerDay, Used: w.agentCount.day.Count}
 		if p.MaxTransactionsPerDay != nil {
-			out.TransactionsToday.Remaining = ptr(max(*p.MaxTransactionsPerDay-w.agent.day.Count, 0))
+			out.TransactionsToday.Remaining = ptr(max(*p.MaxTransactionsPerDay-w.agentCount.day.Count, 0))
 		}
 		if v := p.Velocity; v != nil {
 			out.Velocity = &CountReport{Limit: &v.Count, Used: w.agentVelocity, Remaining: ptr(max(v.Count-w.agentVelocity, 0)), WindowSeconds: v.WindowSeconds}

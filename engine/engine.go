@@ -231,6 +231,12 @@ func (e *Engine) nextMonth(t time.Time) time.Time {
 // zone, or the lifetime).
 func AgentScope(agentID, currency string) string { return "agent:" + agentID + ":" + currency }
 
+// AgentCountScope counts an agent's spends in every currency: a count limit
+// (max_transactions_per_day) is about how often an agent spends, whatever
+// the currency. Its amounts stay zero, since amounts in different currencies
+// do not add up.
+func AgentCountScope(agentID string) string { return "agent:" + agentID }
+
 // CardScope is the spend counter scope of one card.
 func CardScope(cardID string) string { return "card:" + cardID }
 
@@ -250,10 +256,16 @@ func countDeltas(agentID, cardID, currency, day, month string, amount, count int
 	if cardID != "" {
 		scopes = append(scopes, CardScope(cardID))
 	}
+	periods := []string{DayPeriod(day), MonthPeriod(month), LifetimePeriod}
 	var out []CounterDelta
 	for _, s := range scopes {
-		for _, p := range []string{DayPeriod(day), MonthPeriod(month), LifetimePeriod} {
+		for _, p := range periods {
 			out = append(out, CounterDelta{Key: CounterKey{s, p}, Amount: amount, Count: count})
+		}
+	}
+	if count != 0 {
+		for _, p := range periods {
+			out = append(out, CounterDelta{Key: CounterKey{AgentCountScope(agentID), p}, Count: count})
 		}
 	}
 	return out

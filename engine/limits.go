@@ -16,6 +16,7 @@ type windowCounters struct {
 // spendWindows is everything the limit rules need to know about past spending.
 type spendWindows struct {
 	agent, card       windowCounters
+	agentCount        windowCounters // the agent's spends in every currency (counts only)
 	agentVelocity     int64 // spends within the policy's velocity window
 	cardVelocity      int64 // charges within the card's velocity window
 	day, month        string
@@ -28,7 +29,7 @@ func (e *Engine) loadWindows(tx Tx, agentID string, card *Card, currency string,
 	w := &spendWindows{resetDay: e.nextDay(now), resetMo: e.nextMonth(now)}
 	w.day, w.month = e.windowKeys(now)
 	periods := []string{DayPeriod(w.day), MonthPeriod(w.month), LifetimePeriod}
-	scopes := []string{AgentScope(agentID, currency)}
+	scopes := []string{AgentScope(agentID, currency), AgentCountScope(agentID)}
 	if card != nil {
 		scopes = append(scopes, CardScope(card.ID))
 	}
@@ -39,9 +40,9 @@ func (e *Engine) loadWindows(tx Tx, agentID string, card *Card, currency string,
 	read := func(scope string) windowCounters {
 		return windowCounters{counters[CounterKey{scope, periods[0]}], counters[CounterKey{scope, periods[1]}], counters[CounterKey{scope, periods[2]}]}
 	}
-	w.agent = read(scopes[0])
+	w.agent, w.agentCount = read(scopes[0]), read(scopes[1])
 	if card != nil {
-		w.card = read(scopes[1])
+		w.card = read(scopes[2])
 	}
 	if v := policy.Velocity; v != nil {
 		if w.agentVelocity, err = tx.CountSpends(SpendFilter{AgentID: agentID, Since: now.Add(-time.Duration(v.WindowSeconds) * time.Second)}); err != nil {
@@ -139,7 +140,7 @@ func evaluateLimits(amount int64, currency string, policy SpendLimits, card *Spe
 				money(amount), money(b.limit), b.scope, win.name, money(b.used), win.when))
 		}
 	}
-	if b := binding(policy.MaxTransactionsPerDay, cardL.MaxTransactionsPerDay, w.agent.day.Count, w.card.day.Count); b != nil {
+	if b := binding(policy.MaxTransactionsPerDay, cardL.MaxTransactionsPerDay, w.agentCount.day.Count, w.card.day.Count); b != nil {
 		if b.room() >= 1 {
 			result("max_transactions_per_day", "", true, fmt.Sprintf("%d of %d %stransactions today", b.used+1, b.limit, b.scope))
 		} else {

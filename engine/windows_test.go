@@ -188,3 +188,39 @@ func TestCardAndAgentLimitsCombine(t *testing.T) {
 	assert.NotContains(t, auth.Reason, "card daily limit")
 	env.Verify()
 }
+
+// max_transactions_per_day counts an agent's spends in every currency: a
+// limit of 2 is not four spends in two currencies (velocity counts across
+// currencies too).
+func TestTransactionsPerDayCountAcrossCurrencies(t *testing.T) {
+	env := sqlitetest.New(t)
+	user, agent, card := env.Setup(100_000, noIntent(engine.Policy{SpendLimits: engine.SpendLimits{MaxTransactionsPerDay: ptr(2)}}))
+	for _, cur := range []string{"EUR", "JPY", "GBP"} {
+		_, err := env.Engine.FundUser(env.Ctx, engine.Operator, engine.FundInput{User: user.ID, Amount: 10_000, Currency: cur})
+		require.NoError(t, err)
+	}
+	requireApproved(t, env.Charge(card, 1000, "Shop", ""))
+	assert.Equal(t, engine.DecisionApproved, check(t, env, agent, engine.PolicyCheckInput{Amount: 500, Currency: "EUR"}).Status)
+
+	third := check(t, env, agent, engine.PolicyCheckInput{Amount: 500, Currency: "EUR"})
+	assert.Equal(t, engine.DecisionBlocked, third.Status, third.Reason)
+	assert.Contains(t, third.Reason, "2 transactions today already")
+	assert.Equal(t, engine.CodeVelocityExceeded, env.Charge(card, 1000, "Shop", "").DeclineCode)
+	assert.Equal(t, engine.DecisionBlocked, check(t, env, agent, engine.PolicyCheckInput{Amount: 500, Currency: "JPY"}).Status)
+
+	limits, err := env.Engine.Limits(env.Ctx, engine.Operator, agent.ID)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), limits.TransactionsToday.Used)
+	assert.Equal(t, int64(0), *limits.TransactionsToday.Remaining)
+	env.Verify()
+
+	// A reversal gives the count back in the currency's window and the
+	// agent's whole count alike.
+	auths, err := env.Engine.ListAuthorizations(env.Ctx, engine.Operator, engine.ListAuthorizationsInput{Status: engine.AuthApproved})
+	require.NoError(t, err)
+	require.NotEmpty(t, auths)
+	_, err = env.Engine.Reverse(env.Ctx, engine.Operator, engine.ReverseInput{AuthorizationID: auths[len(auths)-1].ID})
+	require.NoError(t, err)
+	assert.Equal(t, engine.DecisionApproved, check(t, env, agent, engine.PolicyCheckInput{Amount: 500, Currency: "GBP"}).Status)
+	env.Verify()
+}

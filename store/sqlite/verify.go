@@ -241,14 +241,20 @@ func orOpen(s string) string {
 // decisions that count and compares it with the stored one.
 func (v *verifier) checkCounters() error {
 	want := map[engine.CounterKey]engine.Counter{}
-	add := func(scopes []string, day, month string, amount int64) {
-		for _, s := range scopes {
-			for _, p := range []string{engine.DayPeriod(day), engine.MonthPeriod(month), engine.LifetimePeriod} {
+	// add counts one spend in its scopes and in the agent's count across
+	// currencies, which holds no amount.
+	add := func(agentID string, scopes []string, day, month string, amount int64) {
+		for _, p := range []string{engine.DayPeriod(day), engine.MonthPeriod(month), engine.LifetimePeriod} {
+			for _, s := range scopes {
 				c := want[engine.CounterKey{Scope: s, Period: p}]
 				c.Amount += amount
 				c.Count++
 				want[engine.CounterKey{Scope: s, Period: p}] = c
 			}
+			k := engine.CounterKey{Scope: engine.AgentCountScope(agentID), Period: p}
+			c := want[k]
+			c.Count++
+			want[k] = c
 		}
 	}
 	err := v.rows(`SELECT agent_id, card_id, currency, status, amount, settled_amount, day, month FROM authorizations
@@ -261,7 +267,7 @@ func (v *verifier) checkCounters() error {
 		if status == engine.AuthSettled {
 			amount = settled
 		}
-		add([]string{engine.AgentScope(agentID, currency), engine.CardScope(cardID)}, day, month, amount)
+		add(agentID, []string{engine.AgentScope(agentID, currency), engine.CardScope(cardID)}, day, month, amount)
 		return nil
 	})
 	if err != nil {
@@ -273,7 +279,7 @@ func (v *verifier) checkCounters() error {
 		if err := r.Scan(&agentID, &currency, &counted, &day, &month); err != nil {
 			return err
 		}
-		add([]string{engine.AgentScope(agentID, currency)}, day, month, counted)
+		add(agentID, []string{engine.AgentScope(agentID, currency)}, day, month, counted)
 		return nil
 	})
 	if err != nil {
