@@ -17,8 +17,8 @@ type windowCounters struct {
 type spendWindows struct {
 	agent, card       windowCounters
 	agentCount        windowCounters // the agent's spends in every currency (counts only)
-	agentVelocity     int64 // spends within the policy's velocity window
-	cardVelocity      int64 // charges within the card's velocity window
+	agentVelocity     int64          // spends within the policy's velocity window
+	cardVelocity      int64          // charges within the card's velocity window
 	day, month        string
 	resetDay, resetMo time.Time
 }
