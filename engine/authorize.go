@@ -157,7 +157,7 @@ func (e *Engine) authorize(tx Tx, in AuthorizeInput, now time.Time) (*Authorizat
 	// The authorization row goes first: if the network id was seen before,
 	// the insert is refused before anything else is written.
 	if err := tx.InsertAuthorization(r.auth); ErrorCode(err) == CodeConflict {
-		return firstForNetworkID(tx, in)
+		return firstForNetworkID(tx, in, r.auth.CardID)
 	} else if err != nil {
 		return nil, err
 	}
@@ -185,14 +185,17 @@ func (e *Engine) authorize(tx Tx, in AuthorizeInput, now time.Time) (*Authorizat
 }
 
 // firstForNetworkID returns the decision already made for a network id,
-// provided the retry describes the same charge.
-func firstForNetworkID(tx Tx, in AuthorizeInput) (*Authorization, error) {
+// provided the retry describes the same charge on the same card. cardID is
+// the card the retry resolved to ("" when none), however it named the card
+// (id, PAN or issuer id), so a network id reused on another card never
+// returns the first card's decision.
+func firstForNetworkID(tx Tx, in AuthorizeInput, cardID string) (*Authorization, error) {
 	first, err := tx.FindAuthorizationByNetworkID(in.NetworkID)
 	if err != nil {
 		return nil, err
 	}
 	same := first.Amount == in.Amount && first.Currency == in.Currency && first.Merchant.Name == in.Merchant.Name &&
-		(in.CardID == "" || first.CardID == in.CardID)
+		first.CardID == cardID
 	if !same {
 		return nil, &Error{Code: CodeIdempotencyConflict, Field: "network_id",
 			Message: fmt.Sprintf("network_id: %s was already used for authorization %s of a different charge", in.NetworkID, first.ID)}

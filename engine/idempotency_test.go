@@ -48,6 +48,56 @@ func TestSameNetworkIDGivesTheFirstDecision(t *testing.T) {
 	env.Verify()
 }
 
+// A network id reused on another card is not the first card's decision,
+// however the charge names the card: by id, by PAN or by an issuer's id.
+// The same card named another way is the same charge.
+func TestNetworkIDOnAnotherCardIsAConflict(t *testing.T) {
+	env := sqlitetest.New(t)
+	user, agent, first := env.Setup(10_000, noIntent(engine.Policy{}))
+	other := env.Card(agent)
+	_, err := env.Engine.LinkCard(env.Ctx, engine.Operator, engine.LinkCardInput{CardID: other.ID, Issuer: engine.IssuerStripe, ExternalID: "ic_other"})
+	require.NoError(t, err)
+	_, err = env.Engine.LinkCard(env.Ctx, engine.Operator, engine.LinkCardInput{CardID: first.ID, Issuer: engine.IssuerStripe, ExternalID: "ic_first"})
+	require.NoError(t, err)
+	pan := func(c *engine.Card) string {
+		i := env.Reveal(agent, c, 100, "Shop")
+		d, err := env.Engine.RevealCard(env.Ctx, sqlitetest.AgentActor(agent), engine.RevealInput{CardID: c.ID, IntentID: i.ID})
+		require.NoError(t, err)
+		return d.PAN
+	}
+	firstPAN, otherPAN := pan(first), pan(other)
+	charge := engine.AuthorizeInput{CardID: first.ID, Amount: 2500, Merchant: engine.Merchant{Name: "Shop"}, NetworkID: "net-1"}
+	a, err := env.Engine.Authorize(env.Ctx, engine.Operator, charge)
+	require.NoError(t, err)
+	requireApproved(t, a)
+
+	same := []engine.AuthorizeInput{
+		{PAN: firstPAN, Amount: 2500, Merchant: engine.Merchant{Name: "Shop"}, NetworkID: "net-1"},
+		{Issuer: engine.IssuerStripe, IssuerCardID: "ic_first", Amount: 2500, Merchant: engine.Merchant{Name: "Shop"}, NetworkID: "net-1"},
+	}
+	for _, in := range same {
+		again, err := env.Engine.Authorize(env.Ctx, engine.Operator, in)
+		require.NoError(t, err)
+		assert.Equal(t, a.ID, again.ID)
+	}
+	others := []engine.AuthorizeInput{
+		{CardID: other.ID, Amount: 2500, Merchant: engine.Merchant{Name: "Shop"}, NetworkID: "net-1"},
+		{PAN: otherPAN, Amount: 2500, Merchant: engine.Merchant{Name: "Shop"}, NetworkID: "net-1"},
+		{Issuer: engine.IssuerStripe, IssuerCardID: "ic_other", Amount: 2500, Merchant: engine.Merchant{Name: "Shop"}, NetworkID: "net-1"},
+		{PAN: "4242424242424242", Amount: 2500, Merchant: engine.Merchant{Name: "Shop"}, NetworkID: "net-1"}, // no such card
+	}
+	for n, in := range others {
+		_, err := env.Engine.Authorize(env.Ctx, engine.Operator, in)
+		assert.Equal(t, engine.CodeIdempotencyConflict, engine.ErrorCode(err), "charge %d", n)
+		assert.NotContains(t, engine.ErrorMessage(err), otherPAN)
+	}
+	assert.Equal(t, int64(2500), balance(t, env, user).Pending, "one hold, on the first card")
+	list, err := env.Engine.ListAuthorizations(env.Ctx, engine.Operator, engine.ListAuthorizationsInput{CardID: other.ID})
+	require.NoError(t, err)
+	assert.Empty(t, list)
+	env.Verify()
+}
+
 // The same idempotency key with the same input returns the first result and
 // has one effect; with other input it is IDEMPOTENCY_CONFLICT.
 func TestIdempotencyKeys(t *testing.T) {
