@@ -402,7 +402,7 @@ func (r *authRun) checkApproval() (string, string, error) {
 		return "", "", err
 	}
 	for _, d := range approved {
-		if d.Currency == r.in.Currency && d.Amount >= r.in.Amount && (d.Merchant == "" || merchantMatches(r.in.Merchant.Name, d.Merchant)) {
+		if d.Currency == r.in.Currency && d.Amount >= r.in.Amount && (d.Merchant == "" || merchantNamed(r.in.Merchant.Name, d.Merchant)) {
 			r.consumed, r.auth.DecisionID = d, d.ID
 			r.check("approval_threshold", CheckPass, fmt.Sprintf("covered by decision %s, approved by %s", d.ID, d.DecidedBy))
 			return "", "", nil

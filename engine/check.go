@@ -53,6 +53,9 @@ func (e *Engine) PolicyCheck(ctx context.Context, actor Actor, in PolicyCheckInp
 	if in.Merchant, err = checkText("merchant", in.Merchant, maxMerchantLen, false); err != nil {
 		return nil, err
 	}
+	if err := checkMerchantName("merchant", in.Merchant); err != nil {
+		return nil, err
+	}
 	if in.MCC, err = checkMCC("mcc", in.MCC); err != nil {
 		return nil, err
 	}

@@ -246,7 +246,7 @@ func TestIntentMerchantMatching(t *testing.T) {
 		match                 bool
 	}{
 		{"Amazon", "", "AMAZON.COM*2K4LL9", "", true},
-		{"amazon.com", "", "Amazon", "", true},
+		{"amazon.com", "", "Amazon", "", false}, // the charge names less than was declared
 		{"Best Buy", "", "BESTBUY #1234", "", true},
 		{"O'Reilly Media", "", "oreilly media inc", "", true},
 		{"Delta Air Lines", "", "DELTA AIR LINES 0062341", "", true},

@@ -43,6 +43,9 @@ func (e *Engine) DeclareIntent(ctx context.Context, actor Actor, in DeclareInten
 	if in.Merchant, err = checkText("merchant", in.Merchant, maxMerchantLen, false); err != nil {
 		return nil, err
 	}
+	if err := checkMerchantName("merchant", in.Merchant); err != nil {
+		return nil, err
+	}
 	if in.MCC, err = checkMCC("mcc", in.MCC); err != nil {
 		return nil, err
 	}
@@ -348,7 +351,7 @@ func intentMatches(i *Intent, amount int64, currency string, m Merchant, toleran
 	case amount*100 > i.Amount*(100+tolerancePct):
 		return false, FormatAmount(amount, currency) + " is more than the declared " + FormatAmount(i.Amount, i.Currency) +
 			" plus " + itoa(tolerancePct) + "% tolerance"
-	case i.Merchant != "" && !merchantMatches(m.Name, i.Merchant):
+	case i.Merchant != "" && !merchantNamed(m.Name, i.Merchant):
 		return false, "merchant " + quote(m.Name) + " is not the declared " + quote(i.Merchant)
 	case i.MCC != "" && m.MCC != i.MCC:
 		return false, "merchant category " + orNone(m.MCC) + " is not the declared " + i.MCC

@@ -174,15 +174,16 @@ func evaluateLimits(amount int64, currency string, policy SpendLimits, card *Spe
 // also refuses a merchant whose name or category is unknown; otherwise
 // (checking a declared intent) unknown fields pass.
 func merchantControl(l SpendLimits, m Merchant, owner string, strict bool) (rule, message string, blocked bool) {
-	listed := func(entry string) bool { return merchantListed(m.Name, m.ID, entry) }
+	blocks := func(entry string) bool { return merchantBlocked(m, entry) }
+	allows := func(entry string) bool { return merchantAllowed(m, entry) }
 	switch {
 	case m.MCC != "" && slices.Contains(l.BlockedMCCs, m.MCC):
 		return "mcc", fmt.Sprintf("merchant category %s is blocked by %s", m.MCC, owner), true
-	case slices.ContainsFunc(l.BlockedMerchants, listed):
+	case slices.ContainsFunc(l.BlockedMerchants, blocks):
 		return "merchant", fmt.Sprintf("merchant %q is blocked by %s", m.Name, owner), true
 	case len(l.AllowedMCCs) > 0 && (m.MCC != "" || strict) && !slices.Contains(l.AllowedMCCs, m.MCC):
 		return "mcc", fmt.Sprintf("merchant category %s is not among those %s allows", orNone(m.MCC), owner), true
-	case len(l.AllowedMerchants) > 0 && (m.Name != "" || strict) && !slices.ContainsFunc(l.AllowedMerchants, listed):
+	case len(l.AllowedMerchants) > 0 && (m.Name != "" || strict) && !slices.ContainsFunc(l.AllowedMerchants, allows):
 		return "merchant", fmt.Sprintf("merchant %q is not among those %s allows", m.Name, owner), true
 	}
 	return "", "", false

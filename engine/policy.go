@@ -203,6 +203,11 @@ func (l SpendLimits) normalize(prefix string) (SpendLimits, error) {
 	if l.AllowedMerchants, err = normalizeList(prefix+"allowed_merchants", l.AllowedMerchants, maxMerchantLen, strings.TrimSpace); err != nil {
 		return l, err
 	}
+	for _, m := range l.AllowedMerchants {
+		if err := checkMerchantName(prefix+"allowed_merchants", m); err != nil {
+			return l, err
+		}
+	}
 	if l.BlockedMerchants, err = normalizeList(prefix+"blocked_merchants", l.BlockedMerchants, maxMerchantLen, strings.TrimSpace); err != nil {
 		return l, err
 	}
@@ -250,7 +255,7 @@ func (l SpendLimits) notLooserThan(p Policy) error {
 	}
 	if len(p.AllowedMerchants) > 0 {
 		for _, m := range l.AllowedMerchants {
-			if !slices.ContainsFunc(p.AllowedMerchants, func(pm string) bool { return merchantListed(m, "", pm) }) {
+			if !slices.ContainsFunc(p.AllowedMerchants, func(pm string) bool { return merchantNamed(m, pm) }) {
 				return invalid("limits.allowed_merchants", "merchant %q is not allowed by the agent's policy", m)
 			}
 		}

@@ -77,17 +77,40 @@ func TestIDs(t *testing.T) {
 	assert.False(t, isID(prev, PrefixUser))
 }
 
+// The matcher's rules, one by one (the behaviour users see is in
+// TestMerchantNamesMatchWholeWordsFromTheStart).
 func TestMerchantNames(t *testing.T) {
 	assert.Equal(t, "amazoncom", normalizeMerchant("Amazon.com"))
 	assert.Equal(t, "oreillymedia", normalizeMerchant("O'Reilly  Media!"))
-	assert.True(t, merchantMatches("AMAZON.COM*2K4", "amazon"))
-	assert.True(t, merchantMatches("Amazon", "amazon.com"))
-	assert.False(t, merchantMatches("AMZN Mktp", "Amazon"))
-	assert.False(t, merchantMatches("", "Amazon"))
-	assert.False(t, merchantMatches("***", "..."), "names of punctuation only match nothing")
-	assert.True(t, merchantListed("Amazon Web Services", "", "amazon"))
-	assert.False(t, merchantListed("Amazon", "", "Amazon Web Services"))
-	assert.True(t, merchantListed("Corner Shop", "MID-1", "mid-1"))
+	assert.Equal(t, []string{"cafe", "creme", "mcdonalds"}, merchantWords("Café CRÈME — McDonald’s"))
+	cases := []struct {
+		descriptor, name string
+		named            bool
+	}{
+		{"AMAZON.COM*2K4", "amazon", true},
+		{"Amazon", "amazon.com", false}, // the descriptor is less than the name
+		{"AMZN Mktp", "Amazon", false},
+		{"", "Amazon", false},
+		{"***", "...", false},
+		{"OFFICEDEPOT 1138", "Office Depot", true},  // spacing may differ
+		{"OFFICE DEPOT #1138", "OfficeDepot", true}, // either way
+		{"OFFICE DEPOTS", "Office Depot", false},    // a word may not be cut
+		{"TST* JOE'S PIZZA", "Joes Pizza", true},    // a facilitator's prefix
+		{"VERYLONGPREFIX *ACME", "Acme", false},     // a "prefix" that is too long
+		{"SQ *BLUE BOTTLE COFFE", "Blue Bottle Coffee", true},
+		{"SQ *BLUE BOTTLE C", "Blue Bottle Coffee", false}, // short: not truncated, just different
+		{"AMAZON MKTPLACE PMTS", "Amazon Marketplace", false},
+		{"AB", "ab", false}, // too short a name names nothing
+	}
+	for _, c := range cases {
+		assert.Equal(t, c.named, merchantNamed(c.descriptor, c.name), "%q names %q", c.name, c.descriptor)
+	}
+	assert.True(t, merchantMentioned("GOLDEN NUGGET CASINO", "casino"))
+	assert.True(t, merchantMentioned("SQ *CASINO ROYALE", "Casino"))
+	assert.False(t, merchantMentioned("CASINOVA LTD", "Casino"))
+	assert.True(t, merchantMentioned("BP#1234 HIGHWAY", "BP"), "a block entry may be short")
+	assert.True(t, merchantAllowed(Merchant{Name: "Corner Shop", ID: "MID-1"}, "mid-1"))
+	assert.True(t, merchantBlocked(Merchant{Name: "Corner Shop", ID: "MID-1"}, "mid-1"))
 }
 
 func TestZScore(t *testing.T) {
