@@ -33,7 +33,7 @@ func (e *Engine) ListApprovals(ctx context.Context, actor Actor, in ListApproval
 		case "all":
 			f.ApprovalStatuses = []string{ApprovalPending, ApprovalApproved, ApprovalDenied, ApprovalExpired, ApprovalExecuted}
 		case ApprovalExpired: // lapsed ones not yet swept are expired too
-			f.ApprovalStatuses = []string{ApprovalExpired, ApprovalPending}
+			f.ApprovalStatuses = []string{ApprovalExpired, ApprovalPending, ApprovalApproved}
 		default:
 			f.ApprovalStatuses = []string{in.Status}
 		}
@@ -165,6 +165,15 @@ func (e *Engine) answerApproval(tx Tx, d *Decision, outcome, by, note string, no
 		return nil, Errorf(CodeInvalidState, "decision %s is already %s", d.ID, d.ApprovalStatus)
 	}
 	d.ApprovalStatus, d.DecidedBy, d.DecidedAt, d.DecisionNote, d.UpdatedAt = outcome, by, &now, note, now
+	if outcome == ApprovalApproved && d.Kind == KindPolicyCheck {
+		// From now on the expiry is that of the approval itself.
+		agent, err := tx.FindAgent(d.AgentID)
+		if err != nil {
+			return nil, err
+		}
+		expires := now.Add(agent.Policy.approvalTTL())
+		d.ApprovalExpiresAt = &expires
+	}
 	if err := tx.UpdateDecision(d); err != nil {
 		return nil, err
 	}
@@ -189,9 +198,12 @@ func (e *Engine) answerApproval(tx Tx, d *Decision, outcome, by, note string, no
 	return d, tx.UpdateIntent(i)
 }
 
-// lapsed reports whether a pending approval request has passed its expiry.
+// lapsed reports whether a pending approval request, or a granted approval
+// of a policy check not used yet, has passed its expiry. (An approved
+// intent's time runs on the intent.)
 func (d *Decision) lapsed(now time.Time) bool {
-	return d.ApprovalStatus == ApprovalPending && d.ApprovalExpiresAt != nil && !now.Before(*d.ApprovalExpiresAt)
+	open := d.ApprovalStatus == ApprovalPending || (d.ApprovalStatus == ApprovalApproved && d.Kind == KindPolicyCheck)
+	return open && d.ApprovalExpiresAt != nil && !now.Before(*d.ApprovalExpiresAt)
 }
 
 // effective returns the decision as it stands at now.
@@ -204,8 +216,8 @@ func (d *Decision) effective(now time.Time) *Decision {
 	return d
 }
 
-// expireDecisionIfDue records the expiry of a lapsed approval request and of
-// the intent waiting on it.
+// expireDecisionIfDue records the expiry of a lapsed approval request (and
+// of the intent waiting on it) or of an approval nobody used.
 func (e *Engine) expireDecisionIfDue(tx Tx, d *Decision, now time.Time) error {
 	if !d.lapsed(now) {
 		return nil
@@ -273,6 +285,12 @@ func (e *Engine) Sweep(ctx context.Context, actor Actor) (*SweepResult, error) {
 			if err != nil {
 				return err
 			}
+			unused, err := tx.ListDecisions(DecisionFilter{Kind: KindPolicyCheck, ApprovalStatuses: []string{ApprovalApproved},
+				ApprovalExpiresBefore: &now, Limit: sweepBatch - len(decisions)})
+			if err != nil {
+				return err
+			}
+			decisions = append(decisions, unused...)
 			for _, d := range decisions {
 				if err := e.expireDecisionIfDue(tx, d, now); err != nil {
 					return err

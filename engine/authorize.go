@@ -397,18 +397,29 @@ func (r *authRun) checkApproval() (string, string, error) {
 		r.check("approval_threshold", CheckPass, fmt.Sprintf("intent %s was approved by a human (decision %s)", r.intent.ID, r.intent.DecisionID))
 		return "", "", nil
 	}
-	approved, err := r.tx.ListDecisions(DecisionFilter{AgentID: r.agent.ID, Kind: KindPolicyCheck, ApprovalStatuses: []string{ApprovalApproved}})
+	// Only approvals still usable are read: they expire within the policy's
+	// approval_ttl_seconds, so there are never many.
+	approved, err := r.tx.ListDecisions(DecisionFilter{AgentID: r.agent.ID, Kind: KindPolicyCheck,
+		ApprovalStatuses: []string{ApprovalApproved}, ApprovalExpiresAfter: &r.now, Limit: maxIntentCandidates})
 	if err != nil {
 		return "", "", err
 	}
 	for _, d := range approved {
-		if d.Currency == r.in.Currency && d.Amount >= r.in.Amount && (d.Merchant == "" || merchantNamed(r.in.Merchant.Name, d.Merchant)) {
+		if d.coversCharge(r.in) {
 			r.consumed, r.auth.DecisionID = d, d.ID
 			r.check("approval_threshold", CheckPass, fmt.Sprintf("covered by decision %s, approved by %s", d.ID, d.DecidedBy))
 			return "", "", nil
 		}
 	}
 	return r.fail("approval_threshold", CodeApprovalRequired, approvalReason(r.agent, r.policy, r.in.Amount, r.in.Currency)+", and no human has approved it")
+}
+
+// coversCharge reports whether an approved policy check covers a card
+// charge: a card-like spend (purchase, payment) at the merchant it named
+// (and in its category, if it named one), in its currency, for no more.
+func (d *Decision) coversCharge(in AuthorizeInput) bool {
+	return slices.Contains(cardActionTypes, d.ActionType) && d.Merchant != "" && merchantNamed(in.Merchant.Name, d.Merchant) &&
+		(d.MCC == "" || d.MCC == in.Merchant.MCC) && d.Currency == in.Currency && d.Amount >= in.Amount
 }
 
 // scoreRisk computes the risk signals of this charge from the agent's history.

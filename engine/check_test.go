@@ -3,6 +3,7 @@ package engine_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/agentledger/agentledger/engine"
 	"github.com/agentledger/agentledger/store/sqlite/sqlitetest"
@@ -180,7 +181,7 @@ func TestExecuteRechecksLimits(t *testing.T) {
 	assert.Equal(t, engine.CodeDailyLimitExceeded, engine.ErrorCode(err))
 	d, err := env.Engine.GetDecision(env.Ctx, engine.Operator, waiting.ID)
 	require.NoError(t, err)
-	assert.Equal(t, engine.ApprovalApproved, d.ApprovalStatus, "still approved, executable tomorrow")
+	assert.Equal(t, engine.ApprovalApproved, d.ApprovalStatus, "still approved: executable once there is room, until the approval expires")
 }
 
 // A card charge above the threshold may be covered by an approved
@@ -247,4 +248,82 @@ func TestLimitsReport(t *testing.T) {
 	assert.Equal(t, int64(98_000), l.Available, "the charge holds funds; a live policy check does not move money")
 	assert.True(t, *l.Policy.IntentRequired == false)
 	assert.Equal(t, int64(engine.DefaultIntentTTLSeconds), *l.Policy.IntentTTLSeconds, "effective policy has defaults filled in")
+}
+
+// A human's approval of a policy_check is for that spend, soon: it expires
+// (approval_ttl_seconds, default an hour), covers a card charge only for a
+// card-like action type (purchase, payment) and only at the merchant it
+// named, and one that named none covers no card charge.
+func TestApprovedDecisionCoversACardChargeOnlyAsApproved(t *testing.T) {
+	policy := noIntent(engine.Policy{ApprovalThreshold: ptr(10_000)})
+	approved := func(t *testing.T, env *sqlitetest.Env, agent *engine.Agent, in engine.PolicyCheckInput) *engine.Decision {
+		t.Helper()
+		d := check(t, env, agent, in)
+		require.Equal(t, engine.DecisionRequiresApproval, d.Status, d.Reason)
+		d, err := env.Engine.Approve(env.Ctx, engine.Operator, engine.DecideInput{DecisionID: d.ID})
+		require.NoError(t, err)
+		return d
+	}
+	cases := []struct {
+		name     string
+		policy   engine.Policy
+		check    engine.PolicyCheckInput
+		after    time.Duration // between the approval and the charge
+		merchant string
+		covered  bool
+	}{
+		{"a purchase at its merchant, soon", policy, engine.PolicyCheckInput{Amount: 30_000, Merchant: "Dell"}, time.Minute, "DELL MARKETING", true},
+		{"a payment at its merchant", policy, engine.PolicyCheckInput{ActionType: "payment", Amount: 30_000, Merchant: "Dell"}, 0, "Dell", true},
+		{"an API spend covers no card charge", policy, engine.PolicyCheckInput{ActionType: "api_spend", Amount: 30_000, Merchant: "Casino"}, 0, "Casino", false},
+		{"another merchant", policy, engine.PolicyCheckInput{Amount: 30_000, Merchant: "Dell"}, 0, "LUCKY CASINO", false},
+		{"no merchant named", policy, engine.PolicyCheckInput{Amount: 30_000}, 0, "LUCKY CASINO", false},
+		{"90 days later", policy, engine.PolicyCheckInput{Amount: 30_000, Merchant: "Dell"}, 90 * 24 * time.Hour, "Dell", false},
+		{"just past the default hour", policy, engine.PolicyCheckInput{Amount: 30_000, Merchant: "Dell"}, time.Hour, "Dell", false},
+		{"a shorter approval_ttl_seconds", withApprovalTTL(policy, 600), engine.PolicyCheckInput{Amount: 30_000, Merchant: "Dell"}, 11 * time.Minute, "Dell", false},
+		{"a longer approval_ttl_seconds", withApprovalTTL(policy, 86_400), engine.PolicyCheckInput{Amount: 30_000, Merchant: "Dell"}, 23 * time.Hour, "Dell", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := sqlitetest.New(t)
+			_, agent, card := env.Setup(1_000_000, tc.policy)
+			d := approved(t, env, agent, tc.check)
+			env.Clock.Advance(tc.after)
+			auth := env.Charge(card, 30_000, tc.merchant, "")
+			if tc.covered {
+				requireApproved(t, auth)
+				assert.Equal(t, d.ID, auth.DecisionID)
+				return
+			}
+			assert.Equal(t, engine.CodeApprovalRequired, auth.DeclineCode, auth.Reason)
+			got, err := env.Engine.GetDecision(env.Ctx, engine.Operator, d.ID)
+			require.NoError(t, err)
+			if tc.after >= time.Hour || tc.after > 10*time.Minute && tc.policy.ApprovalTTLSeconds != nil && *tc.policy.ApprovalTTLSeconds < 3600 {
+				assert.Equal(t, engine.ApprovalExpired, got.ApprovalStatus, "the approval lapsed")
+				_, err := env.Engine.ExecuteDecision(env.Ctx, sqlitetest.AgentActor(agent), engine.ExecuteInput{DecisionID: d.ID})
+				assert.Equal(t, engine.CodeInvalidState, engine.ErrorCode(err), "an expired approval cannot be executed either")
+			} else {
+				assert.Equal(t, engine.ApprovalApproved, got.ApprovalStatus, "still there for the spend it approved")
+			}
+			env.Verify()
+		})
+	}
+
+	t.Run("the sweep records the expiry", func(t *testing.T) {
+		env := sqlitetest.New(t)
+		_, agent, _ := env.Setup(1_000_000, policy)
+		d := approved(t, env, agent, engine.PolicyCheckInput{Amount: 30_000, Merchant: "Dell"})
+		env.Clock.Advance(2 * time.Hour)
+		res, err := env.Engine.Sweep(env.Ctx, engine.Operator)
+		require.NoError(t, err)
+		assert.Equal(t, 1, res.Approvals)
+		got, err := env.Engine.ListApprovals(env.Ctx, engine.Operator, engine.ListApprovalsInput{Status: engine.ApprovalExpired})
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		assert.Equal(t, d.ID, got[0].ID)
+	})
+}
+
+func withApprovalTTL(p engine.Policy, seconds int64) engine.Policy {
+	p.ApprovalTTLSeconds = &seconds
+	return p
 }

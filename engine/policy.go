@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Policy defaults (DESIGN §3).
@@ -12,7 +13,18 @@ const (
 	DefaultIntentTolerancePct = 10
 	DefaultIntentTTLSeconds   = 900
 	MaxIntentTTLSeconds       = 7 * 24 * 3600
+	// DefaultApprovalTTLSeconds is how long a human's approval of a
+	// policy_check may be executed, or cover a card charge: an approval is
+	// for the spend in front of the human, not a credit for later.
+	DefaultApprovalTTLSeconds = 3600
+	MinApprovalTTLSeconds     = 60
+	MaxApprovalTTLSeconds     = 7 * 24 * 3600
 )
+
+// cardActionTypes are the policy_check action types whose approval may
+// cover a card charge: a human who approved an API spend or a transfer did
+// not approve a card purchase.
+var cardActionTypes = []string{"purchase", "payment"}
 
 // Velocity caps how many spends may happen within a sliding window.
 type Velocity struct {
@@ -51,6 +63,9 @@ type Policy struct {
 	RiskReviewScore    *int64   `json:"risk_review_score"`
 	RiskDeclineScore   *int64   `json:"risk_decline_score"`
 	ClientApproval     bool     `json:"client_approval"`
+	// ApprovalTTLSeconds is how long a human's approval of a policy_check
+	// stays usable (DefaultApprovalTTLSeconds when nil).
+	ApprovalTTLSeconds *int64 `json:"approval_ttl_seconds"`
 }
 
 // Effective returns the policy with every defaulted field filled in, as it
@@ -68,7 +83,18 @@ func (p Policy) Effective() Policy {
 	if p.IntentTTLSeconds == nil {
 		p.IntentTTLSeconds = ptr[int64](DefaultIntentTTLSeconds)
 	}
+	if p.ApprovalTTLSeconds == nil {
+		p.ApprovalTTLSeconds = ptr[int64](DefaultApprovalTTLSeconds)
+	}
 	return p
+}
+
+// approvalTTL is how long a granted approval stays usable.
+func (p Policy) approvalTTL() time.Duration {
+	if p.ApprovalTTLSeconds == nil {
+		return DefaultApprovalTTLSeconds * time.Second
+	}
+	return time.Duration(*p.ApprovalTTLSeconds) * time.Second
 }
 
 func (p Policy) requiresIntent() bool { return p.IntentRequired == nil || *p.IntentRequired }
@@ -120,6 +146,7 @@ func (p Policy) Clone() Policy {
 	p.ApprovalThreshold, p.BlockedActionTypes = clonePtr(p.ApprovalThreshold), slices.Clone(p.BlockedActionTypes)
 	p.IntentRequired, p.IntentTolerancePct, p.IntentTTLSeconds = clonePtr(p.IntentRequired), clonePtr(p.IntentTolerancePct), clonePtr(p.IntentTTLSeconds)
 	p.RiskReviewScore, p.RiskDeclineScore = clonePtr(p.RiskReviewScore), clonePtr(p.RiskDeclineScore)
+	p.ApprovalTTLSeconds = clonePtr(p.ApprovalTTLSeconds)
 	return p
 }
 
@@ -153,6 +180,9 @@ func (p Policy) normalize() (Policy, error) {
 	}
 	if v := p.IntentTTLSeconds; v != nil && (*v < 10 || *v > MaxIntentTTLSeconds) {
 		return p, invalid("intent_ttl_seconds", "must be between 10 and %d, got %d", MaxIntentTTLSeconds, *v)
+	}
+	if v := p.ApprovalTTLSeconds; v != nil && (*v < MinApprovalTTLSeconds || *v > MaxApprovalTTLSeconds) {
+		return p, invalid("approval_ttl_seconds", "must be between %d and %d, got %d", MinApprovalTTLSeconds, MaxApprovalTTLSeconds, *v)
 	}
 	for field, v := range map[string]*int64{"risk_review_score": p.RiskReviewScore, "risk_decline_score": p.RiskDeclineScore} {
 		if v != nil && (*v < 1 || *v > 100) {

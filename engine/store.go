@@ -263,6 +263,7 @@ type DecisionFilter struct {
 	Kind                  string
 	ApprovalStatuses      []string
 	ApprovalExpiresBefore *time.Time
+	ApprovalExpiresAfter  *time.Time // approval_expires_at > this
 	Limit                 int
 }
 

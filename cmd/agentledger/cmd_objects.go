@@ -289,6 +289,7 @@ func printLimits(w io.Writer, l *engine.LimitsReport) {
 		"intent_required", yesNo(*p.IntentRequired),
 		"intent_tolerance_pct", fmt.Sprintf("%d%%", *p.IntentTolerancePct),
 		"intent_ttl_seconds", fmt.Sprintf("%d", *p.IntentTTLSeconds),
+		"approval_ttl_seconds", fmt.Sprintf("%d", *p.ApprovalTTLSeconds),
 		"risk_review_score", count(p.RiskReviewScore),
 		"risk_decline_score", count(p.RiskDeclineScore),
 		"client_approval", yesNo(p.ClientApproval),

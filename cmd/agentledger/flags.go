@@ -214,6 +214,8 @@ func policyFlags(fs *pflag.FlagSet, p *engine.Policy) {
 	boolFlag(fs, &optionalBool{v: &p.IntentRequired}, "intent-required", "agents must declare an intent before a card charge (default true)")
 	fs.Var(&optionalInt{v: &p.IntentTolerancePct}, "intent-tolerance-pct", "how far above the declared amount a charge may land, in percent (default 10)")
 	fs.Var(&optionalInt{v: &p.IntentTTLSeconds}, "intent-ttl-seconds", "how long an intent lives (default 900)")
+	fs.Var(&optionalInt{v: &p.ApprovalTTLSeconds}, "approval-ttl-seconds",
+		"how long a human's approval of a policy_check may be executed or cover a card charge (default 3600)")
 	fs.Var(&optionalInt{v: &p.RiskReviewScore}, "risk-review-score", "risk score (1–100) that flags a spend for review")
 	fs.Var(&optionalInt{v: &p.RiskDeclineScore}, "risk-decline-score", "risk score (1–100) that declines a spend")
 	boolFlag(fs, &plainBool{v: &p.ClientApproval}, "client-approval", "let the MCP client's human approve through elicitation")

@@ -85,6 +85,9 @@ func (t *tx) ListDecisions(f engine.DecisionFilter) ([]*engine.Decision, error) 
 		c.and("approval_status <> ''")
 		c.and(inValues("approval_status", f.ApprovalStatuses))
 	}
+	if f.ApprovalExpiresAfter != nil {
+		c.and("approval_expires_at > ?", micros(*f.ApprovalExpiresAfter))
+	}
 	order := "id"
 	if f.ApprovalExpiresBefore != nil {
 		c.and("approval_expires_at <= ?", micros(*f.ApprovalExpiresBefore))
