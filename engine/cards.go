@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -153,9 +154,10 @@ type CardDetails struct {
 }
 
 // RevealCard shows a card's PAN, CVV and expiry, but only against an intent:
-// the one named, or else the agent's oldest pending intent for this card (or
-// for no card in particular). The intent becomes revealed and bound to the
-// card. Without one the call fails with INTENT_REQUIRED ("Declare intent
+// the one named, or else the one clearly meant — the pending intent bound to
+// this card, else the only pending intent without a card; when several could
+// be meant it fails (INVALID_INPUT on intent_id) and lists them. The intent
+// becomes revealed and bound to the card. Without one the call fails with INTENT_REQUIRED ("Declare intent
 // first"). Revealing again for an intent already revealed on this card shows
 // the same details, so a retry is harmless. Agents, and operators acting for
 // an agent.
@@ -239,32 +241,61 @@ func (e *Engine) intentForReveal(tx Tx, card *Card, intentID string, now time.Ti
 	if err != nil {
 		return nil, err
 	}
-	var bound, unbound, revealed, awaiting *Intent
+	// Which intent is meant, in order: a pending one bound to this card, the
+	// pending one without a card, the one already revealed on this card (a
+	// retry). Two in the same rank could each be meant: guessing would
+	// reveal a stale intent for the purchase just declared.
+	var bound, unbound, revealed []*Intent
+	var awaiting *Intent
 	for _, i := range open {
 		if err := e.expireIfDue(tx, i, now); err != nil {
 			return nil, err
 		}
 		forCard := i.CardID == card.ID
 		switch {
-		case i.Status == IntentPending && forCard && bound == nil:
-			bound = i
-		case i.Status == IntentPending && i.CardID == "" && unbound == nil:
-			unbound = i
+		case i.Status == IntentPending && forCard:
+			bound = append(bound, i)
+		case i.Status == IntentPending && i.CardID == "":
+			unbound = append(unbound, i)
 		case i.Status == IntentRevealed && forCard:
-			revealed = i // the newest one wins
+			revealed = append(revealed, i)
 		case i.Status == IntentAwaitingApproval && (forCard || i.CardID == "") && awaiting == nil:
 			awaiting = i
 		}
 	}
-	for _, i := range []*Intent{bound, unbound, revealed} {
-		if i != nil {
-			return i, nil
+	for _, rank := range [][]*Intent{bound, unbound, revealed} {
+		switch {
+		case len(rank) == 1:
+			return rank[0], nil
+		case len(rank) > 1:
+			return nil, ambiguousIntents(rank)
 		}
 	}
 	if awaiting != nil {
 		return nil, Errorf(CodeApprovalRequired, "intent %s is awaiting a human's approval (decision %s)", awaiting.ID, awaiting.DecisionID)
 	}
 	return nil, &Error{Code: CodeIntentRequired, Message: "Declare intent first: call ledger_intent declare with what you will buy and its amount, then ask for the card details again."}
+}
+
+// ambiguousIntents refuses a reveal that could be for any of several
+// intents, listing them so that the caller can name one.
+func ambiguousIntents(list []*Intent) error {
+	sortIntentsOldestFirst(list)
+	const shown = 5
+	var parts []string
+	for _, i := range list[:min(len(list), shown)] {
+		what := fmt.Sprintf("%s (%q, %s", i.ID, i.Summary, FormatAmount(i.Amount, i.Currency))
+		if i.Merchant != "" {
+			what += " at " + i.Merchant
+		}
+		parts = append(parts, what+")")
+	}
+	if len(list) > shown {
+		parts = append(parts, fmt.Sprintf("and %d more", len(list)-shown))
+	}
+	return &Error{Code: CodeInvalidInput, Field: "intent_id", Message: fmt.Sprintf(
+		"intent_id: %d intents could be meant: %s; pass intent_id to say which one this card is for (or cancel the ones you no longer need)",
+		len(list), strings.Join(parts, ", "))}
 }
 
 // cardUsable fails for a card that cannot be used now.

@@ -357,6 +357,65 @@ func TestIntentReveal(t *testing.T) {
 	})
 }
 
+// details without intent_id reveals only for an intent that is clearly
+// meant: one bound to the card, else the only pending one without a card.
+// When more could be meant it refuses and lists them, so that a stale
+// intent is never revealed (and spent) for the purchase just declared.
+func TestRevealWithoutIntentIDRefusesToGuess(t *testing.T) {
+	t.Run("two pending intents without a card", func(t *testing.T) {
+		env := sqlitetest.New(t)
+		_, agent, card := env.Setup(100_000, engine.Policy{})
+		book := declare(t, env, agent, engine.DeclareIntentInput{Summary: "Book", Amount: 1500, Merchant: "Amazon"})
+		env.Clock.Advance(time.Minute)
+		mouse := declare(t, env, agent, engine.DeclareIntentInput{Summary: "Mouse", Amount: 3000, Merchant: "Logitech"})
+		_, err := reveal(env, agent, card.ID, "")
+		var ee *engine.Error
+		require.ErrorAs(t, err, &ee)
+		assert.Equal(t, engine.CodeInvalidInput, ee.Code)
+		assert.Equal(t, "intent_id", ee.Field)
+		for _, want := range []string{book.ID, mouse.ID, "Book", "Mouse", "$15.00", "$30.00", "Logitech", "intent_id"} {
+			assert.Contains(t, ee.Message, want)
+		}
+		assert.Equal(t, engine.IntentPending, intentStatus(t, env, book.ID), "nothing revealed")
+		assert.Equal(t, engine.IntentPending, intentStatus(t, env, mouse.ID))
+
+		d, err := reveal(env, agent, card.ID, mouse.ID)
+		require.NoError(t, err)
+		assert.Equal(t, mouse.ID, d.IntentID)
+		requireApproved(t, env.Charge(card, 3000, "LOGITECH INC", ""))
+		assert.Equal(t, engine.IntentPending, intentStatus(t, env, book.ID), "the stale intent is untouched")
+	})
+	t.Run("one bound to the card is meant", func(t *testing.T) {
+		env := sqlitetest.New(t)
+		_, agent, card := env.Setup(100_000, engine.Policy{})
+		declare(t, env, agent, engine.DeclareIntentInput{Summary: "Book", Amount: 1500})
+		bound := declare(t, env, agent, engine.DeclareIntentInput{Summary: "Mouse", Amount: 3000, CardID: card.ID})
+		declare(t, env, agent, engine.DeclareIntentInput{Summary: "Pen", Amount: 300})
+		d, err := reveal(env, agent, card.ID, "")
+		require.NoError(t, err)
+		assert.Equal(t, bound.ID, d.IntentID)
+	})
+	t.Run("two bound to the card", func(t *testing.T) {
+		env := sqlitetest.New(t)
+		_, agent, card := env.Setup(100_000, engine.Policy{})
+		declare(t, env, agent, engine.DeclareIntentInput{Summary: "Book", Amount: 1500, CardID: card.ID})
+		declare(t, env, agent, engine.DeclareIntentInput{Summary: "Mouse", Amount: 3000, CardID: card.ID})
+		_, err := reveal(env, agent, card.ID, "")
+		assert.Equal(t, engine.CodeInvalidInput, engine.ErrorCode(err))
+	})
+	t.Run("a retry of the one revealed on the card", func(t *testing.T) {
+		env := sqlitetest.New(t)
+		_, agent, card := env.Setup(100_000, engine.Policy{})
+		i := declare(t, env, agent, engine.DeclareIntentInput{Summary: "Book", Amount: 1500})
+		first, err := reveal(env, agent, card.ID, "")
+		require.NoError(t, err)
+		again, err := reveal(env, agent, card.ID, "")
+		require.NoError(t, err)
+		assert.Equal(t, first, again)
+		assert.Equal(t, i.ID, again.IntentID)
+	})
+}
+
 // Declaring a purchase that could never pass fails at once.
 func TestDeclareIntentRefusesHopelessPurchases(t *testing.T) {
 	env := sqlitetest.New(t)
