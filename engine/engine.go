@@ -20,9 +20,6 @@ const (
 type Options struct {
 	// Clock tells the time; SystemClock when nil.
 	Clock Clock
-	// Location is the organisation's time zone: daily and monthly windows
-	// are calendar days and months there. UTC when nil.
-	Location *time.Location
 	// HoldTTL is how long an approved, unsettled authorization holds funds
 	// before it expires. DefaultHoldTTL when zero.
 	HoldTTL time.Duration
@@ -40,7 +37,6 @@ type Options struct {
 type Engine struct {
 	store       Store
 	clock       Clock
-	loc         *time.Location
 	holdTTL     time.Duration
 	approvalTTL time.Duration
 	backoff     []time.Duration
@@ -49,12 +45,9 @@ type Engine struct {
 
 // New returns an engine over the store.
 func New(store Store, opts Options) *Engine {
-	e := &Engine{store: store, clock: opts.Clock, loc: opts.Location, holdTTL: opts.HoldTTL, approvalTTL: opts.ApprovalTTL}
+	e := &Engine{store: store, clock: opts.Clock, holdTTL: opts.HoldTTL, approvalTTL: opts.ApprovalTTL}
 	if e.clock == nil {
 		e.clock = SystemClock{}
-	}
-	if e.loc == nil {
-		e.loc = time.UTC
 	}
 	if e.holdTTL <= 0 {
 		e.holdTTL = DefaultHoldTTL
@@ -206,24 +199,6 @@ func findCardFor(tx Tx, actor Actor, id string) (*Card, error) {
 		return nil, err
 	}
 	return card, nil
-}
-
-// windowKeys returns the day and month a moment falls in, in the
-// organisation's time zone.
-func (e *Engine) windowKeys(t time.Time) (day, month string) {
-	local := t.In(e.loc)
-	return local.Format("2006-01-02"), local.Format("2006-01")
-}
-
-// nextDay and nextMonth return when the current day and month windows reset.
-func (e *Engine) nextDay(t time.Time) time.Time {
-	l := t.In(e.loc)
-	return time.Date(l.Year(), l.Month(), l.Day()+1, 0, 0, 0, 0, e.loc).UTC()
-}
-
-func (e *Engine) nextMonth(t time.Time) time.Time {
-	l := t.In(e.loc)
-	return time.Date(l.Year(), l.Month()+1, 1, 0, 0, 0, 0, e.loc).UTC()
 }
 
 // AgentScope is the spend counter scope of an agent in a currency. Counter

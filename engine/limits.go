@@ -26,8 +26,14 @@ type spendWindows struct {
 // loadWindows reads the counters of the agent (in the currency) and, when
 // card is set, of the card, plus the velocity counts the limits call for.
 func (e *Engine) loadWindows(tx Tx, agentID string, card *Card, currency string, policy SpendLimits, now time.Time) (*spendWindows, error) {
-	w := &spendWindows{resetDay: e.nextDay(now), resetMo: e.nextMonth(now)}
-	w.day, w.month = e.windowKeys(now)
+	// The zone is read in the transaction: it belongs to the database, so
+	// that every process keys a charge to the same day.
+	loc, err := location(tx)
+	if err != nil {
+		return nil, err
+	}
+	w := &spendWindows{resetDay: nextDay(loc, now), resetMo: nextMonth(loc, now)}
+	w.day, w.month = windowKeys(loc, now)
 	periods := []string{DayPeriod(w.day), MonthPeriod(w.month), LifetimePeriod}
 	scopes := []string{AgentScope(agentID, currency), AgentCountScope(agentID)}
 	if card != nil {

@@ -200,6 +200,12 @@ type Tx interface {
 	// ListCardLinks returns the links of a card.
 	ListCardLinks(cardID string) ([]*CardLink, error)
 
+	// Settings returns the organisation's settings; CodeNotFound only for a
+	// database not migrated.
+	Settings() (*Settings, error)
+	// UpdateSettings saves the organisation's settings.
+	UpdateSettings(s *Settings) error
+
 	// InsertFallback records an answer an issuer endpoint gave without the
 	// engine's decision.
 	InsertFallback(f *Fallback) error

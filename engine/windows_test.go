@@ -19,7 +19,10 @@ func mustLoad(t *testing.T, name string) *time.Location {
 
 // envIn is an engine whose organisation lives in the time zone.
 func envIn(t *testing.T, loc *time.Location) *sqlitetest.Env {
-	return sqlitetest.NewWith(t, sqlitetest.Options{Engine: engine.Options{Location: loc}})
+	env := sqlitetest.New(t)
+	_, err := env.Engine.SetTimeZone(env.Ctx, engine.Operator, engine.SetTimeZoneInput{TimeZone: loc.String()})
+	require.NoError(t, err)
+	return env
 }
 
 // Daily windows are calendar days in the organisation's time zone.
@@ -223,4 +226,47 @@ func TestTransactionsPerDayCountAcrossCurrencies(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, engine.DecisionApproved, check(t, env, agent, engine.PolicyCheckInput{Amount: 500, Currency: "GBP"}).Status)
 	env.Verify()
+}
+
+// The time zone belongs to the database: every engine on it (every
+// process) keys a charge to the same day, and a change takes effect in all
+// of them at once.
+func TestTimeZoneBelongsToTheDatabase(t *testing.T) {
+	env := sqlitetest.New(t)
+	_, agent, card := env.Setup(100_000, noIntent(engine.Policy{SpendLimits: engine.SpendLimits{DailyLimit: ptr(10_000)}}))
+	other := env.Reopen(engine.Options{}) // another process on the same file
+
+	change, err := other.Engine.SetTimeZone(env.Ctx, engine.Operator, engine.SetTimeZoneInput{TimeZone: "Europe/Berlin"})
+	require.NoError(t, err)
+	assert.Equal(t, "UTC", change.From)
+	assert.Equal(t, "Europe/Berlin", change.To)
+	s, err := env.Engine.GetSettings(env.Ctx, engine.Operator)
+	require.NoError(t, err)
+	assert.Equal(t, "Europe/Berlin", s.TimeZone, "the first engine sees the change")
+
+	// 23:30 UTC on 1 December is 00:30 on the 2nd in Berlin; 00:30 UTC on the
+	// 2nd is the same Berlin day. Two $100 charges in one Berlin day.
+	env.Clock.Set(time.Date(2026, 12, 1, 23, 30, 0, 0, time.UTC))
+	requireApproved(t, env.Charge(card, 10_000, "Shop", ""))
+	env.Clock.Set(time.Date(2026, 12, 2, 0, 30, 0, 0, time.UTC))
+	assert.Equal(t, engine.CodeDailyLimitExceeded, other.Charge(card, 10_000, "Shop", "").DeclineCode)
+	limits, err := other.Engine.Limits(env.Ctx, engine.Operator, agent.ID)
+	require.NoError(t, err)
+	assert.Equal(t, time.Date(2026, 12, 2, 23, 0, 0, 0, time.UTC), *limits.Daily.ResetsAt, "midnight in Berlin")
+
+	// Back to UTC at 00:30 UTC on the 2nd: today is the 2nd in UTC too, so the
+	// Berlin-day spend (counted under 2026-12-02) keeps counting.
+	change, err = env.Engine.SetTimeZone(env.Ctx, engine.Operator, engine.SetTimeZoneInput{TimeZone: "UTC"})
+	require.NoError(t, err)
+	assert.Equal(t, "2026-12-02", change.DayBefore)
+	assert.Equal(t, "2026-12-02", change.DayAfter)
+	assert.Equal(t, engine.CodeDailyLimitExceeded, env.Charge(card, 10_000, "Shop", "").DeclineCode)
+	env.Verify()
+
+	for _, bad := range []string{"", "Local", "Mars/Olympus", "../../etc/passwd"} {
+		_, err := env.Engine.SetTimeZone(env.Ctx, engine.Operator, engine.SetTimeZoneInput{TimeZone: bad})
+		assertInvalid(t, err, "timezone")
+	}
+	_, err = env.Engine.SetTimeZone(env.Ctx, sqlitetest.AgentActor(agent), engine.SetTimeZoneInput{TimeZone: "UTC"})
+	assert.Equal(t, engine.CodeForbidden, engine.ErrorCode(err))
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/agentledger/agentledger/engine"
 	"github.com/agentledger/agentledger/store/sqlite"
@@ -40,9 +40,10 @@ type app struct {
 	clock  engine.Clock // nil: the system clock; tests set their own
 	self   string       // how the program was invoked, for printing next steps
 
-	dbPath  string
-	keyFile string
-	json    bool
+	dbPath   string
+	keyFile  string
+	json     bool
+	timezone string // init --timezone: the zone of a database being created
 
 	db     *sqlite.DB
 	engine *engine.Engine
@@ -132,7 +133,7 @@ Amounts on the command line are in minor units: --amount 1250 is $12.50.`,
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddGroup(&cobra.Group{ID: "setup", Title: "Getting started:"}, &cobra.Group{ID: "objects", Title: "Users, agents and cards:"},
 		&cobra.Group{ID: "money", Title: "Spending and the ledger:"}, &cobra.Group{ID: "integrations", Title: "Integrations:"})
-	for _, c := range []*cobra.Command{a.initCommand(), a.quickstartCommand(), a.serveCommand()} {
+	for _, c := range []*cobra.Command{a.initCommand(), a.quickstartCommand(), a.serveCommand(), a.timezoneCommand()} {
 		c.GroupID = "setup"
 		root.AddCommand(c)
 	}
@@ -191,20 +192,48 @@ func (a *app) openOrCreate() error {
 	if err != nil {
 		return err
 	}
+	_, statErr := os.Stat(a.dbPath)
+	created := errors.Is(statErr, os.ErrNotExist)
 	db, err := sqlite.Open(a.dbPath, sqlite.Options{Key: key})
 	if err != nil {
 		return err
 	}
-	opts := engine.Options{Clock: a.clock}
-	if tz := a.getenv("AGENTLEDGER_TZ"); tz != "" {
-		loc, err := time.LoadLocation(tz)
-		if err != nil {
-			db.Close()
-			return fmt.Errorf("AGENTLEDGER_TZ: %w", err)
-		}
-		opts.Location = loc
+	a.db, a.engine = db, engine.New(db, engine.Options{Clock: a.clock})
+	if err := a.checkTimeZone(created); err != nil {
+		a.close()
+		return err
 	}
-	a.db, a.engine = db, engine.New(db, opts)
+	return nil
+}
+
+// checkTimeZone gives a database being created its time zone (init
+// --timezone, else $AGENTLEDGER_TZ, else UTC) and refuses to run with an
+// $AGENTLEDGER_TZ that disagrees with the zone stored in the database: the
+// zone keys every daily and monthly window, and two processes that keyed a
+// charge to different days would let two charges through one day's limit.
+func (a *app) checkTimeZone(created bool) error {
+	env := strings.TrimSpace(a.getenv("AGENTLEDGER_TZ"))
+	if env != "" {
+		loc, err := engine.LoadTimeZone("AGENTLEDGER_TZ", env)
+		if err != nil {
+			return err
+		}
+		env = loc.String()
+	}
+	if want := cmp.Or(a.timezone, env); created && want != "" {
+		if _, err := a.engine.SetTimeZone(a.ctx, op, engine.SetTimeZoneInput{TimeZone: want}); err != nil {
+			return err
+		}
+	}
+	settings, err := a.engine.GetSettings(a.ctx, op)
+	if err != nil {
+		return err
+	}
+	if env != "" && env != settings.TimeZone {
+		return fmt.Errorf("AGENTLEDGER_TZ is %s but the database's time zone is %s: every process keys daily and monthly windows "+
+			"by the database's zone; unset AGENTLEDGER_TZ, or change the database's with '%s timezone set %s'",
+			env, settings.TimeZone, a.invocation(), env)
+	}
 	return nil
 }
 

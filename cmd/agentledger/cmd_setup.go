@@ -18,15 +18,20 @@ type initResult struct {
 	Database string         `json:"database"`
 	KeyFile  string         `json:"key_file,omitempty"`
 	Created  bool           `json:"created"`
+	TimeZone string         `json:"timezone"`
 	AdminKey *engine.NewKey `json:"admin_key,omitempty"`
 }
 
 func (a *app) initCommand() *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create the database and its key file, and print an admin API key",
 		Long: `Create the database and the key file that encrypts card numbers (mode 0600),
 and print an admin API key — once: only its hash is kept.
+
+--timezone sets the organisation's time zone (default $AGENTLEDGER_TZ, else
+UTC): daily and monthly windows are calendar days and months there, for every
+process on the database. Change it later with 'agentledger timezone set'.
 
 Running init again destroys nothing: an existing database and key file are
 kept as they are, and no new admin key is made (use 'key create --admin').`,
@@ -46,11 +51,14 @@ kept as they are, and no new admin key is made (use 'key create --admin').`,
 				if res.KeyFile != "" {
 					fmt.Fprintf(w, "Created key file %s (mode 0600) — back it up: without it card numbers cannot be read.\n", res.KeyFile)
 				}
+				fmt.Fprintf(w, "Time zone %s: daily and monthly windows are calendar days and months there.\n", res.TimeZone)
 				fmt.Fprintf(w, "\nAdmin API key (shown once, store it now):\n\n  %s\n\n", res.AdminKey.Secret)
 				fmt.Fprintf(w, "Next: %s quickstart\n", a.invocation())
 			})
 		},
 	}
+	cmd.Flags().StringVar(&a.timezone, "timezone", "", "the organisation's IANA time zone, e.g. Europe/Berlin (default $AGENTLEDGER_TZ, else UTC)")
+	return cmd
 }
 
 // initialize creates the key file (unless $AGENTLEDGER_KEY supplies the key)
@@ -76,8 +84,24 @@ func (a *app) initialize() (*initResult, error) {
 			}
 		}
 	}
+	if a.timezone != "" {
+		if _, err := engine.LoadTimeZone("timezone", a.timezone); err != nil {
+			return nil, err
+		}
+	}
 	if err := a.openOrCreate(); err != nil {
 		return nil, err
+	}
+	settings, err := a.engine.GetSettings(a.ctx, op)
+	if err != nil {
+		return nil, err
+	}
+	res.TimeZone = settings.TimeZone
+	if a.timezone != "" && dbExists {
+		if loc, _ := engine.LoadTimeZone("timezone", a.timezone); loc.String() != settings.TimeZone {
+			return nil, fmt.Errorf("timezone: %s already exists with the time zone %s; change it with '%s timezone set %s'",
+				a.dbPath, settings.TimeZone, a.invocation(), a.timezone)
+		}
 	}
 	keys, err := a.engine.ListKeys(a.ctx, op)
 	if err != nil {
