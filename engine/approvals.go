@@ -85,7 +85,7 @@ func (e *Engine) decide(ctx context.Context, actor Actor, in DecideInput, outcom
 		return nil, err
 	}
 	var err error
-	if in.Note, err = checkText("note", in.Note, maxTextLen, false); err != nil {
+	if in.Note, err = checkFreeText("note", in.Note, maxTextLen, false); err != nil {
 		return nil, err
 	}
 	var out *Decision
@@ -120,7 +120,7 @@ func (e *Engine) AnswerApproval(ctx context.Context, actor Actor, in ClientAnswe
 		return nil, err
 	}
 	var err error
-	if in.Note, err = checkText("note", in.Note, maxTextLen, false); err != nil {
+	if in.Note, err = checkFreeText("note", in.Note, maxTextLen, false); err != nil {
 		return nil, err
 	}
 	if in.AnsweredBy, err = checkText("answered_by", in.AnsweredBy, maxNameLen, true); err != nil {

@@ -54,7 +54,15 @@ func (e *Engine) Authorize(ctx context.Context, actor Actor, in AuthorizeInput) 
 func (in AuthorizeInput) normalize() (AuthorizeInput, error) {
 	var err error
 	in.CardID = strings.TrimSpace(in.CardID)
-	in.PAN = strings.ReplaceAll(strings.TrimSpace(in.PAN), " ", "")
+	if LooksLikePAN(in.CardID) {
+		// A card number where an id was expected is a card number: looked
+		// up as one, and never echoed or stored.
+		if in.PAN != "" {
+			return in, invalid("card_id", "give a card id or a card number (pan), not both")
+		}
+		in.PAN, in.CardID = in.CardID, ""
+	}
+	in.PAN = strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(in.PAN))
 	in.IssuerCardID = strings.TrimSpace(in.IssuerCardID)
 	switch {
 	case in.CardID == "" && in.PAN == "" && in.IssuerCardID == "":
@@ -63,8 +71,8 @@ func (in AuthorizeInput) normalize() (AuthorizeInput, error) {
 		return in, invalid("issuer", "must be %s or %s", IssuerStripe, IssuerLithic)
 	case len(in.IssuerCardID) > 100:
 		return in, invalid("issuer_card_id", "must be at most 100 characters")
-	case in.PAN != "" && (len(in.PAN) < 12 || len(in.PAN) > 19 || strings.Trim(in.PAN, "0123456789") != ""):
-		return in, invalid("pan", "must be 12 to 19 digits")
+	case in.PAN != "" && !LooksLikePAN(in.PAN):
+		return in, &Error{Code: CodeInvalidInput, Field: "pan", Message: "pan: must be 12 to 19 digits"} // never echoed
 	case in.CVV != "" && (len(in.CVV) < 3 || len(in.CVV) > 4 || strings.Trim(in.CVV, "0123456789") != ""):
 		return in, invalid("cvv", "must be 3 or 4 digits")
 	case len(in.CardID) > 100:
@@ -76,7 +84,7 @@ func (in AuthorizeInput) normalize() (AuthorizeInput, error) {
 	if in.Currency, err = normalizeCurrency("currency", in.Currency, DefaultCurrency); err != nil {
 		return in, err
 	}
-	if in.Merchant.Name, err = checkText("merchant.name", in.Merchant.Name, maxMerchantLen, true); err != nil {
+	if in.Merchant.Name, err = checkFreeText("merchant.name", in.Merchant.Name, maxMerchantLen, true); err != nil {
 		return in, err
 	}
 	if in.Merchant.MCC, err = checkMCC("merchant.mcc", in.Merchant.MCC); err != nil {
@@ -248,9 +256,10 @@ func (r *authRun) checkCard() (string, string, error) {
 		case r.in.PAN != "":
 			return r.fail("card", CodeCardNotFound, "no card has that number")
 		case r.in.IssuerCardID != "":
-			return r.fail("card", CodeCardNotFound, fmt.Sprintf("%s card %s is not linked to an agentledger card (agentledger card link)", r.in.Issuer, r.in.IssuerCardID))
+			return r.fail("card", CodeCardNotFound, fmt.Sprintf("%s card %s is not linked to an agentledger card (agentledger card link)",
+				r.in.Issuer, MaskPANs(r.in.IssuerCardID)))
 		}
-		return r.fail("card", CodeCardNotFound, fmt.Sprintf("no card %s exists", r.in.CardID))
+		return r.fail("card", CodeCardNotFound, fmt.Sprintf("no card %s exists", MaskPANs(r.in.CardID)))
 	} else if err != nil {
 		return "", "", err
 	}

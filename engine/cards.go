@@ -36,7 +36,7 @@ func (e *Engine) CreateCard(ctx context.Context, actor Actor, in CreateCardInput
 	if err := checkOneOf("type", in.Type, CardSingleUse, CardMultiUse); err != nil {
 		return nil, err
 	}
-	if in.Purpose, err = checkText("purpose", in.Purpose, maxMerchantLen, false); err != nil {
+	if in.Purpose, err = checkFreeText("purpose", in.Purpose, maxMerchantLen, false); err != nil {
 		return nil, err
 	}
 	if in.Limits, err = in.Limits.normalize("limits."); err != nil {

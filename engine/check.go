@@ -47,10 +47,10 @@ func (e *Engine) PolicyCheck(ctx context.Context, actor Actor, in PolicyCheckInp
 	if err := checkAmount("amount", in.Amount); err != nil {
 		return nil, err
 	}
-	if in.Reason, err = checkText("reason", in.Reason, maxTextLen, false); err != nil {
+	if in.Reason, err = checkFreeText("reason", in.Reason, maxTextLen, false); err != nil {
 		return nil, err
 	}
-	if in.Merchant, err = checkText("merchant", in.Merchant, maxMerchantLen, false); err != nil {
+	if in.Merchant, err = checkFreeText("merchant", in.Merchant, maxMerchantLen, false); err != nil {
 		return nil, err
 	}
 	if err := checkMerchantName("merchant", in.Merchant); err != nil {

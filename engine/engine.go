@@ -6,6 +6,7 @@ package engine
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -190,9 +191,14 @@ func findAgentFor(tx Tx, actor Actor, field, ref string) (*Agent, error) {
 	return agent, nil
 }
 
-// findCardFor loads a card the actor may see.
+// findCardFor loads a card the actor may see, by id or, when the reference
+// is shaped like one, by card number (never echoed: see notFound).
 func findCardFor(tx Tx, actor Actor, id string) (*Card, error) {
-	card, err := tx.FindCard(id)
+	find := tx.FindCard
+	if LooksLikePAN(id) {
+		find = func(pan string) (*Card, error) { return tx.FindCardByPAN(strings.NewReplacer(" ", "", "-", "").Replace(pan)) }
+	}
+	card, err := find(strings.TrimSpace(id))
 	if IsNotFound(err) || (err == nil && !actor.canSee(card.AgentID)) {
 		return nil, notFound("card_id", "card", id)
 	} else if err != nil {

@@ -72,13 +72,15 @@ func Errorf(code, format string, args ...any) *Error {
 }
 
 // invalid returns an INVALID_INPUT error naming the field, as "field: problem".
+// The problem often quotes the input: a card number in it is masked.
 func invalid(field, format string, args ...any) *Error {
-	return &Error{Code: CodeInvalidInput, Field: field, Message: field + ": " + fmt.Sprintf(format, args...)}
+	return &Error{Code: CodeInvalidInput, Field: field, Message: field + ": " + MaskPANs(fmt.Sprintf(format, args...))}
 }
 
-// notFound returns a NOT_FOUND error naming what was looked up.
+// notFound returns a NOT_FOUND error naming what was looked up, the
+// reference masked if it is shaped like a card number.
 func notFound(field, what, ref string) *Error {
-	return &Error{Code: CodeNotFound, Field: field, Message: fmt.Sprintf("%s: %s %q not found", field, what, ref)}
+	return &Error{Code: CodeNotFound, Field: field, Message: fmt.Sprintf("%s: %s %q not found", field, what, MaskPANs(ref))}
 }
 
 // ErrorCode returns the code of an engine error, or INTERNAL for any other error.

@@ -34,13 +34,13 @@ func (e *Engine) DeclareIntent(ctx context.Context, actor Actor, in DeclareInten
 		return nil, err
 	}
 	in.Agent = agentRef
-	if in.Summary, err = checkText("summary", in.Summary, maxTextLen, true); err != nil {
+	if in.Summary, err = checkFreeText("summary", in.Summary, maxTextLen, true); err != nil {
 		return nil, err
 	}
 	if err := checkAmount("amount", in.Amount); err != nil {
 		return nil, err
 	}
-	if in.Merchant, err = checkText("merchant", in.Merchant, maxMerchantLen, false); err != nil {
+	if in.Merchant, err = checkFreeText("merchant", in.Merchant, maxMerchantLen, false); err != nil {
 		return nil, err
 	}
 	if err := checkMerchantName("merchant", in.Merchant); err != nil {

@@ -44,7 +44,7 @@ func (e *Engine) CreateKey(ctx context.Context, actor Actor, in CreateKeyInput) 
 		return nil, invalid("agent", "only agent keys belong to an agent")
 	}
 	var err error
-	if in.Name, err = checkText("name", in.Name, maxNameLen, false); err != nil {
+	if in.Name, err = checkFreeText("name", in.Name, maxNameLen, false); err != nil {
 		return nil, err
 	}
 	var out *NewKey

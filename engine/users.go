@@ -21,7 +21,7 @@ func (e *Engine) CreateUser(ctx context.Context, actor Actor, in CreateUserInput
 	if in.Name, err = checkName("name", in.Name); err != nil {
 		return nil, err
 	}
-	if in.Email, err = checkText("email", in.Email, 254, false); err != nil {
+	if in.Email, err = checkFreeText("email", in.Email, 254, false); err != nil {
 		return nil, err
 	}
 	var out *User

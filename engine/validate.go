@@ -23,12 +23,23 @@ func checkText(field, s string, max int, required bool) (string, error) {
 	return s, nil
 }
 
+// checkFreeText is checkText for text people write (a summary, a reason, a
+// merchant name): a card number in it is masked to its last four digits
+// before it is stored, evented or echoed.
+func checkFreeText(field, s string, max int, required bool) (string, error) {
+	s, err := checkText(field, s, max, required)
+	return MaskPANs(s), err
+}
+
 // checkName validates a unique name (of a user or agent). Names may not look
 // like ids, since every place that takes an id takes a name too.
 func checkName(field, s string) (string, error) {
 	s, err := checkText(field, s, maxNameLen, true)
 	if err != nil {
 		return "", err
+	}
+	if MaskPANs(s) != s {
+		return "", invalid(field, "must not contain a card number")
 	}
 	for _, p := range []string{PrefixUser, PrefixAgent, PrefixCard, PrefixIntent, PrefixAuthorization, PrefixDecision, PrefixKey} {
 		if strings.HasPrefix(s, p) {
