@@ -196,7 +196,9 @@ func findAgentFor(tx Tx, actor Actor, field, ref string) (*Agent, error) {
 func findCardFor(tx Tx, actor Actor, id string) (*Card, error) {
 	find := tx.FindCard
 	if LooksLikePAN(id) {
-		find = func(pan string) (*Card, error) { return tx.FindCardByPAN(strings.NewReplacer(" ", "", "-", "").Replace(pan)) }
+		find = func(pan string) (*Card, error) {
+			return tx.FindCardByPAN(strings.NewReplacer(" ", "", "-", "").Replace(pan))
+		}
 	}
 	card, err := find(strings.TrimSpace(id))
 	if IsNotFound(err) || (err == nil && !actor.canSee(card.AgentID)) {
