@@ -5,12 +5,21 @@ BIN := bin/agentledger
 RUN_DB ?= agentledger.db
 RUN_ADDR ?= 127.0.0.1:8765
 
-.PHONY: build test e2e-deps lint bench run
+.PHONY: build test e2e-deps lint bench run install
 
 # build compiles every package and the agentledger binary into bin/.
 build:
 	$(GO) build ./...
 	$(GO) build -o $(BIN) ./cmd/agentledger
+
+# install builds agentledger and copies it to $(PREFIX)/bin: by default
+# ~/.local/bin, which needs no root (have it on your PATH). Elsewhere:
+# `make install PREFIX=/usr/local`, as a user who may write there. DESTDIR is
+# prepended, for packaging.
+PREFIX ?= $(HOME)/.local
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/agentledger
 
 # run sets up the sandbox on the embedded default database (creating it on
 # first use), prints how to connect, and serves MCP over HTTP on 127.0.0.1

@@ -3,11 +3,13 @@ package main
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/agentledger/agentledger/engine"
@@ -76,22 +78,67 @@ func (a *app) execute(args []string) int {
 	}
 	var usage usageError
 	isUsage := errors.As(err, &usage) || isCobraUsageError(err)
-	msg := err.Error()
+	code, msg, field := codeUsage, err.Error(), ""
 	if !isUsage {
-		msg = engine.ErrorMessage(err)
-		if engine.ErrorCode(err) == engine.CodeInternal {
+		code, msg = engine.ErrorCode(err), engine.ErrorMessage(err)
+		if code == engine.CodeInternal {
 			msg = err.Error() // the operator's own machine: show the real cause
 		}
+		var e *engine.Error
+		if errors.As(err, &e) {
+			field = e.Field
+		}
 	}
-	fmt.Fprintf(s.err, "error: %s", oneLine(msg))
-	if isUsage && cmd != nil {
-		fmt.Fprintf(s.err, " (see '%s --help')", cmd.CommandPath())
+	// Cobra may fail before it has parsed --json (an unknown command or
+	// flag), so the command line is looked at too.
+	if a.json || jsonRequested(args) {
+		var body errorJSON
+		body.Error.Code, body.Error.Message, body.Error.Field = code, oneLine(msg), field
+		enc := json.NewEncoder(s.err)
+		enc.SetEscapeHTML(false)
+		enc.Encode(body)
+	} else {
+		fmt.Fprintf(s.err, "error: %s", oneLine(msg))
+		if isUsage && cmd != nil {
+			fmt.Fprintf(s.err, " (see '%s --help')", cmd.CommandPath())
+		}
+		fmt.Fprintln(s.err)
 	}
-	fmt.Fprintln(s.err)
 	if isUsage {
 		return exitUsage
 	}
 	return exitError
+}
+
+// codeUsage is the error code under --json of a malformed command line.
+const codeUsage = "USAGE"
+
+// errorJSON is how an error prints under --json: the shape of the HTTP
+// API's errors.
+type errorJSON struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+		Field   string `json:"field,omitempty"`
+	} `json:"error"`
+}
+
+// jsonRequested reports whether args turn --json on, as pflag would read
+// them: --json or --json=BOOL before any "--", the last one winning.
+func jsonRequested(args []string) bool {
+	on := false
+	for _, arg := range args {
+		if arg == "--" {
+			break
+		}
+		if arg == "--json" {
+			on = true
+		} else if v, ok := strings.CutPrefix(arg, "--json="); ok {
+			b, err := strconv.ParseBool(v)
+			on = err == nil && b
+		}
+	}
+	return on
 }
 
 // isCobraUsageError recognises the errors cobra and pflag return for a
@@ -129,7 +176,7 @@ Amounts on the command line are in minor units: --amount 1250 is $12.50.`,
 	}
 	root.PersistentFlags().StringVar(&a.dbPath, "db", defaultDB, "database file ($AGENTLEDGER_DB)")
 	root.PersistentFlags().StringVar(&a.keyFile, "key-file", "", "store key file (default: the database path with .key; $AGENTLEDGER_KEY overrides)")
-	root.PersistentFlags().BoolVar(&a.json, "json", false, "print results as JSON")
+	root.PersistentFlags().BoolVar(&a.json, "json", false, "print results as JSON (and errors, on stderr)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddGroup(&cobra.Group{ID: "setup", Title: "Getting started:"}, &cobra.Group{ID: "objects", Title: "Users, agents and cards:"},
 		&cobra.Group{ID: "money", Title: "Spending and the ledger:"}, &cobra.Group{ID: "integrations", Title: "Integrations:"})

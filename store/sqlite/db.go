@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"sync"
@@ -79,8 +80,8 @@ type writeRequest struct {
 	done chan error
 }
 
-// Open opens (creating if needed) the database at path, applies pending
-// migrations, and starts the writer.
+// Open opens (creating if needed, mode 0600) the database at path, applies
+// pending migrations, and starts the writer.
 func Open(path string, opts Options) (*DB, error) {
 	seal, err := newSealer(opts.Key)
 	if err != nil {
@@ -99,6 +100,9 @@ func Open(path string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := createOwnerOnly(abs); err != nil {
+		return nil, err
+	}
 	db := &DB{
 		path: abs, seal: seal, stmts: map[string]*sql.Stmt{}, maxBatch: opts.MaxBatch,
 		requests: make(chan *writeRequest, 4*opts.MaxBatch), closing: make(chan struct{}), stopped: make(chan struct{}),
@@ -109,6 +113,21 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	go db.writeLoop()
 	return db, nil
+}
+
+// createOwnerOnly creates a missing database file with mode 0600 before
+// SQLite opens it: the file holds sealed card numbers and key hashes, and
+// SQLite gives the -wal, -shm and -journal files it makes the mode of the
+// database file. An existing file is left as it is, mode included.
+func createOwnerOnly(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // dsn builds the file URI with the pragmas of DESIGN §7. The writer takes
