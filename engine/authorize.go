@@ -25,6 +25,41 @@ type AuthorizeInput struct {
 	// NetworkID is the network's own id for the attempt: the same id twice
 	// returns the first decision. One is generated when empty.
 	NetworkID string `json:"network_id"`
+	// IdempotencyKey makes a retry without a network id return the first
+	// decision (the same key with another charge is IDEMPOTENCY_CONFLICT).
+	IdempotencyKey string `json:"-"`
+}
+
+// keyedCharge is what an idempotency key is bound to: the charge, with the
+// card as it resolved (a PAN is never part of a stored request hash, which
+// could be brute-forced back to it).
+type keyedCharge struct {
+	Card         string   `json:"card"`
+	Issuer       string   `json:"issuer,omitempty"`
+	IssuerCardID string   `json:"issuer_card_id,omitempty"`
+	CVVGiven     bool     `json:"cvv_given,omitempty"`
+	Amount       int64    `json:"amount"`
+	Currency     string   `json:"currency"`
+	Merchant     Merchant `json:"merchant"`
+	NetworkID    string   `json:"network_id,omitempty"`
+}
+
+// keyed returns the charge an idempotency key is checked against.
+func (in AuthorizeInput) keyed(tx Tx) (keyedCharge, error) {
+	k := keyedCharge{Card: in.CardID, Issuer: in.Issuer, IssuerCardID: in.IssuerCardID, CVVGiven: in.CVV != "",
+		Amount: in.Amount, Currency: in.Currency, Merchant: in.Merchant, NetworkID: in.NetworkID}
+	if in.PAN != "" {
+		card, err := tx.FindCardByPAN(in.PAN)
+		switch {
+		case err == nil:
+			k.Card = card.ID
+		case IsNotFound(err):
+			k.Card = "unknown card ····" + in.PAN[len(in.PAN)-4:]
+		default:
+			return k, err
+		}
+	}
+	return k, nil
 }
 
 // Authorize decides a card charge in one write transaction, running the
@@ -42,10 +77,18 @@ func (e *Engine) Authorize(ctx context.Context, actor Actor, in AuthorizeInput) 
 	}
 	var out *Authorization
 	err = e.update(ctx, func(tx Tx, now time.Time) error {
-		if in.NetworkID == "" {
-			in.NetworkID = e.newID("net_", now)
+		var keyed keyedCharge
+		if in.IdempotencyKey != "" {
+			if keyed, err = in.keyed(tx); err != nil {
+				return err
+			}
 		}
-		out, err = e.authorize(tx, in, now)
+		out, err = idempotent(tx, actor, in.IdempotencyKey, "authorize", keyed, now, func() (*Authorization, error) {
+			if in.NetworkID == "" {
+				in.NetworkID = e.newID("net_", now)
+			}
+			return e.authorize(tx, in, now)
+		})
 		return err
 	})
 	return out, err

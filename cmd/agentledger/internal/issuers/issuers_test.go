@@ -647,3 +647,45 @@ func TestSandboxNetworkEndpoints(t *testing.T) {
 		})
 	}
 }
+
+// Idempotency-Key on every /v1/network endpoint, Stripe's way: the same key
+// with the same body returns the first answer and acts once; with another
+// body (or on another endpoint) it is 409 IDEMPOTENCY_CONFLICT.
+func TestNetworkEndpointsHonourIdempotencyKey(t *testing.T) {
+	r := newRig(t, issuers.Options{}, nil)
+	r.env.Reveal(r.agent, r.card, 25_00, "Acme")
+	call := func(path, key, body string) (int, map[string]any) {
+		h := http.Header{"Authorization": {"Bearer " + r.network}}
+		if key != "" {
+			h.Set("Idempotency-Key", key)
+		}
+		resp, out := r.post(path, h, []byte(body))
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(out, &m), string(out))
+		return resp.StatusCode, m
+	}
+	charge := `{"card":"` + r.card.ID + `","amount":2500,"merchant":{"name":"Acme"}}` // no network_id
+	status, first := call("/v1/network/authorize", "order-1", charge)
+	require.Equal(t, http.StatusOK, status, first)
+	require.Equal(t, engine.AuthApproved, first["status"])
+	status, again := call("/v1/network/authorize", "order-1", charge)
+	require.Equal(t, http.StatusOK, status, again)
+	assert.Equal(t, first, again, "the first answer, word for word")
+	b, err := r.env.Engine.UserBalance(r.env.Ctx, engine.Operator, r.user.ID, "USD")
+	require.NoError(t, err)
+	assert.Equal(t, int64(2500), b.Pending, "held once")
+
+	for _, tc := range []struct{ path, body string }{
+		{"/v1/network/authorize", `{"card":"` + r.card.ID + `","amount":2600,"merchant":{"name":"Acme"}}`},
+		{"/v1/network/reverse", `{"authorization_id":"` + first["id"].(string) + `"}`},
+	} {
+		status, m := call(tc.path, "order-1", tc.body)
+		assert.Equal(t, http.StatusConflict, status, m)
+		assert.Equal(t, engine.CodeIdempotencyConflict, m["error"].(map[string]any)["code"])
+	}
+	// Without the key, the same body is a new charge.
+	status, other := call("/v1/network/authorize", "", charge)
+	require.Equal(t, http.StatusOK, status, other)
+	assert.NotEqual(t, first["id"], other["id"])
+	r.env.Verify()
+}

@@ -90,7 +90,7 @@ func (h *Handler) networkAuthorize(w http.ResponseWriter, r *http.Request) {
 	}
 	a, err := h.eng.Authorize(r.Context(), actor, engine.AuthorizeInput{
 		CardID: req.Card, PAN: req.PAN, CVV: req.CVV, Amount: req.Amount, Currency: req.Currency,
-		Merchant: req.Merchant, NetworkID: req.NetworkID,
+		Merchant: req.Merchant, NetworkID: req.NetworkID, IdempotencyKey: r.Header.Get("Idempotency-Key"),
 	})
 	if err != nil {
 		writeEngineError(w, err)
