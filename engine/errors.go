@@ -17,6 +17,7 @@ const (
 	CodeUnauthorized        = "UNAUTHORIZED"         // missing, unknown or revoked API key
 	CodeIdempotencyConflict = "IDEMPOTENCY_CONFLICT" // idempotency key reused with other input
 	CodeBusy                = "BUSY"                 // the database stayed locked past the busy timeout
+	CodeUnavailable         = "UNAVAILABLE"          // the database could not commit; nothing was written: retry
 	CodeInternal            = "INTERNAL"             // a bug or an I/O failure
 
 	// Decline codes (DESIGN §4), in the order the checks run.

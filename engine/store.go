@@ -19,7 +19,10 @@ type Store interface {
 	// the store, cancelling ctx does not abandon it: the transaction runs to
 	// its end, so money is never half-moved by a disconnecting client. If the
 	// database stays locked by another process past the busy timeout, Update
-	// returns a CodeBusy error and nothing is written.
+	// returns a CodeBusy error and nothing is written. If the commit itself
+	// fails (a full disk, an I/O error), Update returns a CodeUnavailable
+	// error — whatever fn returned, since fn may have decided on writes that
+	// never happened — and nothing is written.
 	Update(ctx context.Context, fn func(tx Tx) error) error
 
 	// View runs fn in a read-only snapshot of the committed state. Write

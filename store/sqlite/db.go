@@ -278,21 +278,25 @@ func (db *DB) writeLoop() {
 }
 
 // runBatch runs the requests in one transaction, each in its own savepoint
-// so that one failing request rolls back only its own writes. Failed
-// requests are answered at once; successful ones after the commit.
+// so that one failing request rolls back only its own writes. No request is
+// answered before the COMMIT: a request that failed may have failed because
+// of what an earlier one in the batch wrote (a settle told "already
+// reversed"), and that answer is only true if those writes commit. When the
+// COMMIT fails, every request of the batch gets a retryable error.
 func (db *DB) runBatch(batch []*writeRequest) {
 	ctx := context.Background() // commits are never cancelled half-way
 	if _, err := db.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
-		db.fail(batch, err)
+		db.fail(batch, mapError(err))
 		return
 	}
 	t := &tx{db: db, ctx: ctx, q: db.conn, write: true}
 	useSavepoints := len(batch) > 1
-	var succeeded []*writeRequest
+	answers := make([]error, len(batch))
+	succeeded := 0
 	for i, r := range batch {
 		if useSavepoints {
 			if _, err := db.conn.ExecContext(ctx, "SAVEPOINT op"); err != nil {
-				db.rollback(ctx, append(succeeded, batch[i:]...), err)
+				db.rollback(ctx, batch, err)
 				return
 			}
 		}
@@ -303,52 +307,70 @@ func (db *DB) runBatch(batch []*writeRequest) {
 		}
 		switch {
 		case err != nil && !useSavepoints:
+			// Alone in its transaction, it decided on committed state only.
 			db.conn.ExecContext(ctx, "ROLLBACK")
 			r.done <- err
 			return
 		case err != nil:
 			if _, rbErr := db.conn.ExecContext(ctx, "ROLLBACK TO op; RELEASE op"); rbErr != nil {
-				db.rollback(ctx, append(succeeded, batch[i:]...), rbErr)
+				db.rollback(ctx, batch, rbErr)
 				return
 			}
-			r.done <- err
-			continue
 		case useSavepoints:
 			if _, err := db.conn.ExecContext(ctx, "RELEASE op"); err != nil {
-				db.rollback(ctx, append(succeeded, batch[i:]...), err)
+				db.rollback(ctx, batch, err)
 				return
 			}
 		}
-		succeeded = append(succeeded, r)
+		if answers[i] = err; err == nil {
+			succeeded++
+		}
 	}
-	if len(succeeded) == 0 {
+	if succeeded == 0 {
+		// Nothing to commit: each failure was decided on committed state
+		// and on the failed (rolled back) writes of the others, which is
+		// what it would have seen alone.
 		db.conn.ExecContext(ctx, "ROLLBACK")
+		db.answer(batch, answers)
 		return
 	}
 	if err := t.writeEvents(); err != nil {
-		db.rollback(ctx, succeeded, err)
+		db.rollback(ctx, batch, err)
 		return
 	}
 	if _, err := db.conn.ExecContext(ctx, "COMMIT"); err != nil {
-		db.rollback(ctx, succeeded, err)
+		db.rollback(ctx, batch, err)
 		return
 	}
 	db.commits.Add(1)
-	db.transactions.Add(int64(len(succeeded)))
-	for _, r := range succeeded {
-		r.done <- nil
+	db.transactions.Add(int64(succeeded))
+	db.answer(batch, answers)
+}
+
+func (db *DB) answer(batch []*writeRequest, answers []error) {
+	for i, r := range batch {
+		r.done <- answers[i]
 	}
 }
 
-// rollback abandons the whole transaction and fails every request not yet
-// answered.
-func (db *DB) rollback(ctx context.Context, unanswered []*writeRequest, cause error) {
+// rollback abandons the whole transaction: nothing any request of the batch
+// wrote is kept, so each gets a retryable error, whatever it decided.
+func (db *DB) rollback(ctx context.Context, batch []*writeRequest, cause error) {
 	db.conn.ExecContext(ctx, "ROLLBACK")
-	db.fail(unanswered, fmt.Errorf("sqlite: transaction rolled back: %w", cause))
+	db.fail(batch, &engine.Error{Code: engine.CodeUnavailable,
+		Message: "the database could not commit (" + commitCause(cause) + "); nothing was written: try again"})
 }
 
-func (db *DB) fail(requests []*writeRequest, cause error) {
-	err := mapError(cause)
+// commitCause names why a commit failed, in words for the caller.
+func commitCause(err error) string {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return sqlite.ErrorCodeString[se.Code()]
+	}
+	return "an internal error"
+}
+
+func (db *DB) fail(requests []*writeRequest, err error) {
 	for _, r := range requests {
 		r.done <- err
 	}

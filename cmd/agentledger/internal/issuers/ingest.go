@@ -54,7 +54,7 @@ func (h *Handler) add(o *outcome, authID, what string, err error) bool {
 	case "":
 		o.done = append(o.done, what+" "+authID)
 		return true
-	case engine.CodeBusy, engine.CodeInternal:
+	case engine.CodeBusy, engine.CodeUnavailable, engine.CodeInternal:
 		o.retry = err
 	default:
 		h.log.Warn("an issuer event could not be applied", "authorization", authID, "what", what, "err", engine.ErrorMessage(err))

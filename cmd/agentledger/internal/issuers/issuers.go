@@ -183,7 +183,7 @@ func (h *Handler) recordFallback(actor engine.Actor, in engine.FallbackInput) {
 			h.log.Info("fallback recorded", "issuer", in.Issuer, "network_id", in.NetworkID, "outcome", f.Outcome)
 			return
 		}
-		if engine.ErrorCode(err) != engine.CodeBusy || attempt == 10 {
+		if code := engine.ErrorCode(err); (code != engine.CodeBusy && code != engine.CodeUnavailable) || attempt == 10 {
 			h.log.Error("could not record a fallback answer", "issuer", in.Issuer, "network_id", in.NetworkID, "err", err)
 			return
 		}
@@ -240,7 +240,7 @@ func writeEngineError(w http.ResponseWriter, err error) {
 		status = http.StatusUnauthorized
 	case engine.CodeForbidden:
 		status = http.StatusForbidden
-	case engine.CodeBusy:
+	case engine.CodeBusy, engine.CodeUnavailable:
 		status = http.StatusServiceUnavailable
 	}
 	var e *engine.Error
