@@ -177,7 +177,7 @@ type authRun struct {
 func (e *Engine) authorize(tx Tx, in AuthorizeInput, now time.Time) (*Authorization, error) {
 	r := &authRun{e: e, tx: tx, now: now, in: in, merchantKey: normalizeMerchant(in.Merchant.Name)}
 	r.auth = &Authorization{
-		ID: e.newID(PrefixAuthorization, now), CardID: in.CardID, Amount: in.Amount, Currency: in.Currency,
+		ID: e.newID(PrefixAuthorization, now), Kind: KindCharge, CardID: in.CardID, Amount: in.Amount, Currency: in.Currency,
 		Merchant: in.Merchant, NetworkID: in.NetworkID, Checks: []Check{}, RiskSignals: []RiskSignal{},
 		CreatedAt: now, UpdatedAt: now,
 	}
@@ -191,11 +191,12 @@ func (e *Engine) authorize(tx Tx, in AuthorizeInput, now time.Time) (*Authorizat
 		}
 	}
 	if code != "" {
-		r.auth.Status, r.auth.DeclineCode, r.auth.Reason = AuthDeclined, code, reason
+		r.auth.Status, r.auth.DeclineCode, r.auth.Reason, r.auth.NetworkAnswer = AuthDeclined, code, reason, NetworkDecline
 	} else {
-		r.auth.Status, r.auth.Reason = AuthApproved, "Approved"
+		r.auth.Status, r.auth.Reason, r.auth.NetworkAnswer = AuthApproved, "Approved", NetworkApprove
 		if r.auth.Paper {
-			r.auth.Reason = "Approved (paper mode: no real money moves)"
+			r.auth.Reason = "Approved (paper mode: no real money moves; the network is told to decline)"
+			r.auth.NetworkAnswer = NetworkDecline
 		}
 		if r.auth.RiskReview {
 			r.auth.Reason += fmt.Sprintf("; flagged for review (risk score %d)", r.auth.RiskScore)
@@ -280,6 +281,33 @@ func (r *authRun) decide() (code, reason string, err error) {
 
 // 1. The card: known, active, not expired, CVV right when given.
 func (r *authRun) checkCard() (string, string, error) {
+	if code, reason, err := r.findCard(); err != nil || code != "" {
+		return code, reason, err
+	}
+	card := r.card
+	switch {
+	case card.Status == CardFrozen:
+		return r.fail("card", CodeCardFrozen, fmt.Sprintf("card ····%s is frozen (by %s)", card.Last4, card.FrozenBy))
+	case card.Status == CardClosed:
+		return r.fail("card", CodeCardCancelled, fmt.Sprintf("card ····%s is closed", card.Last4))
+	case cardExpired(card, r.now):
+		return r.fail("card", CodeExpiredCard, fmt.Sprintf("card ····%s expired at the end of %s", card.Last4, expiryString(card)))
+	}
+	if r.in.CVV != "" {
+		secret, err := r.tx.CardSecret(card.ID)
+		if err != nil {
+			return "", "", err
+		}
+		if !constantTimeEqual(secret.CVV, r.in.CVV) {
+			return r.fail("card", CodeInvalidCVV, fmt.Sprintf("the CVV given for card ····%s does not match", card.Last4))
+		}
+	}
+	r.check("card", CheckPass, fmt.Sprintf("card ····%s is active", card.Last4))
+	return "", "", nil
+}
+
+// findCard resolves the card the charge names: by id, PAN or issuer id.
+func (r *authRun) findCard() (string, string, error) {
 	var card *Card
 	var err error
 	switch {
@@ -308,24 +336,6 @@ func (r *authRun) checkCard() (string, string, error) {
 	}
 	r.card = card
 	r.auth.CardID, r.auth.AgentID = card.ID, card.AgentID
-	switch {
-	case card.Status == CardFrozen:
-		return r.fail("card", CodeCardFrozen, fmt.Sprintf("card ····%s is frozen (by %s)", card.Last4, card.FrozenBy))
-	case card.Status == CardClosed:
-		return r.fail("card", CodeCardCancelled, fmt.Sprintf("card ····%s is closed", card.Last4))
-	case cardExpired(card, r.now):
-		return r.fail("card", CodeExpiredCard, fmt.Sprintf("card ····%s expired at the end of %s", card.Last4, expiryString(card)))
-	}
-	if r.in.CVV != "" {
-		secret, err := r.tx.CardSecret(card.ID)
-		if err != nil {
-			return "", "", err
-		}
-		if !constantTimeEqual(secret.CVV, r.in.CVV) {
-			return r.fail("card", CodeInvalidCVV, fmt.Sprintf("the CVV given for card ····%s does not match", card.Last4))
-		}
-	}
-	r.check("card", CheckPass, fmt.Sprintf("card ····%s is active", card.Last4))
 	return "", "", nil
 }
 

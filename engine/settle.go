@@ -26,27 +26,44 @@ func (e *Engine) Settle(ctx context.Context, actor Actor, in SettleInput) (*Auth
 	}
 	return e.changeAuthorization(ctx, actor, in.AuthorizationID, in.IdempotencyKey, "authorization.settle", EventTransactionSettled, in,
 		func(tx Tx, a *Authorization, now time.Time) error {
-			if err := requireAuthStatus(a, AuthApproved, "settled"); err != nil {
-				return err
-			}
 			amount := a.Amount
 			if in.Amount != nil {
 				amount = *in.Amount
 			}
-			if amount > a.Amount {
-				return invalid("amount", "%s is more than the %s held", FormatAmount(amount, a.Currency), FormatAmount(a.Amount, a.Currency))
-			}
-			if err := e.resolveHold(tx, a, TransferPostPending, amount, now); err != nil {
-				return err
-			}
-			if released := a.Amount - amount; released > 0 {
-				if err := tx.AddCounters(countDeltas(a.AgentID, a.CardID, a.Currency, a.Day, a.Month, -released, 0)); err != nil {
-					return err
-				}
-			}
-			a.Status, a.SettledAmount = AuthSettled, amount
-			return nil
+			return e.settleOne(tx, a, amount, now)
 		})
+}
+
+// settleOne settles an approved authorization for amount: a charge posts
+// that much of its hold and releases the rest from the windows; a credit
+// posts the money back to where its card's spending comes from.
+func (e *Engine) settleOne(tx Tx, a *Authorization, amount int64, now time.Time) error {
+	if err := requireAuthStatus(a, AuthApproved, "settled"); err != nil {
+		return err
+	}
+	if amount > a.Amount {
+		return invalid("amount", "%s is more than the %s held", FormatAmount(amount, a.Currency), FormatAmount(a.Amount, a.Currency))
+	}
+	if a.Kind == KindCredit {
+		if err := tx.InsertTransfer(&Transfer{
+			ID: e.newID(PrefixTransfer, now), Kind: TransferPosted, DebitAccountID: spendAccountID(a.Paper, a.Currency),
+			CreditAccountID: fundingAccountID(a), Amount: amount, Currency: a.Currency, Reference: a.ID, CreatedAt: now,
+		}); err != nil {
+			return err
+		}
+		a.Status, a.SettledAmount = AuthSettled, amount
+		return nil
+	}
+	if err := e.resolveHold(tx, a, TransferPostPending, amount, now); err != nil {
+		return err
+	}
+	if released := a.Amount - amount; released > 0 {
+		if err := tx.AddCounters(countDeltas(a.AgentID, a.CardID, a.Currency, a.Day, a.Month, -released, 0)); err != nil {
+			return err
+		}
+	}
+	a.Status, a.SettledAmount = AuthSettled, amount
+	return nil
 }
 
 // ReverseInput reverses (voids) an approved authorization.
@@ -59,12 +76,20 @@ type ReverseInput struct {
 // and it no longer counts toward any window. Operators only.
 func (e *Engine) Reverse(ctx context.Context, actor Actor, in ReverseInput) (*Authorization, error) {
 	return e.changeAuthorization(ctx, actor, in.AuthorizationID, in.IdempotencyKey, "authorization.reverse", EventTransactionReversed, in,
-		func(tx Tx, a *Authorization, now time.Time) error {
-			if err := requireAuthStatus(a, AuthApproved, "reversed"); err != nil {
-				return err
-			}
-			return e.releaseHold(tx, a, AuthReversed, now)
-		})
+		func(tx Tx, a *Authorization, now time.Time) error { return e.reverseOne(tx, a, now) })
+}
+
+// reverseOne voids an approved authorization: a charge's hold is released
+// and leaves the windows; a credit that never settled moved no money.
+func (e *Engine) reverseOne(tx Tx, a *Authorization, now time.Time) error {
+	if err := requireAuthStatus(a, AuthApproved, "reversed"); err != nil {
+		return err
+	}
+	if a.Kind == KindCredit {
+		a.Status = AuthReversed
+		return nil
+	}
+	return e.releaseHold(tx, a, AuthReversed, now)
 }
 
 // RefundInput refunds a settled authorization.
@@ -88,29 +113,35 @@ func (e *Engine) Refund(ctx context.Context, actor Actor, in RefundInput) (*Auth
 	}
 	return e.changeAuthorization(ctx, actor, in.AuthorizationID, in.IdempotencyKey, "authorization.refund", EventTransactionRefunded, in,
 		func(tx Tx, a *Authorization, now time.Time) error {
-			if a.Status != AuthSettled {
-				return Errorf(CodeInvalidState, "authorization %s is %s; only a settled charge can be refunded", a.ID, a.Status)
-			}
-			left := a.SettledAmount - a.RefundedAmount
-			amount := left
+			amount := a.SettledAmount - a.RefundedAmount
 			if in.Amount != nil {
 				amount = *in.Amount
 			}
-			switch {
-			case left == 0:
-				return Errorf(CodeInvalidState, "authorization %s is already fully refunded", a.ID)
-			case amount > left:
-				return invalid("amount", "%s is more than the %s left to refund", FormatAmount(amount, a.Currency), FormatAmount(left, a.Currency))
-			}
-			if err := tx.InsertTransfer(&Transfer{
-				ID: e.newID(PrefixTransfer, now), Kind: TransferPosted, DebitAccountID: spendAccountID(a.Paper, a.Currency),
-				CreditAccountID: fundingAccountID(a), Amount: amount, Currency: a.Currency, Reference: a.ID, CreatedAt: now,
-			}); err != nil {
-				return err
-			}
-			a.RefundedAmount += amount
-			return nil
+			return e.refundOne(tx, a, amount, now)
 		})
+}
+
+// refundOne returns amount of a settled charge to where it came from.
+func (e *Engine) refundOne(tx Tx, a *Authorization, amount int64, now time.Time) error {
+	left := a.SettledAmount - a.RefundedAmount
+	switch {
+	case a.Kind == KindCredit:
+		return Errorf(CodeInvalidState, "authorization %s is a credit (money back to the card); there is nothing to refund", a.ID)
+	case a.Status != AuthSettled:
+		return Errorf(CodeInvalidState, "authorization %s is %s; only a settled charge can be refunded", a.ID, a.Status)
+	case left == 0:
+		return Errorf(CodeInvalidState, "authorization %s is already fully refunded", a.ID)
+	case amount > left:
+		return invalid("amount", "%s is more than the %s left to refund", FormatAmount(amount, a.Currency), FormatAmount(left, a.Currency))
+	}
+	if err := tx.InsertTransfer(&Transfer{
+		ID: e.newID(PrefixTransfer, now), Kind: TransferPosted, DebitAccountID: spendAccountID(a.Paper, a.Currency),
+		CreditAccountID: fundingAccountID(a), Amount: amount, Currency: a.Currency, Reference: a.ID, CreatedAt: now,
+	}); err != nil {
+		return err
+	}
+	a.RefundedAmount += amount
+	return nil
 }
 
 // GetAuthorization returns an authorization the actor may see.

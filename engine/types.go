@@ -136,6 +136,21 @@ const (
 	AuthExpired  = "expired"
 )
 
+// Authorization kinds: a charge spends money; a credit (an issuer's credit
+// authorization: a merchant's refund) brings it back to the card.
+const (
+	KindCharge = "charge"
+	KindCredit = "credit"
+)
+
+// Network answers: what the card network is told. A paper agent's approved
+// charge is recorded as approved, but the network must decline it: no real
+// money moves.
+const (
+	NetworkApprove = "approve"
+	NetworkDecline = "decline"
+)
+
 // Merchant is the card acceptor as the network describes it.
 type Merchant struct {
 	Name    string `json:"name"`
@@ -161,13 +176,18 @@ const (
 // Authorization is one card charge attempt from the network and what became
 // of it.
 type Authorization struct {
-	ID             string       `json:"id"`
-	CardID         string       `json:"card_id"`
-	AgentID        string       `json:"agent_id"`
-	UserID         string       `json:"user_id"`
-	Status         string       `json:"status"`
-	DeclineCode    string       `json:"decline_code"`
-	Reason         string       `json:"reason"`
+	ID          string `json:"id"`
+	Kind        string `json:"kind"`
+	CardID      string `json:"card_id"`
+	AgentID     string `json:"agent_id"`
+	UserID      string `json:"user_id"`
+	Status      string `json:"status"`
+	DeclineCode string `json:"decline_code"`
+	Reason      string `json:"reason"`
+	// NetworkAnswer is what the card network (an issuer, an adapter) must
+	// answer: NetworkApprove or NetworkDecline. It differs from the status
+	// for a paper agent, whose approvals the network must decline.
+	NetworkAnswer  string       `json:"network_answer"`
 	Amount         int64        `json:"amount"`
 	Currency       string       `json:"currency"`
 	Merchant       Merchant     `json:"merchant"`

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"database/sql"
 	"encoding/json"
 
@@ -9,7 +10,7 @@ import (
 
 const authorizationColumns = `id, network_id, card_id, agent_id, user_id, status, decline_code, reason, amount, currency,
 	merchant_name, merchant_mcc, merchant_id, merchant_country, intent_id, decision_id, risk_score, risk_signals, risk_review,
-	checks, paper, settled_amount, refunded_amount, hold_id, hold_expires_at, day, month, created_at, updated_at`
+	checks, paper, settled_amount, refunded_amount, hold_id, hold_expires_at, day, month, created_at, updated_at, kind, network_answer`
 
 func scanAuthorization(s scanner) (*engine.Authorization, error) {
 	var a engine.Authorization
@@ -21,7 +22,8 @@ func scanAuthorization(s scanner) (*engine.Authorization, error) {
 	m := &a.Merchant
 	if err := s.Scan(&a.ID, &a.NetworkID, &cardID, &agentID, &userID, &a.Status, &a.DeclineCode, &a.Reason, &a.Amount, &a.Currency,
 		&m.Name, &m.MCC, &m.ID, &m.Country, &a.IntentID, &a.DecisionID, &a.RiskScore, &signals, &review,
-		&checks, &paper, &a.SettledAmount, &a.RefundedAmount, &a.HoldID, &holdExpires, &a.Day, &a.Month, &created, &updated); err != nil {
+		&checks, &paper, &a.SettledAmount, &a.RefundedAmount, &a.HoldID, &holdExpires, &a.Day, &a.Month, &created, &updated,
+		&a.Kind, &a.NetworkAnswer); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(signals), &a.RiskSignals); err != nil {
@@ -42,12 +44,12 @@ func scanAuthorization(s scanner) (*engine.Authorization, error) {
 func (t *tx) InsertAuthorization(a *engine.Authorization) error {
 	m := a.Merchant
 	res, err := t.exec(`INSERT INTO authorizations (`+authorizationColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (network_id) DO NOTHING`,
 		a.ID, a.NetworkID, nullString(a.CardID), nullString(a.AgentID), nullString(a.UserID), a.Status, a.DeclineCode, a.Reason,
 		a.Amount, a.Currency, m.Name, m.MCC, m.ID, m.Country, a.IntentID, a.DecisionID, a.RiskScore, mustJSON(a.RiskSignals),
 		boolInt(a.RiskReview), mustJSON(a.Checks), boolInt(a.Paper), a.SettledAmount, a.RefundedAmount, a.HoldID,
-		nullMicros(a.HoldExpiresAt), a.Day, a.Month, micros(a.CreatedAt), micros(a.UpdatedAt))
+		nullMicros(a.HoldExpiresAt), a.Day, a.Month, micros(a.CreatedAt), micros(a.UpdatedAt), cmp.Or(a.Kind, engine.KindCharge), a.NetworkAnswer)
 	if err != nil {
 		return err
 	}
@@ -97,18 +99,19 @@ func (t *tx) ListAuthorizations(f engine.AuthorizationFilter) ([]*engine.Authori
 	return queryList(t, scanAuthorization, q, args...)
 }
 
-// CountSpends implements engine.Tx: approved or settled card charges, plus
+// CountSpends implements engine.Tx: approved or settled card charges (not
+// credits, which spend nothing), plus
 // (for an agent) the policy decisions that counted, since f.Since.
 func (t *tx) CountSpends(f engine.SpendFilter) (int64, error) {
 	var n int64
 	since := micros(f.Since)
 	if f.CardID != "" {
-		err := t.queryRow(`SELECT count(*) FROM authorizations WHERE card_id = ? AND created_at >= ? AND status IN ('approved', 'settled')`,
+		err := t.queryRow(`SELECT count(*) FROM authorizations WHERE card_id = ? AND created_at >= ? AND status IN ('approved', 'settled') AND kind = 'charge'`,
 			f.CardID, since).Scan(&n)
 		return n, err
 	}
 	err := t.queryRow(`SELECT
-		(SELECT count(*) FROM authorizations WHERE agent_id = ?1 AND created_at >= ?2 AND status IN ('approved', 'settled')) +
+		(SELECT count(*) FROM authorizations WHERE agent_id = ?1 AND created_at >= ?2 AND status IN ('approved', 'settled') AND kind = 'charge') +
 		(SELECT count(*) FROM decisions WHERE agent_id = ?1 AND counted > 0 AND counted_at >= ?2)`, f.AgentID, since).Scan(&n)
 	return n, err
 }

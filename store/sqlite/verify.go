@@ -195,15 +195,27 @@ func (v *verifier) checkAccounts() error {
 
 // checkAuthorizations checks each authorization's hold against its status.
 func (v *verifier) checkAuthorizations() error {
-	return v.rows(`SELECT id, status, amount, settled_amount, refunded_amount, hold_id FROM authorizations`, func(r *sql.Rows) error {
-		var id, status, holdID string
+	return v.rows(`SELECT id, kind, status, amount, settled_amount, refunded_amount, hold_id FROM authorizations`, func(r *sql.Rows) error {
+		var id, kind, status, holdID string
 		var amount, settled, refunded int64
-		if err := r.Scan(&id, &status, &amount, &settled, &refunded, &holdID); err != nil {
+		if err := r.Scan(&id, &kind, &status, &amount, &settled, &refunded, &holdID); err != nil {
 			return err
 		}
 		v.report.Checked++
 		h, hasHold := v.holds[holdID]
 		switch {
+		case kind == engine.KindCredit:
+			// A credit holds nothing; settled, it moved its settled amount
+			// back to the card's funding account.
+			if holdID != "" {
+				v.fault("credit authorization %s has a hold %s", id, holdID)
+			}
+			if status == engine.AuthSettled && v.refundsOf[id] != settled {
+				v.fault("credit authorization %s settled %d but %d was transferred back", id, settled, v.refundsOf[id])
+			} else if status != engine.AuthSettled && v.refundsOf[id] != 0 {
+				v.fault("%s credit authorization %s moved %d", status, id, v.refundsOf[id])
+			}
+			return nil
 		case status == engine.AuthDeclined:
 			if holdID != "" {
 				v.fault("declined authorization %s has a hold %s", id, holdID)
@@ -258,7 +270,7 @@ func (v *verifier) checkCounters() error {
 		}
 	}
 	err := v.rows(`SELECT agent_id, card_id, currency, status, amount, settled_amount, day, month FROM authorizations
-		WHERE status IN ('approved', 'settled')`, func(r *sql.Rows) error {
+		WHERE status IN ('approved', 'settled') AND kind = 'charge'`, func(r *sql.Rows) error {
 		var agentID, cardID, currency, status, day, month string
 		var amount, settled int64
 		if err := r.Scan(&agentID, &cardID, &currency, &status, &amount, &settled, &day, &month); err != nil {

@@ -18,3 +18,10 @@ CREATE TABLE settings (
     updated_at  INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 INSERT INTO settings (key, value, updated_at) VALUES ('timezone', 'UTC', 0);
+
+-- What the card network is told (a paper agent's approval is declined at
+-- the network), and whether an authorization spends (a charge) or brings
+-- money back to the card (an issuer's credit authorization).
+ALTER TABLE authorizations ADD COLUMN kind TEXT NOT NULL DEFAULT 'charge' CHECK (kind IN ('charge', 'credit'));
+ALTER TABLE authorizations ADD COLUMN network_answer TEXT NOT NULL DEFAULT '' CHECK (network_answer IN ('', 'approve', 'decline'));
+UPDATE authorizations SET network_answer = CASE WHEN status <> 'declined' AND paper = 0 THEN 'approve' ELSE 'decline' END;

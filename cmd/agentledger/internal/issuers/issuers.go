@@ -113,14 +113,14 @@ type decision struct {
 	reason   string // why the fallback was used
 }
 
-// approved reports whether the issuer is told to approve: an approval of a
-// live agent, or the approving fallback. A paper agent's approval is
-// recorded, but the real charge is declined.
+// approved reports whether the issuer is told to approve: what the engine
+// says the network must answer (a paper agent's approval is declined), or
+// the fallback.
 func (h *Handler) approved(d decision) bool {
 	if d.fallback {
 		return h.opts.FallbackApprove
 	}
-	return d.auth.Status == engine.AuthApproved && !d.auth.Paper
+	return d.auth.NetworkAnswer == engine.NetworkApprove
 }
 
 // decide asks the engine, waiting at most the budget. When the budget runs
@@ -128,6 +128,13 @@ func (h *Handler) approved(d decision) bool {
 // the engine has finished the fallback is recorded and reconciled (a late
 // approval the issuer was told to decline is reversed).
 func (h *Handler) decide(ctx context.Context, actor engine.Actor, issuer string, in engine.AuthorizeInput) (decision, error) {
+	return h.decideWith(ctx, actor, issuer, in, h.eng.Authorize)
+}
+
+// decideWith is decide with the engine call that decides: Authorize for a
+// charge, AuthorizeCredit for money coming back.
+func (h *Handler) decideWith(ctx context.Context, actor engine.Actor, issuer string, in engine.AuthorizeInput,
+	authorize func(context.Context, engine.Actor, engine.AuthorizeInput) (*engine.Authorization, error)) (decision, error) {
 	type result struct {
 		auth *engine.Authorization
 		err  error
@@ -135,7 +142,7 @@ func (h *Handler) decide(ctx context.Context, actor engine.Actor, issuer string,
 	done := make(chan result, 1)
 	go func() {
 		// The decision runs to its end even if the issuer hangs up.
-		a, err := h.eng.Authorize(context.WithoutCancel(ctx), actor, in)
+		a, err := authorize(context.WithoutCancel(ctx), actor, in)
 		done <- result{a, err}
 	}()
 	timer := time.NewTimer(h.opts.Budget)

@@ -689,3 +689,106 @@ func TestNetworkEndpointsHonourIdempotencyKey(t *testing.T) {
 	assert.NotEqual(t, first["id"], other["id"])
 	r.env.Verify()
 }
+
+// Refunds over an authorization's requests are applied in full: captured
+// $4.82 over two requests ($4.00 and an incremental $0.82), refunds of $3.00
+// and then $1.50 refund $4.50, each answered as applied, never "not applied"
+// (which Stripe would never resend).
+func TestStripeRefundsAcrossIncrementalRequests(t *testing.T) {
+	r := newRig(t, issuers.Options{}, nil)
+	_, err := r.env.Engine.SetPolicy(r.env.Ctx, engine.Operator, engine.SetPolicyInput{Agent: r.agent.ID, Policy: engine.Policy{IntentRequired: sqlitetest.Ptr(false)}})
+	require.NoError(t, err)
+	_, answer := r.stripeRequest(map[string]any{"data.object.pending_request.amount": 400})
+	require.True(t, answer.Approved)
+	_, answer = r.stripeRequest(map[string]any{"data.object.request_history": []any{map[string]any{"amount": 400, "approved": true}},
+		"data.object.pending_request.amount": 82})
+	require.True(t, answer.Approved)
+	send := func(name string, edits map[string]any) string {
+		body := fixture(t, name, edits)
+		resp, out := r.post("/v1/issuers/stripe/authorization", http.Header{"Stripe-Signature": {stripeSignature(stripeSecret, time.Now(), body)}}, body)
+		require.Equal(t, http.StatusOK, resp.StatusCode, string(out))
+		return string(out)
+	}
+	out := send("stripe/issuing_transaction.created.capture.json", map[string]any{"data.object.amount": -482})
+	assert.NotContains(t, out, "not applied")
+	for _, refund := range []struct {
+		id     string
+		amount int64
+	}{{"ipi_refund_1", 300}, {"ipi_refund_2", 150}} {
+		out := send("stripe/issuing_transaction.created.refund.json", map[string]any{"data.object.id": refund.id, "data.object.amount": refund.amount})
+		assert.Contains(t, out, "applied: refunded")
+		assert.NotContains(t, out, "not applied", "refund %s", refund.id)
+	}
+	first, second := r.authorization(stripeAuth), r.authorization(stripeAuth+"#2")
+	assert.Equal(t, int64(450), first.RefundedAmount+second.RefundedAmount)
+	assert.Equal(t, int64(400), first.RefundedAmount, "oldest request first")
+	assert.Equal(t, int64(50), second.RefundedAmount)
+	out = send("stripe/issuing_transaction.created.refund.json", map[string]any{"data.object.id": "ipi_refund_3", "data.object.amount": 100})
+	assert.Contains(t, out, "applied: refunded $0.32")
+	assert.Contains(t, out, "not applied: $0.68 refunded beyond what was settled")
+	bal, err := r.env.Engine.UserBalance(r.env.Ctx, engine.Operator, r.user.ID, "USD")
+	require.NoError(t, err)
+	assert.Equal(t, int64(100_00), bal.Available, "every cent captured came back")
+	r.env.Verify()
+}
+
+// A paper agent's approval tells the network to decline, on every face:
+// the sandbox network's answer carries the same instruction as Stripe's.
+func TestNetworkAnswerOfAPaperApproval(t *testing.T) {
+	r := newRig(t, issuers.Options{}, nil)
+	_, err := r.env.Engine.SetAgentMode(r.env.Ctx, engine.Operator, engine.SetModeInput{Agent: r.agent.ID, Mode: engine.ModePaper})
+	require.NoError(t, err)
+	_, err = r.env.Engine.FundPaper(r.env.Ctx, engine.Operator, engine.FundPaperInput{Agent: r.agent.ID, Amount: 100_00})
+	require.NoError(t, err)
+	r.env.Reveal(r.agent, r.card, 25_00, "Acme")
+	resp, out := r.post("/v1/network/authorize", http.Header{"Authorization": {"Bearer " + r.network}},
+		[]byte(`{"card":"`+r.card.ID+`","amount":2500,"merchant":{"name":"Acme"}}`))
+	require.Equal(t, http.StatusOK, resp.StatusCode, string(out))
+	var a struct {
+		Status        string `json:"status"`
+		NetworkAnswer string `json:"network_answer"`
+	}
+	require.NoError(t, json.Unmarshal(out, &a))
+	assert.Equal(t, engine.AuthApproved, a.Status)
+	assert.Equal(t, engine.NetworkDecline, a.NetworkAnswer)
+
+	_, err = r.env.Engine.SetAgentMode(r.env.Ctx, engine.Operator, engine.SetModeInput{Agent: r.agent.ID, Mode: engine.ModeLive})
+	require.NoError(t, err)
+	r.env.Reveal(r.agent, r.card, 25_00, "Acme")
+	_, out = r.post("/v1/network/authorize", http.Header{"Authorization": {"Bearer " + r.network}},
+		[]byte(`{"card":"`+r.card.ID+`","amount":2500,"merchant":{"name":"Acme"}}`))
+	require.NoError(t, json.Unmarshal(out, &a))
+	assert.Equal(t, engine.NetworkApprove, a.NetworkAnswer)
+}
+
+// A Lithic credit authorization (money back to the card) is recorded by the
+// engine, approved whatever the card's state, holds and counts nothing, and
+// once settled credits the user.
+func TestLithicCreditAuthorization(t *testing.T) {
+	r := newRig(t, issuers.Options{}, nil)
+	_, err := r.env.Engine.FreezeCard(r.env.Ctx, engine.Operator, engine.CardActionInput{CardID: r.card.ID})
+	require.NoError(t, err)
+	credit := map[string]any{"status": "CREDIT_AUTHORIZATION", "token": "credit-1", "amounts.cardholder.amount": 1500}
+	assert.Equal(t, "APPROVED", r.asa(credit).Result)
+	assert.Equal(t, "APPROVED", r.asa(credit).Result, "the same request again")
+	a := r.authorization("credit-1")
+	assert.Equal(t, engine.KindCredit, a.Kind)
+	assert.Equal(t, engine.AuthApproved, a.Status)
+	assert.Empty(t, a.HoldID)
+	bal, err := r.env.Engine.UserBalance(r.env.Ctx, engine.Operator, r.user.ID, "USD")
+	require.NoError(t, err)
+	assert.Equal(t, int64(100_00), bal.Available, "nothing held")
+
+	settled := fixture(t, "lithic/card_transaction.updated.settled.json", map[string]any{"token": "credit-1"})
+	out := string(r.lithic("/v1/issuers/lithic/events", settled))
+	assert.Contains(t, out, "applied: settled")
+	a = r.authorization("credit-1")
+	assert.Equal(t, engine.AuthSettled, a.Status)
+	bal, err = r.env.Engine.UserBalance(r.env.Ctx, engine.Operator, r.user.ID, "USD")
+	require.NoError(t, err)
+	assert.Equal(t, 100_00+a.SettledAmount, bal.Available, "the credit reached the user")
+
+	unknown := map[string]any{"status": "CREDIT_AUTHORIZATION", "token": "credit-2", "card.token": "not-linked"}
+	assert.Equal(t, "CARD_PAUSED", r.asa(unknown).Result)
+	r.env.Verify()
+}

@@ -116,12 +116,11 @@ func (h *Handler) lithicASA(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	answer := lithicASAAnswer{Token: q.Token}
+	authorize := h.eng.Authorize
 	switch q.Status {
 	case "AUTHORIZATION", "FINANCIAL_AUTHORIZATION", "":
 	case "CREDIT_AUTHORIZATION", "FINANCIAL_CREDIT_AUTHORIZATION":
-		answer.Result = lithicApproved // money coming back to the card spends nothing
-		writeJSON(w, http.StatusOK, answer)
-		return
+		authorize = h.eng.AuthorizeCredit // money coming back to the card: recorded, spends nothing
 	default: // BALANCE_INQUIRY: an agent's card has no business at an ATM
 		answer.Result = lithicUnauthorizedMerchant
 		writeJSON(w, http.StatusOK, answer)
@@ -135,9 +134,9 @@ func (h *Handler) lithicASA(w http.ResponseWriter, r *http.Request) {
 	// A token seen before with another amount is an incremental request:
 	// its own decision, under the next free "<token>#n". The same request
 	// sent again finds its first decision.
-	for n := 1; n <= maxIncrements; n++ {
-		in.NetworkID = incrementID(q.Token, n)
-		if d, err = h.decide(r.Context(), lithicActor, engine.IssuerLithic, in); engine.ErrorCode(err) != engine.CodeIdempotencyConflict {
+	for n := 1; n <= engine.MaxIncrements; n++ {
+		in.NetworkID = engine.IncrementNetworkID(q.Token, n)
+		if d, err = h.decideWith(r.Context(), lithicActor, engine.IssuerLithic, in, authorize); engine.ErrorCode(err) != engine.CodeIdempotencyConflict {
 			break
 		}
 	}
@@ -147,7 +146,7 @@ func (h *Handler) lithicASA(w http.ResponseWriter, r *http.Request) {
 		answer.Result = lithicUnauthorizedMerchant
 	case h.approved(d):
 		answer.Result = lithicApproved
-	case d.fallback, d.auth.Paper:
+	case d.fallback, d.auth.Status == engine.AuthApproved: // an approval the network must decline (paper)
 		answer.Result = lithicCardPaused
 	default:
 		answer.Result = LithicResults[d.auth.DeclineCode]
@@ -204,19 +203,17 @@ func (h *Handler) lithicEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := context.WithoutCancel(r.Context())
-	list, err := h.related(ctx, lithicActor, t.Token)
+	nothing := "ignored: agentledger did not decide " + t.Token
 	switch {
-	case err != nil:
-		writeEngineError(w, err)
-	case len(list) == 0:
-		h.ingested(w, "ignored: agentledger did not decide "+t.Token)
 	case t.Status == "VOIDED", t.Status == "EXPIRED", t.Status == "DECLINED":
-		h.answer(w, h.reverse(ctx, lithicActor, list, "lithic:reverse:"+t.Token, "Lithic reports it "+strings.ToLower(t.Status)), "nothing to do")
+		c, err := h.eng.ReverseNetwork(ctx, lithicActor, engine.NetworkChangeInput{NetworkID: t.Token, IdempotencyKey: "lithic:reverse:" + t.Token})
+		h.ingest(w, c, err, nothing)
 	case t.Status == "SETTLED" && t.settled() > 0:
 		// Keyed by what cleared: a later update with a larger clearing is
 		// a new settlement (which the ledger refuses once settled, and says so).
 		key := "lithic:settle:" + t.Token + ":" + strconv.FormatInt(t.settled(), 10)
-		h.answer(w, h.settle(ctx, lithicActor, list, t.settled(), key), "nothing to do: no approved authorization to settle")
+		c, err := h.eng.CaptureNetwork(ctx, lithicActor, engine.NetworkChangeInput{NetworkID: t.Token, Amount: t.settled(), IdempotencyKey: key})
+		h.ingest(w, c, err, nothing)
 	default:
 		h.ingested(w, "nothing to do: "+t.Status)
 	}

@@ -121,7 +121,7 @@ func (h *Handler) stripeRequest(w http.ResponseWriter, r *http.Request, ev strip
 	pending := a.PendingRequest
 	// An incremental authorization asks again under the same id: each
 	// request is its own decision.
-	networkID := incrementID(a.ID, len(a.RequestHistory)+1)
+	networkID := engine.IncrementNetworkID(a.ID, len(a.RequestHistory)+1)
 	d, err := h.decide(r.Context(), stripeActor, engine.IssuerStripe, engine.AuthorizeInput{
 		Issuer: engine.IssuerStripe, IssuerCardID: a.Card.ID, Amount: pending.Amount, Currency: strings.ToUpper(pending.Currency),
 		Merchant: a.MerchantData.merchant(), NetworkID: networkID,
@@ -170,17 +170,10 @@ func (h *Handler) stripeAuthorizationChanged(w http.ResponseWriter, r *http.Requ
 		h.ingested(w, "nothing to do")
 		return
 	}
-	why := "Stripe declined it"
-	if a.Approved {
-		why = "Stripe reports it " + a.Status
-	}
-	ctx := context.WithoutCancel(r.Context())
-	list, err := h.related(ctx, stripeActor, a.ID)
-	if err != nil {
-		writeEngineError(w, err)
-		return
-	}
-	h.answer(w, h.reverse(ctx, stripeActor, list, "stripe:reverse:"+a.ID, why), "nothing to do")
+	h.log.Info("reversing what Stripe did not carry out", "authorization", a.ID, "approved", a.Approved, "status", a.Status)
+	c, err := h.eng.ReverseNetwork(context.WithoutCancel(r.Context()), stripeActor,
+		engine.NetworkChangeInput{NetworkID: a.ID, IdempotencyKey: "stripe:reverse:" + a.ID})
+	h.ingest(w, c, err, "ignored: agentledger did not decide "+a.ID)
 }
 
 // stripeTransaction settles a captured authorization, or refunds one.
@@ -195,20 +188,17 @@ func (h *Handler) stripeTransaction(w http.ResponseWriter, r *http.Request, ev s
 		return
 	}
 	ctx := context.WithoutCancel(r.Context())
-	list, err := h.related(ctx, stripeActor, t.Authorization)
-	if err != nil {
-		writeEngineError(w, err)
-		return
-	}
-	if len(list) == 0 {
-		h.ingested(w, "ignored: agentledger did not decide "+t.Authorization)
-		return
-	}
+	in := engine.NetworkChangeInput{NetworkID: t.Authorization, IdempotencyKey: "stripe:" + t.ID + ":" + t.Authorization}
+	nothing := "ignored: agentledger did not decide " + t.Authorization
 	switch {
 	case t.Type == "capture" && t.Amount < 0:
-		h.answer(w, h.settle(ctx, stripeActor, list, -t.Amount, "stripe:"+t.ID), "nothing to do: no approved authorization to settle")
+		in.Amount = -t.Amount // a capture takes money from the balance: negative
+		c, err := h.eng.CaptureNetwork(ctx, stripeActor, in)
+		h.ingest(w, c, err, nothing)
 	case t.Type == "refund" && t.Amount > 0:
-		h.answer(w, h.refund(ctx, stripeActor, list, t.Amount, "stripe:"+t.ID), "nothing to do: no settled authorization to refund")
+		in.Amount = t.Amount
+		c, err := h.eng.RefundNetwork(ctx, stripeActor, in)
+		h.ingest(w, c, err, nothing)
 	default:
 		h.ingested(w, "ignored: a "+t.Type+" of "+strconv.FormatInt(t.Amount, 10))
 	}
