@@ -1,0 +1,69 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Migration 3 upgrades a version-2 database in place: the agents' counts
+// across currencies are backfilled from their per-currency counters, every
+// authorization gets its network answer, and the time zone is UTC.
+func TestMigrationThreeUpgradesInPlace(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	raw, err := sql.Open("sqlite", dsn(path, DefaultBusyTimeout, false))
+	require.NoError(t, err)
+	conn, err := raw.Conn(ctx)
+	require.NoError(t, err)
+	migrations, err := loadMigrations()
+	require.NoError(t, err)
+	for _, m := range migrations[:2] {
+		require.NoError(t, applyMigration(ctx, conn, m))
+	}
+	_, err = conn.ExecContext(ctx, `
+		INSERT INTO counters (scope, period, amount, count) VALUES
+			('agent:agt_a:USD', 'day:2026-03-11', 500, 2), ('agent:agt_a:EUR', 'day:2026-03-11', 300, 1),
+			('agent:agt_a:USD', 'lifetime', 900, 4), ('agent:agt_b:USD', 'day:2026-03-11', 0, 0),
+			('card:card_a', 'day:2026-03-11', 500, 2);
+		INSERT INTO authorizations (id, network_id, status, reason, amount, currency, merchant_name, risk_score, risk_signals,
+			risk_review, checks, paper, created_at, updated_at) VALUES
+			('txn_live', 'n1', 'settled', 'Approved', 100, 'USD', 'Shop', 0, '[]', 0, '[]', 0, 1, 1),
+			('txn_paper', 'n2', 'approved', 'Approved', 100, 'USD', 'Shop', 0, '[]', 0, '[]', 1, 1, 1),
+			('txn_declined', 'n3', 'declined', 'No', 100, 'USD', 'Shop', 0, '[]', 0, '[]', 0, 1, 1);`)
+	require.NoError(t, err)
+	require.NoError(t, conn.Close())
+	require.NoError(t, raw.Close())
+
+	db, err := Open(path, Options{Key: GenerateKey()})
+	require.NoError(t, err)
+	defer db.Close()
+	counts := map[string]int64{}
+	rows, err := db.reader.QueryContext(ctx, `SELECT scope || ' ' || period, count FROM counters WHERE scope NOT LIKE '%:___' AND scope NOT LIKE 'card:%'`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var k string
+		var n int64
+		require.NoError(t, rows.Scan(&k, &n))
+		counts[k] = n
+	}
+	require.NoError(t, rows.Close())
+	assert.Equal(t, map[string]int64{"agent:agt_a day:2026-03-11": 3, "agent:agt_a lifetime": 4}, counts)
+	answers := map[string]string{}
+	rows, err = db.reader.QueryContext(ctx, `SELECT id, network_answer, kind FROM authorizations`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var id, answer, kind string
+		require.NoError(t, rows.Scan(&id, &answer, &kind))
+		answers[id] = answer + " " + kind
+	}
+	require.NoError(t, rows.Close())
+	assert.Equal(t, map[string]string{"txn_live": "approve charge", "txn_paper": "decline charge", "txn_declined": "decline charge"}, answers)
+	var zone string
+	require.NoError(t, db.reader.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'timezone'`).Scan(&zone))
+	assert.Equal(t, "UTC", zone)
+}
