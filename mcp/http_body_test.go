@@ -68,7 +68,7 @@ func errorCode(t *testing.T, body io.Reader) (code, message string) {
 
 // A body over the limit is refused with 413 before it is read in full: a
 // declared length at once, a chunked one where it crosses the limit. The
-// key is checked before anything is read.
+// key and the session are checked before anything is read.
 func TestHTTPBodiesAreBounded(t *testing.T) {
 	r := newHTTPRig(t, engine.Policy{})
 	const size = 50 << 20
@@ -85,9 +85,14 @@ func TestHTTPBodiesAreBounded(t *testing.T) {
 		{"no key, declared length", "", false, http.StatusUnauthorized, "UNAUTHORIZED", 0},
 		{"no key, chunked", "", true, http.StatusUnauthorized, "UNAUTHORIZED", 0},
 		{"unknown key, chunked", "al_0000", true, http.StatusUnauthorized, "UNAUTHORIZED", 0},
+		{"unknown session, chunked", r.key, true, http.StatusNotFound, "NOT_FOUND", 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			req, body := bigPost(tc.key, size, tc.chunked, nil)
+			var headers map[string]string
+			if tc.code == "NOT_FOUND" {
+				headers = map[string]string{"Mcp-Session-Id": "mcp-session-unknown"}
+			}
+			req, body := bigPost(tc.key, size, tc.chunked, headers)
 			rec := httptest.NewRecorder()
 			r.h.Handler().ServeHTTP(rec, req)
 			assert.Equal(t, tc.status, rec.Code)

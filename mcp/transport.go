@@ -72,14 +72,15 @@ type HTTPServer struct {
 	s          *Server
 	opts       HTTPOptions
 	streamable *server.StreamableHTTPServer
+	sessions   *sessions
 	http       *http.Server
 	mux        *http.ServeMux
 }
 
 // NewHTTP prepares the HTTP face. Sessions are kept (2025-11-25 clients get
-// an Mcp-Session-Id that is validated on every request) and expire after
-// SessionIdleTTL; 2026-07-28 clients are served too, sessionless as that
-// protocol is.
+// an Mcp-Session-Id that is validated on every request), belong to the API
+// key that opened them and expire after SessionIdleTTL; 2026-07-28 clients
+// are served too, sessionless as that protocol is.
 func (s *Server) NewHTTP(opts HTTPOptions) *HTTPServer {
 	if opts.SessionIdleTTL <= 0 {
 		opts.SessionIdleTTL = 30 * time.Minute
@@ -90,10 +91,10 @@ func (s *Server) NewHTTP(opts HTTPOptions) *HTTPServer {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
-	h := &HTTPServer{s: s, opts: opts, mux: http.NewServeMux()}
+	h := &HTTPServer{s: s, opts: opts, mux: http.NewServeMux(), sessions: newSessions()}
 	h.http = &http.Server{Handler: h.mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	h.streamable = server.NewStreamableHTTPServer(s.mcp,
-		server.WithStateful(true),
+		server.WithSessionIdManagerResolver(h.sessions),
 		server.WithSessionIdleTTL(opts.SessionIdleTTL),
 		// Heartbeats on the GET stream keep a listening client's session
 		// from being swept as idle.
@@ -102,9 +103,9 @@ func (s *Server) NewHTTP(opts HTTPOptions) *HTTPServer {
 		server.WithStreamableHTTPLogger(s.log),
 	)
 	h.mux.HandleFunc("GET /healthz", h.health)
-	// The key is checked before the body is read: an unauthenticated
-	// client cannot make the server read anything.
-	h.mux.Handle("/mcp", h.checkOrigin(h.authenticate(h.limitBody(h.readBody(h.streamable)))))
+	// The key and the session are checked before the body is read: a
+	// client without either cannot make the server read anything.
+	h.mux.Handle("/mcp", h.checkOrigin(h.authenticate(h.checkSession(h.limitBody(h.readBody(h.streamable))))))
 	if opts.Mount != nil {
 		// Mounted routes get the same bound and the same 413.
 		routes := http.NewServeMux()
@@ -211,6 +212,23 @@ func (h *HTTPServer) authenticate(next http.Handler) http.Handler {
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(WithActor(r.Context(), actor)))
+	})
+}
+
+// checkSession answers 404 for an Mcp-Session-Id this key did not open
+// (another key's, or one that ended or never was), before mcp-go sees the
+// request: mcp-go itself would let any key end a session with DELETE, and
+// take over its stream with GET. The answer is the same whether the
+// session exists or not, so a key learns nothing of others' sessions.
+func (h *HTTPServer) checkSession(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(server.HeaderKeySessionID)
+		actor, _ := actorFrom(r.Context())
+		if id != "" && !h.sessions.ownedBy(id, actor.KeyID) {
+			httpError(w, http.StatusNotFound, "NOT_FOUND", "no such MCP session for this API key: initialize a new one")
+			return
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 
