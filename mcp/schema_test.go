@@ -10,6 +10,7 @@ import (
 
 	"github.com/agentledger/agentledger/engine"
 	"github.com/agentledger/agentledger/mcp"
+	mcpgo "github.com/mark3labs/mcp-go/mcp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -156,5 +157,54 @@ func TestToolSchemasArePortable(t *testing.T) {
 		assert.Equal(t, []any{map[string]any{"type": "integer", "minimum": 1.0}, map[string]any{"type": "null"}},
 			limits["per_transaction_limit"].(map[string]any)["anyOf"], "nullable is anyOf a type and null")
 		assert.True(t, slices.Contains(sortedKeys(limits), "velocity"))
+	}
+}
+
+// An agent key acts as its own agent, so its sessions are not offered
+// agent_id; admin and viewer keys, which must pass it, are. So on every
+// transport. An agent that passes agent_id anyway still works when it
+// names itself, and finds nothing when it names another agent.
+func TestAgentIDIsOfferedOnlyToKeysThatNeedIt(t *testing.T) {
+	r := newHTTPRig(t, engine.Policy{})
+	bob := r.env.Agent("bob", r.user, engine.Policy{})
+	keys := map[string]string{
+		engine.RoleAgent:  r.key,
+		engine.RoleAdmin:  r.newKey(engine.CreateKeyInput{Role: engine.RoleAdmin}),
+		engine.RoleViewer: r.newKey(engine.CreateKeyInput{Role: engine.RoleViewer}),
+	}
+	transports := map[string]func(t *testing.T, key string) *session{
+		"in process": func(t *testing.T, key string) *session {
+			actor, err := r.env.Engine.Authenticate(r.env.Ctx, key)
+			require.NoError(t, err)
+			return r.connect(actor)
+		},
+		"stdio": r.stdioSession,
+		"http": func(t *testing.T, key string) *session {
+			s, _ := r.dial(key, mcpgo.ProtocolVersion20251125)
+			return s
+		},
+	}
+	for transport, connect := range transports {
+		for role, key := range keys {
+			t.Run(transport+"/"+role, func(t *testing.T) {
+				s := connect(t, key)
+				s.t = t
+				res, err := s.c.ListTools(s.ctx, mcpgo.ListToolsRequest{})
+				require.NoError(t, err)
+				require.Len(t, res.Tools, 3)
+				for _, tool := range res.Tools {
+					assert.Contains(t, tool.InputSchema.Properties, "action", tool.Name)
+					_, offered := tool.InputSchema.Properties["agent_id"]
+					assert.Equal(t, role != engine.RoleAgent, offered, "%s: agent_id offered", tool.Name)
+				}
+				if role != engine.RoleAgent {
+					return
+				}
+				s.ok("policy_check", args{"action": "limits"}, nil)
+				s.ok("policy_check", args{"action": "limits", "agent_id": r.agent.ID}, nil)
+				code, _ := s.fail("policy_check", args{"action": "limits", "agent_id": bob.ID})
+				assert.Equal(t, engine.CodeNotFound, code)
+			})
+		}
 	}
 }

@@ -52,7 +52,8 @@ func inspectorToolsList(t *testing.T, nodeBin string, p *proc, key string) (tool
 }
 
 // The MCP Inspector's strict schema lint finds nothing to warn about in the
-// tools an agent key or an admin key is shown.
+// tools an agent key or an admin key is shown; only the admin key is
+// offered agent_id.
 func TestInspectorFindsToolSchemasPortable(t *testing.T) {
 	nodeBin := node(t)
 	if _, err := os.Stat(filepath.Join(e2eDir, inspectorCLI)); err != nil {
@@ -80,6 +81,11 @@ func TestInspectorFindsToolSchemasPortable(t *testing.T) {
 			assert.Empty(t, flagged, "the Inspector's --strict findings")
 			assert.Empty(t, regexp.MustCompile(`\d+ errors?, \d+ warnings? across.*`).FindString(stderr), "its summary")
 			assert.True(t, findings == nil, "no schemaFindings in the Inspector's JSON output")
+			for _, tool := range tools {
+				props, _ := tool["inputSchema"].(map[string]any)["properties"].(map[string]any)
+				_, offered := props["agent_id"]
+				assert.Equal(t, tc.role == "admin", offered, "%s: agent_id offered", tool["name"])
+			}
 		})
 	}
 }
