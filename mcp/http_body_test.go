@@ -147,7 +147,8 @@ func TestHTTPMaxBodyBytesOption(t *testing.T) {
 	auth := map[string]string{"Authorization": "Bearer " + r.key}
 	assert.Equal(t, http.StatusOK, r.post(auth, initialize).StatusCode, "a body within the limit")
 
-	padded := strings.Replace(initialize, `"capabilities":{}`, `"capabilities":{},"pad":"`+strings.Repeat("x", 2*limit)+`"`, 1)
+	pad := `"capabilities":{},"pad":"` + strings.Repeat("x", 2*limit) + `"`
+	padded := strings.Replace(initialize, `"capabilities":{}`, pad, 1)
 	for _, chunked := range []bool{false, true} {
 		req, err := http.NewRequest(http.MethodPost, r.url+"/mcp", strings.NewReader(padded))
 		require.NoError(t, err)

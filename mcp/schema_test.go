@@ -119,8 +119,8 @@ func TestSchemaLint(t *testing.T) {
 		schema string
 		found  []string
 	}{
-		{`{"type":"object","properties":{"a":{"type":["integer","null"]}}}`, []string{"s.properties.a: type is an array [integer null]"}},
-		{`{"type":"object","properties":{"a":{"description":"anything"}}}`, []string{"s.properties.a: no validation keyword"}},
+		{`{"properties":{"a":{"type":["integer","null"]}}}`, []string{"s.properties.a: type is an array [integer null]"}},
+		{`{"properties":{"a":{"description":"anything"}}}`, []string{"s.properties.a: no validation keyword"}},
 		{`{"anyOf":[{"type":"integer"},{}]}`, []string{"s.anyOf[1]: no validation keyword"}},
 		{`{"type":"array","items":true}`, []string{"s.items: bare true"}},
 		{`{"type":"object","additionalProperties":false}`, nil},

@@ -101,7 +101,8 @@ expiries every 30 s.`,
 				return err
 			}
 			defer iss.Wait() // fallbacks still being recorded
-			h := srv.NewHTTP(mcp.HTTPOptions{AllowedOrigins: origins, Health: a.db.Ping, Mount: iss.Mount, MaxBodyBytes: maxBody})
+			h := srv.NewHTTP(mcp.HTTPOptions{AllowedOrigins: origins, Health: a.db.Ping, Mount: iss.Mount,
+				MaxBodyBytes: maxBody})
 			fmt.Fprintf(a.err, "agentledger MCP server on http://%s/mcp (health: http://%s/healthz); Ctrl-C stops it\n", ln.Addr(), ln.Addr())
 			return h.Serve(ctx, ln)
 		}),
@@ -109,7 +110,8 @@ expiries every 30 s.`,
 	cmd.Flags().BoolVar(&stdio, "stdio", false, "serve one client on stdin/stdout")
 	cmd.Flags().StringVar(&addr, "http", "", "serve streamable HTTP on ADDR (host:port; 127.0.0.1 when the host is omitted)")
 	cmd.Flags().StringSliceVar(&origins, "allow-origin", nil, "further browser origins allowed to call the HTTP server, e.g. https://app.example.com")
-	cmd.Flags().Int64Var(&maxBody, "max-body-bytes", mcp.DefaultMaxBodyBytes, "refuse HTTP request bodies larger than this (413)")
+	cmd.Flags().Int64Var(&maxBody, "max-body-bytes", mcp.DefaultMaxBodyBytes,
+		"refuse HTTP request bodies larger than this (413)")
 	cmd.Flags().BoolVar(&noWebhooks, "no-webhooks", false, "do not send webhooks from this process (run 'agentledger webhook run' elsewhere)")
 	cmd.Flags().DurationVar(&budget, "issuer-budget", issuers.DefaultBudget, "how long an issuer's authorization request waits for a decision before the fallback answers")
 	cmd.Flags().StringVar(&fallback, "issuer-fallback", "decline", "the answer when no decision comes within the budget: decline or approve")

@@ -22,7 +22,8 @@ const inspectorCLI = "node_modules/@modelcontextprotocol/inspector/clients/cli/b
 // tools listed and what the Inspector wrote on stderr, where findings go.
 // (--strict exits non-zero only for error-severity findings, so warnings
 // are read from the output.)
-func inspectorToolsList(t *testing.T, nodeBin string, p *proc, key string) (tools []map[string]any, findings any, stderr string) {
+func inspectorToolsList(t *testing.T, nodeBin string, p *proc, key string) (
+	tools []map[string]any, findings any, stderr string) {
 	t.Helper()
 	cmd := exec.Command(nodeBin, inspectorCLI, "-e", "LEDGER_API_KEY="+key,
 		p.bin, "serve", "--stdio", "--db", p.db, "--method", "tools/list", "--strict", "--format", "json")
