@@ -25,13 +25,21 @@ import (
 // httpRig serves the rig over a real HTTP server on loopback.
 type httpRig struct {
 	*rig
+	h   *mcp.HTTPServer
 	url string
 	key string // the agent's API key
 }
 
 func newHTTPRig(t *testing.T, policy engine.Policy) *httpRig {
+	return newHTTPRigWith(t, policy, mcp.HTTPOptions{})
+}
+
+// newHTTPRigWith is newHTTPRig with further options.
+func newHTTPRigWith(t *testing.T, policy engine.Policy, opts mcp.HTTPOptions) *httpRig {
 	r := newRig(t, policy)
-	h := r.srv.NewHTTP(mcp.HTTPOptions{Health: r.env.DB.Ping, AllowedOrigins: []string{"https://dashboard.example"}})
+	opts.Health = r.env.DB.Ping
+	opts.AllowedOrigins = []string{"https://dashboard.example"}
+	h := r.srv.NewHTTP(opts)
 	ts := httptest.NewServer(h.Handler())
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -41,7 +49,7 @@ func newHTTPRig(t *testing.T, policy engine.Policy) *httpRig {
 	})
 	k, err := r.env.Engine.CreateKey(r.env.Ctx, engine.Operator, engine.CreateKeyInput{Role: engine.RoleAgent, Agent: r.agent.ID})
 	require.NoError(t, err)
-	return &httpRig{rig: r, url: ts.URL, key: k.Secret}
+	return &httpRig{rig: r, h: h, url: ts.URL, key: k.Secret}
 }
 
 // dial connects an mcp-go client over streamable HTTP; version pins the

@@ -3,6 +3,7 @@ package mcp_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 
@@ -53,6 +54,34 @@ func (r *rig) connect(actor engine.Actor, opts ...client.ClientOption) *session 
 	require.NoError(r.t, err)
 	r.t.Cleanup(func() { c.Close() })
 	return &session{t: r.t, c: c, ctx: ctx}
+}
+
+// stdioSession connects a client to ServeStdio with key, as a client that
+// starts `agentledger serve --stdio` does, until t ends. mcp-go serves one
+// stdio session per process, so only one may be open at a time.
+func (r *rig) stdioSession(t *testing.T, key string) *session {
+	t.Helper()
+	serverIn, clientOut := io.Pipe()
+	clientIn, serverOut := io.Pipe()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- r.srv.ServeStdio(ctx, key, serverIn, serverOut)
+		clientIn.Close() // a server that stops (or never starts) fails the client, not hangs it
+	}()
+	c := client.NewClient(transport.NewIO(clientIn, clientOut, nil))
+	t.Cleanup(func() {
+		c.Close()
+		cancel()
+		serverIn.Close()
+		assert.NoError(t, <-done)
+	})
+	require.NoError(t, c.Start(ctx))
+	var init mcpgo.InitializeRequest
+	init.Params.ClientInfo = mcpgo.Implementation{Name: "stdio-test", Version: "1.0"}
+	_, err := c.Initialize(ctx, init)
+	require.NoError(t, err)
+	return &session{t: t, c: c, ctx: ctx}
 }
 
 func (r *rig) agentSession(opts ...client.ClientOption) *session {

@@ -29,13 +29,22 @@ func arrayOf(items schema, desc string) schema {
 	return schema{"type": "array", "items": items, "description": desc}
 }
 
+// nullable allows null besides s. It is spelled anyOf with one type per
+// branch, not "type": [..., "null"]: clients that map tool schemas onto a
+// single-type dialect (the OpenAPI subset of Gemini's function
+// declarations) reject a type array or drop its constraints.
 func nullable(s schema) schema {
-	c := schema{}
+	branch := schema{}
 	for k, v := range s {
-		c[k] = v
+		if k != "description" {
+			branch[k] = v
+		}
 	}
-	c["type"] = []string{s["type"].(string), "null"}
-	return c
+	n := schema{"anyOf": []schema{branch, {"type": "null"}}}
+	if d, ok := s["description"]; ok && d != "" {
+		n["description"] = d
+	}
+	return n
 }
 
 func raw(s schema) json.RawMessage {
@@ -137,12 +146,12 @@ var (
 		"agent_id": str(""), "mode": str(""), "currency": str(""), "policy": schema{"type": "object"},
 		"per_transaction_limit": nullable(integer("", 1)),
 		"daily":                 windowOut, "monthly": windowOut, "lifetime": windowOut,
-		"transactions_today": schema{"type": "object"}, "velocity": schema{"type": []string{"object", "null"}},
+		"transactions_today": schema{"type": "object"}, "velocity": nullable(schema{"type": "object"}),
 		"available": integer("Money the agent can still spend, minor units.", 0),
 	}, "agent_id", "currency", "daily", "monthly", "lifetime", "available")
 )
 
-// oneOf builds a tool's output schema: an object that is one of the shapes
+// outputOf builds a tool's output schema: an object that is one of the shapes
 // its actions return, or the error shape of a business failure.
 func outputOf(shapes ...schema) json.RawMessage {
 	return raw(schema{"type": "object", "anyOf": append(shapes, errorOut)})

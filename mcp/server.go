@@ -7,6 +7,7 @@ package mcp
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"time"
@@ -38,6 +39,8 @@ type Server struct {
 	log      *slog.Logger
 	keys     *keyCache
 	stateKey []byte // signs approval round-trip state
+	// agentTools are the tools as agent keys see them: without agent_id.
+	agentTools map[string]mcpgo.Tool
 }
 
 // New builds the MCP server with its tools.
@@ -52,7 +55,8 @@ func New(eng *engine.Engine, opts Options) *Server {
 		opts.KeyCacheTTL = KeyCacheTTL
 	}
 	s := &Server{eng: eng, log: opts.Logger, stateKey: make([]byte, 32),
-		keys: &keyCache{entries: map[[32]byte]cachedKey{}, ttl: opts.KeyCacheTTL}}
+		keys:       &keyCache{entries: map[[32]byte]cachedKey{}, ttl: opts.KeyCacheTTL},
+		agentTools: map[string]mcpgo.Tool{}}
 	if _, err := rand.Read(s.stateKey); err != nil {
 		panic("mcp: crypto/rand failed: " + err.Error())
 	}
@@ -61,10 +65,11 @@ func New(eng *engine.Engine, opts Options) *Server {
 		server.WithToolCapabilities(false),
 		server.WithLogging(), // clients may set a level (logging/setLevel)
 		server.WithRecovery(),
+		server.WithToolFilter(s.toolsFor),
 	)
-	s.mcp.AddTool(cardTool(), s.handleCard)
-	s.mcp.AddTool(intentTool(), s.handleIntent)
-	s.mcp.AddTool(policyTool(), s.handlePolicy)
+	s.addTool(cardTool(), s.handleCard)
+	s.addTool(intentTool(), s.handleIntent)
+	s.addTool(policyTool(), s.handlePolicy)
 	if opts.NoopTool {
 		t := mcpgo.NewToolWithRawSchema("noop", "Does nothing; measures the transport.", raw(schema{"type": "object", "properties": schema{}}))
 		t.Annotations = annotations("No-op", true, false, true, false)
@@ -73,6 +78,44 @@ func New(eng *engine.Engine, opts Options) *Server {
 		})
 	}
 	return s
+}
+
+// addTool adds a tool and remembers how agent keys see it.
+func (s *Server) addTool(t mcpgo.Tool, handler server.ToolHandlerFunc) {
+	s.mcp.AddTool(t, handler)
+	s.agentTools[t.Name] = withoutAgentID(t)
+}
+
+// withoutAgentID is t without the agent_id argument, which only admin and
+// viewer keys use. Calls still accept it (an agent naming itself works).
+func withoutAgentID(t mcpgo.Tool) mcpgo.Tool {
+	var in schema
+	if err := json.Unmarshal(t.RawInputSchema, &in); err != nil {
+		panic("mcp: input schema of " + t.Name + " does not decode: " + err.Error())
+	}
+	if props, ok := in["properties"].(map[string]any); ok {
+		delete(props, "agent_id")
+	}
+	t.RawInputSchema = raw(in)
+	return t
+}
+
+// toolsFor is mcp-go's tool filter, run for tools/list and for every
+// tools/call: agent keys get the tools without agent_id (same names, so
+// calls still find them); admin and viewer keys, and keys that cannot be
+// checked (their calls fail anyway), get them as they are.
+func (s *Server) toolsFor(ctx context.Context, tools []mcpgo.Tool) []mcpgo.Tool {
+	if actor, err := s.keyActor(ctx); err != nil || actor.Role != engine.RoleAgent {
+		return tools
+	}
+	shown := make([]mcpgo.Tool, len(tools))
+	for i, t := range tools {
+		if a, ok := s.agentTools[t.Name]; ok {
+			t = a
+		}
+		shown[i] = t
+	}
+	return shown
 }
 
 // MCPServer exposes the underlying mcp-go server (for in-process clients).
@@ -105,16 +148,9 @@ func clientInfo(ctx context.Context) (name, version string) {
 // agent and then acts as it; a viewer key must name the agent and may only
 // read what belongs to it.
 func (s *Server) actorFor(ctx context.Context, agentID string) (engine.Actor, error) {
-	base, ok := actorFrom(ctx)
-	if key, hasKey := ctx.Value(keyKey{}).(string); !ok && hasKey {
-		var err error
-		if base, err = s.keys.authenticate(ctx, s.eng, key); err != nil {
-			return engine.Actor{}, err
-		}
-		ok = true
-	}
-	if !ok || base.Role == "" {
-		return engine.Actor{}, engine.Errorf(engine.CodeUnauthorized, "no API key")
+	base, err := s.keyActor(ctx)
+	if err != nil {
+		return engine.Actor{}, err
 	}
 	if base.Role == engine.RoleNetwork {
 		return engine.Actor{}, engine.Errorf(engine.CodeForbidden, "a network key is for the card network endpoints (/v1/network, /v1/issuers), not for MCP tools")
@@ -136,6 +172,19 @@ func (s *Server) actorFor(ctx context.Context, agentID string) (engine.Actor, er
 	}
 	base.AgentID = agent.ID
 	return base, nil
+}
+
+// keyActor is the actor of the session's API key: the request's (HTTP, in
+// process) or that of the stdio key, through the key cache.
+func (s *Server) keyActor(ctx context.Context) (engine.Actor, error) {
+	actor, ok := actorFrom(ctx)
+	if key, hasKey := ctx.Value(keyKey{}).(string); !ok && hasKey {
+		return s.keys.authenticate(ctx, s.eng, key)
+	}
+	if !ok || actor.Role == "" {
+		return engine.Actor{}, engine.Errorf(engine.CodeUnauthorized, "no API key")
+	}
+	return actor, nil
 }
 
 // commitContext is the context for calls that move money or change state:

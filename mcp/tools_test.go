@@ -14,7 +14,12 @@ import (
 
 // toolsOnTheWire is tools/list as a client receives it, in JSON.
 func toolsOnTheWire(t *testing.T, r *rig) map[string]map[string]any {
-	resp := r.srv.MCPServer().HandleMessage(context.Background(), []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+	return toolsOnTheWireAs(t, r, context.Background())
+}
+
+// toolsOnTheWireAs is toolsOnTheWire for the session of ctx.
+func toolsOnTheWireAs(t *testing.T, r *rig, ctx context.Context) map[string]map[string]any {
+	resp := r.srv.MCPServer().HandleMessage(ctx, []byte(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
 	raw, err := json.Marshal(resp)
 	require.NoError(t, err)
 	var msg struct {

@@ -1,9 +1,11 @@
 package mcp
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"log/slog"
@@ -56,21 +58,29 @@ type HTTPOptions struct {
 	Health func(context.Context) error
 	// Mount adds further routes (such as issuer webhooks) to the mux.
 	Mount func(*http.ServeMux)
+	// MaxBodyBytes bounds every request body, on /mcp and on mounted routes
+	// (default DefaultMaxBodyBytes). Larger bodies are answered 413.
+	MaxBodyBytes int64
 }
+
+// DefaultMaxBodyBytes is the default bound on a request body: MCP messages
+// and issuer webhooks are a few kilobytes.
+const DefaultMaxBodyBytes = 1 << 20
 
 // HTTPServer serves MCP over streamable HTTP at /mcp, and /healthz.
 type HTTPServer struct {
 	s          *Server
 	opts       HTTPOptions
 	streamable *server.StreamableHTTPServer
+	sessions   *sessions
 	http       *http.Server
 	mux        *http.ServeMux
 }
 
 // NewHTTP prepares the HTTP face. Sessions are kept (2025-11-25 clients get
-// an Mcp-Session-Id that is validated on every request) and expire after
-// SessionIdleTTL; 2026-07-28 clients are served too, sessionless as that
-// protocol is.
+// an Mcp-Session-Id that is validated on every request), belong to the API
+// key that opened them and expire after SessionIdleTTL; 2026-07-28 clients
+// are served too, sessionless as that protocol is.
 func (s *Server) NewHTTP(opts HTTPOptions) *HTTPServer {
 	if opts.SessionIdleTTL <= 0 {
 		opts.SessionIdleTTL = 30 * time.Minute
@@ -78,10 +88,13 @@ func (s *Server) NewHTTP(opts HTTPOptions) *HTTPServer {
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = 10 * time.Second
 	}
-	h := &HTTPServer{s: s, opts: opts, mux: http.NewServeMux()}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	h := &HTTPServer{s: s, opts: opts, mux: http.NewServeMux(), sessions: newSessions()}
 	h.http = &http.Server{Handler: h.mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	h.streamable = server.NewStreamableHTTPServer(s.mcp,
-		server.WithStateful(true),
+		server.WithSessionIdManagerResolver(h.sessions),
 		server.WithSessionIdleTTL(opts.SessionIdleTTL),
 		// Heartbeats on the GET stream keep a listening client's session
 		// from being swept as idle.
@@ -90,9 +103,14 @@ func (s *Server) NewHTTP(opts HTTPOptions) *HTTPServer {
 		server.WithStreamableHTTPLogger(s.log),
 	)
 	h.mux.HandleFunc("GET /healthz", h.health)
-	h.mux.Handle("/mcp", h.checkOrigin(h.authenticate(h.streamable)))
+	// The key and the session are checked before the body is read: a
+	// client without either cannot make the server read anything.
+	h.mux.Handle("/mcp", h.checkOrigin(h.authenticate(h.checkSession(h.limitBody(h.readBody(h.streamable))))))
 	if opts.Mount != nil {
-		opts.Mount(h.mux)
+		// Mounted routes get the same bound and the same 413.
+		routes := http.NewServeMux()
+		opts.Mount(routes)
+		h.mux.Handle("/", h.limitBody(h.readBody(routes)))
 	}
 	return h
 }
@@ -195,6 +213,68 @@ func (h *HTTPServer) authenticate(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(WithActor(r.Context(), actor)))
 	})
+}
+
+// checkSession answers 404 for an Mcp-Session-Id this key did not open
+// (another key's, or one that ended or never was), before mcp-go sees the
+// request: mcp-go itself would let any key end a session with DELETE, and
+// take over its stream with GET. The answer is the same whether the
+// session exists or not, so a key learns nothing of others' sessions.
+func (h *HTTPServer) checkSession(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get(server.HeaderKeySessionID)
+		actor, _ := actorFrom(r.Context())
+		if id != "" && !h.sessions.ownedBy(id, actor.KeyID) {
+			httpError(w, http.StatusNotFound, "NOT_FOUND", "no such MCP session for this API key: initialize a new one")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody bounds the request body to MaxBodyBytes: a declared length over
+// it is refused at once, and a body of unknown length (chunked) fails as
+// soon as it is read past the bound, so no request makes the server hold
+// more than that.
+func (h *HTTPServer) limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > h.opts.MaxBodyBytes {
+			h.tooLarge(w)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// readBody reads a POST body (already bounded by limitBody) before the
+// handler does, so that one over the bound is answered 413 rather than as
+// a handler's own error (a JSON-RPC parse error from mcp-go); the handler
+// then reads the copy.
+func (h *HTTPServer) readBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				h.tooLarge(w)
+				return
+			}
+			httpError(w, http.StatusBadRequest, "BAD_REQUEST", "cannot read the request body: "+err.Error())
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (h *HTTPServer) tooLarge(w http.ResponseWriter) {
+	httpError(w, http.StatusRequestEntityTooLarge, "TOO_LARGE",
+		fmt.Sprintf("the request body is larger than this server's limit of %d bytes", h.opts.MaxBodyBytes))
 }
 
 func httpError(w http.ResponseWriter, status int, code, message string) {

@@ -22,6 +22,7 @@ func (a *app) serveCommand() *cobra.Command {
 	var addr, fallback string
 	var origins []string
 	budget := issuers.DefaultBudget
+	var maxBody int64
 	cmd := &cobra.Command{
 		Use:   "serve --stdio | --http ADDR",
 		Short: "Serve the MCP tools (ledger_card, ledger_intent, policy_check) over stdio or streamable HTTP",
@@ -32,8 +33,9 @@ Cursor start it; the API key comes from $LEDGER_API_KEY.
 
 --http ADDR serves streamable HTTP at http://ADDR/mcp (and /healthz); every
 request needs "Authorization: Bearer <key>". ADDR without a host binds
-127.0.0.1. Browser requests from other origins are refused. The same server
-answers card networks and issuers:
+127.0.0.1. Browser requests from other origins are refused. A request body
+larger than --max-body-bytes (default 1 MiB) is refused with 413, before it
+is read in full. The same server answers card networks and issuers:
 
   POST /v1/network/authorize|settle|reverse|refund  (admin or network key)
   POST /v1/issuers/stripe/authorization  ($AGENTLEDGER_STRIPE_WEBHOOK_SECRET)
@@ -52,6 +54,9 @@ expiries every 30 s.`,
 			}
 			if fallback != "decline" && fallback != "approve" {
 				return usagef("--issuer-fallback must be decline or approve")
+			}
+			if maxBody <= 0 {
+				return usagef("--max-body-bytes must be positive")
 			}
 			logger := slog.New(slog.NewTextHandler(a.err, &slog.HandlerOptions{Level: slog.LevelInfo}))
 			srv := mcp.New(a.engine, mcp.Options{Version: version, Logger: logger, NoopTool: noop})
@@ -96,7 +101,8 @@ expiries every 30 s.`,
 				return err
 			}
 			defer iss.Wait() // fallbacks still being recorded
-			h := srv.NewHTTP(mcp.HTTPOptions{AllowedOrigins: origins, Health: a.db.Ping, Mount: iss.Mount})
+			h := srv.NewHTTP(mcp.HTTPOptions{AllowedOrigins: origins, Health: a.db.Ping, Mount: iss.Mount,
+				MaxBodyBytes: maxBody})
 			fmt.Fprintf(a.err, "agentledger MCP server on http://%s/mcp (health: http://%s/healthz); Ctrl-C stops it\n", ln.Addr(), ln.Addr())
 			return h.Serve(ctx, ln)
 		}),
@@ -104,6 +110,8 @@ expiries every 30 s.`,
 	cmd.Flags().BoolVar(&stdio, "stdio", false, "serve one client on stdin/stdout")
 	cmd.Flags().StringVar(&addr, "http", "", "serve streamable HTTP on ADDR (host:port; 127.0.0.1 when the host is omitted)")
 	cmd.Flags().StringSliceVar(&origins, "allow-origin", nil, "further browser origins allowed to call the HTTP server, e.g. https://app.example.com")
+	cmd.Flags().Int64Var(&maxBody, "max-body-bytes", mcp.DefaultMaxBodyBytes,
+		"refuse HTTP request bodies larger than this (413)")
 	cmd.Flags().BoolVar(&noWebhooks, "no-webhooks", false, "do not send webhooks from this process (run 'agentledger webhook run' elsewhere)")
 	cmd.Flags().DurationVar(&budget, "issuer-budget", issuers.DefaultBudget, "how long an issuer's authorization request waits for a decision before the fallback answers")
 	cmd.Flags().StringVar(&fallback, "issuer-fallback", "decline", "the answer when no decision comes within the budget: decline or approve")

@@ -236,7 +236,14 @@ type httpProc struct {
 // to its environment.
 func (p *proc) serveHTTP(t *testing.T, env ...string) *httpProc {
 	t.Helper()
-	s := &httpProc{cmd: exec.Command(p.bin, "serve", "--http", "127.0.0.1:0"), exited: make(chan error, 1)}
+	return p.serveHTTPWith(t, nil, env...)
+}
+
+// serveHTTPWith is serveHTTP with further serve flags.
+func (p *proc) serveHTTPWith(t *testing.T, flags []string, env ...string) *httpProc {
+	t.Helper()
+	args := append([]string{"serve", "--http", "127.0.0.1:0"}, flags...)
+	s := &httpProc{cmd: exec.Command(p.bin, args...), exited: make(chan error, 1)}
 	s.cmd.Env = append(append(os.Environ(), "AGENTLEDGER_DB="+p.db, "AGENTLEDGER_KEY="), env...)
 	pipe, err := s.cmd.StderrPipe()
 	require.NoError(t, err)
