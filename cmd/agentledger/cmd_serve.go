@@ -95,6 +95,7 @@ expiries every 30 s.`,
 			iss, err := issuers.New(a.engine, issuers.Options{
 				StripeSecret: a.getenv("AGENTLEDGER_STRIPE_WEBHOOK_SECRET"), LithicSecret: a.getenv("AGENTLEDGER_LITHIC_SECRET"),
 				LithicEventsSecret: a.getenv("AGENTLEDGER_LITHIC_EVENTS_SECRET"), Budget: budget, FallbackApprove: fallback == "approve", Logger: logger,
+				MaxBody: maxBody,
 			})
 			if err != nil {
 				ln.Close()

@@ -28,7 +28,8 @@ const (
 	DefaultStripeVersion = "2025-03-31.basil"
 	// SignatureTolerance is how old (or how far ahead) a signed request may be.
 	SignatureTolerance = 5 * time.Minute
-	maxBody            = 1 << 20
+	// DefaultMaxBody bounds a request body when Options.MaxBody is zero.
+	DefaultMaxBody = 1 << 20
 )
 
 // Options configure the issuer endpoints.
@@ -48,6 +49,9 @@ type Options struct {
 	// decision does not come within the budget.
 	FallbackApprove bool
 	Logger          *slog.Logger
+	// MaxBody bounds a request body (DefaultMaxBody when zero); a larger
+	// one is answered 413.
+	MaxBody int64
 	// Now is the time signatures are checked against; time.Now when nil.
 	Now func() time.Time
 }
@@ -69,6 +73,9 @@ func New(eng *engine.Engine, opts Options) (*Handler, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = DefaultMaxBody
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -199,14 +206,20 @@ func (h *Handler) recordFallback(actor engine.Actor, in engine.FallbackInput) {
 	}
 }
 
-// readBody reads a request body of bounded size.
-func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+// readBody reads a request body of bounded size; when it cannot, it answers
+// (413 for a body over the limit) and returns false.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBody))
 	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
-		return nil, fmt.Errorf("the body is larger than %d bytes", maxBody)
+	switch {
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, "TOO_LARGE", fmt.Sprintf("the request body is larger than this server's limit of %d bytes", h.opts.MaxBody), "")
+		return nil, false
+	case err != nil:
+		writeError(w, http.StatusBadRequest, engine.CodeInvalidInput, "the request body could not be read", "")
+		return nil, false
 	}
-	return body, err
+	return body, true
 }
 
 // errorBody is the JSON error shape of every agentledger HTTP endpoint.

@@ -792,3 +792,26 @@ func TestLithicCreditAuthorization(t *testing.T) {
 	assert.Equal(t, "CARD_PAUSED", r.asa(unknown).Result)
 	r.env.Verify()
 }
+
+// A body over the limit is 413 with the JSON error shape, on every endpoint,
+// and nothing is decided or written.
+func TestIssuerBodiesAreBounded(t *testing.T) {
+	r := newRig(t, issuers.Options{MaxBody: 256}, nil)
+	big := []byte(`{"card":"` + r.card.ID + `","amount":100,"merchant":{"name":"` + strings.Repeat("A", 300) + `"}}`)
+	before := r.env.Snapshot()
+	for _, path := range []string{"/v1/network/authorize", "/v1/issuers/stripe/authorization", "/v1/issuers/lithic/asa"} {
+		h := http.Header{"Authorization": {"Bearer " + r.network}, "Stripe-Signature": {stripeSignature(stripeSecret, time.Now(), big)}}
+		for k, v := range lithicHeaders(lithicSecret, "msg_big", time.Now(), big) {
+			h[k] = v
+		}
+		resp, out := r.post(path, h, big)
+		assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, "%s: %s", path, out)
+		var e struct {
+			Error struct{ Code, Message string }
+		}
+		require.NoError(t, json.Unmarshal(out, &e), string(out))
+		assert.Equal(t, "TOO_LARGE", e.Error.Code)
+		assert.Contains(t, e.Error.Message, "256 bytes")
+	}
+	assert.Equal(t, before, r.env.Snapshot())
+}

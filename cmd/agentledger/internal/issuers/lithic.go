@@ -226,9 +226,8 @@ func (h *Handler) lithicVerified(w http.ResponseWriter, r *http.Request, key []b
 		writeError(w, http.StatusServiceUnavailable, "NOT_CONFIGURED", "Lithic is not configured: set "+setting+" for agentledger serve", "")
 		return nil, false
 	}
-	body, err := readBody(w, r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, engine.CodeInvalidInput, err.Error(), "")
+	body, ok := h.readBody(w, r)
+	if !ok {
 		return nil, false
 	}
 	if status, err := verifyStandardWebhook(key, r.Header, body, h.opts.Now()); err != nil {

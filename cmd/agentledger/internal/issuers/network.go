@@ -35,14 +35,16 @@ func (h *Handler) networkActor(w http.ResponseWriter, r *http.Request) (engine.A
 
 // decodeStrict reads a JSON body into v, refusing unknown fields and
 // trailing data, with an error naming what was wrong.
-func decodeStrict(w http.ResponseWriter, r *http.Request, v any) bool {
-	body, err := readBody(w, r)
-	if err == nil {
-		dec := json.NewDecoder(bytes.NewReader(body))
-		dec.DisallowUnknownFields()
-		if err = dec.Decode(v); err == nil && dec.Decode(&struct{}{}) != io.EOF {
-			err = errors.New("unexpected data after the JSON object")
-		}
+func (h *Handler) decodeStrict(w http.ResponseWriter, r *http.Request, v any) bool {
+	body, ok := h.readBody(w, r)
+	if !ok {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil && dec.Decode(&struct{}{}) != io.EOF {
+		err = errors.New("unexpected data after the JSON object")
 	}
 	if err != nil {
 		field := ""
@@ -78,7 +80,7 @@ func (h *Handler) networkAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req networkAuthorizeRequest
-	if !decodeStrict(w, r, &req) {
+	if !h.decodeStrict(w, r, &req) {
 		return
 	}
 	if req.Card != "" && req.CardID != "" && req.Card != req.CardID {
@@ -132,7 +134,7 @@ func (h *Handler) networkChange(w http.ResponseWriter, r *http.Request, takesAmo
 		return
 	}
 	var req networkChangeRequest
-	if !decodeStrict(w, r, &req) {
+	if !h.decodeStrict(w, r, &req) {
 		return
 	}
 	if req.AuthorizationID == "" {

@@ -83,9 +83,8 @@ func (h *Handler) stripe(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "NOT_CONFIGURED", "Stripe is not configured: set AGENTLEDGER_STRIPE_WEBHOOK_SECRET for agentledger serve", "")
 		return
 	}
-	body, err := readBody(w, r)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, engine.CodeInvalidInput, err.Error(), "")
+	body, ok := h.readBody(w, r)
+	if !ok {
 		return
 	}
 	if status, err := verifyStripe(h.opts.StripeSecret, r.Header.Get("Stripe-Signature"), body, h.opts.Now()); err != nil {
