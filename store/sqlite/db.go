@@ -60,6 +60,7 @@ type DB struct {
 	// readStmts are statements prepared on the reader pool, by query text:
 	// database/sql prepares each once per connection and reuses it.
 	readStmts sync.Map
+	preparing sync.Map // queries being prepared on the reader pool
 	seal      *sealer
 
 	maxBatch int
@@ -404,20 +405,28 @@ func mapError(err error) error {
 	return err
 }
 
-// readStmt returns the reader pool's prepared statement for query.
-func (db *DB) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+// readStmt returns the reader pool's prepared statement for query, or nil
+// when there is none yet. Then it starts preparing one in the background:
+// preparing on the pool needs a free connection, and the caller holds one
+// in its transaction — with every reader in such a transaction, waiting
+// for it would deadlock.
+func (db *DB) readStmt(query string) *sql.Stmt {
 	if s, ok := db.readStmts.Load(query); ok {
-		return s.(*sql.Stmt), nil
+		return s.(*sql.Stmt)
 	}
-	s, err := db.reader.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
+	if _, busy := db.preparing.LoadOrStore(query, true); !busy {
+		go func() {
+			defer db.preparing.Delete(query)
+			s, err := db.reader.PrepareContext(context.Background(), query)
+			if err != nil {
+				return // closed, or a bad query: the transaction's own prepare reports it
+			}
+			if _, loaded := db.readStmts.LoadOrStore(query, s); loaded {
+				s.Close()
+			}
+		}()
 	}
-	if prev, loaded := db.readStmts.LoadOrStore(query, s); loaded {
-		s.Close()
-		return prev.(*sql.Stmt), nil
-	}
-	return s, nil
+	return nil
 }
 
 // Ping checks that the database can be read.

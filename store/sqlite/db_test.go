@@ -326,3 +326,34 @@ func TestKeyFiles(t *testing.T) {
 		assert.Error(t, err, bad)
 	}
 }
+
+// Read transactions that all hold a reader connection and each run a query
+// for the first time do not wait for one another: preparing a statement
+// must not need a connection the pool no longer has.
+func TestConcurrentFirstReadsDoNotDeadlock(t *testing.T) {
+	db := openDB(t, filepath.Join(t.TempDir(), "ledger.db"), sqlite.Options{Readers: 2})
+	var ready sync.WaitGroup
+	ready.Add(2)
+	done := make(chan error, 2)
+	for range 2 {
+		go func() {
+			done <- db.View(context.Background(), func(tx engine.Tx) error {
+				if _, err := tx.FindUser("warm-up"); !engine.IsNotFound(err) { // holds the connection
+					return err
+				}
+				ready.Done()
+				ready.Wait()
+				_, err := tx.ListUsers() // a query neither has prepared yet
+				return err
+			})
+		}()
+	}
+	for range 2 {
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("two read transactions deadlocked preparing a statement")
+		}
+	}
+}

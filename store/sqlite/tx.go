@@ -79,11 +79,11 @@ func (t *tx) prepared(query string) (*sql.Stmt, error) {
 	if t.write {
 		return t.stmt(query)
 	}
-	s, err := t.db.readStmt(t.ctx, query)
-	if err != nil {
-		return nil, err
+	rtx := t.q.(*sql.Tx)
+	if s := t.db.readStmt(query); s != nil {
+		return rtx.StmtContext(t.ctx, s), nil
 	}
-	return t.q.(*sql.Tx).StmtContext(t.ctx, s), nil
+	return rtx.PrepareContext(t.ctx, query) // on this transaction's connection; closed with it
 }
 
 func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
