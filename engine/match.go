@@ -25,21 +25,24 @@ import (
 //     read from just after its first "*" when what comes before is at most
 //     maxFacilitatorPrefix characters ("SQ *", "TST*", "PAYPAL *").
 //   - A long descriptor may be cut off by the network: one of at least
-//     truncatedDescriptorLen characters names a longer name when all its
-//     words, joined, start that name and cover at least
-//     minTruncatedMatchLen of it ("SQ *BLUE BOTTLE COFFE" for "Blue Bottle
-//     Coffee").
+//     truncatedDescriptorLen characters, truncatedDescriptorLetters of them
+//     letters or digits (padding does not make a descriptor long), names a
+//     longer name when all its words, joined, start that name and cover at
+//     least minTruncatedMatchLen of it ("SQ *BLUE BOTTLE COFFE" for "Blue
+//     Bottle Coffee").
 //   - Names written down must have at least MinMerchantNameLen letters or
 //     digits, so that "A" or "ma" cannot name half the merchants there are.
 //
 // Block lists are read the other way round, since blocking more is the safe
-// side: an entry blocks a descriptor that contains its words anywhere, as
-// whole words ("Casino" blocks "GOLDEN NUGGET CASINO", not "CASINOVA LTD").
+// side: an entry blocks a descriptor whose normalised letters and digits
+// contain the entry's anywhere ("Casino" blocks "GOLDEN NUGGET CASINO",
+// "ONLINECASINO LTD" and "CASINOS AUSTRIA").
 const (
-	MinMerchantNameLen     = 3
-	maxFacilitatorPrefix   = 12
-	truncatedDescriptorLen = 20
-	minTruncatedMatchLen   = 10
+	MinMerchantNameLen         = 3
+	maxFacilitatorPrefix       = 12
+	truncatedDescriptorLen     = 20
+	truncatedDescriptorLetters = 15
+	minTruncatedMatchLen       = 10
 )
 
 // latinFold maps accented Latin letters (lower case) to plain ones.
@@ -114,7 +117,8 @@ func merchantNamed(descriptor, name string) bool {
 				break
 			}
 		}
-		truncated := utf8.RuneCountInString(strings.TrimSpace(descriptor)) >= truncatedDescriptorLen
+		truncated := utf8.RuneCountInString(strings.TrimSpace(descriptor)) >= truncatedDescriptorLen &&
+			utf8.RuneCountInString(normalizeMerchant(descriptor)) >= truncatedDescriptorLetters
 		if truncated && len(joined) >= minTruncatedMatchLen && len(joined) < len(want) && strings.HasPrefix(want, joined) {
 			return true
 		}
@@ -123,26 +127,10 @@ func merchantNamed(descriptor, name string) bool {
 }
 
 // merchantMentioned reports whether a descriptor contains a block-list
-// entry's words anywhere, as whole words.
+// entry anywhere, comparing normalised letters and digits.
 func merchantMentioned(descriptor, entry string) bool {
 	want := normalizeMerchant(entry)
-	if want == "" {
-		return false
-	}
-	words := merchantWords(descriptor)
-	for start := range words {
-		joined := ""
-		for _, w := range words[start:] {
-			joined += w
-			if joined == want {
-				return true
-			}
-			if len(joined) >= len(want) {
-				break
-			}
-		}
-	}
-	return false
+	return want != "" && strings.Contains(normalizeMerchant(descriptor), want)
 }
 
 // merchantAllowed reports whether an allow-list entry admits a merchant:

@@ -107,7 +107,10 @@ func TestMerchantNames(t *testing.T) {
 	}
 	assert.True(t, merchantMentioned("GOLDEN NUGGET CASINO", "casino"))
 	assert.True(t, merchantMentioned("SQ *CASINO ROYALE", "Casino"))
-	assert.False(t, merchantMentioned("CASINOVA LTD", "Casino"))
+	assert.True(t, merchantMentioned("ONLINECASINO LTD", "Casino"), "blocking more is the safe side")
+	assert.False(t, merchantMentioned("CASHINO LTD", "Casino"))
+	assert.False(t, merchantNamed("WASHINGTON..........", "Washington Post"), "padding is not truncation")
+	assert.False(t, merchantNamed("AMAZON WEBS ********", "Amazon Web Services"))
 	assert.True(t, merchantMentioned("BP#1234 HIGHWAY", "BP"), "a block entry may be short")
 	assert.True(t, merchantAllowed(Merchant{Name: "Corner Shop", ID: "MID-1"}, "mid-1"))
 	assert.True(t, merchantBlocked(Merchant{Name: "Corner Shop", ID: "MID-1"}, "mid-1"))
