@@ -97,10 +97,15 @@ func (a Actor) String() string {
 	return "operator"
 }
 
-// idempotencyScope keeps one agent's idempotency keys apart from another's.
+// idempotencyScope keeps one caller's idempotency keys apart from
+// another's: each agent's, and each API key's (so that one network key, or
+// a sandbox adapter, cannot take the keys an issuer's events will use).
 func (a Actor) idempotencyScope() string {
-	if a.Role == RoleAgent {
+	switch {
+	case a.Role == RoleAgent:
 		return "agent:" + a.AgentID
+	case a.KeyID != "":
+		return a.Role + ":" + a.KeyID
 	}
 	return a.Role
 }

@@ -153,3 +153,28 @@ func TestCreditAuthorizations(t *testing.T) {
 	assert.Equal(t, engine.CodeForbidden, engine.ErrorCode(err))
 	env.Verify()
 }
+
+// Idempotency keys are scoped to the API key: a network key (or a sandbox
+// adapter) cannot take the key an issuer's event will use, and two network
+// keys do not share keys.
+func TestIdempotencyKeysBelongToTheirAPIKey(t *testing.T) {
+	env := sqlitetest.New(t)
+	_, _, card := env.Setup(100_00, noIntent(engine.Policy{}))
+	issuerAuth(t, env, card, "iauth_1", 4_00)
+	adapter := engine.Actor{Role: engine.RoleNetwork, KeyID: "key_adapter"}
+	other := engine.Actor{Role: engine.RoleNetwork, KeyID: "key_other"}
+	stripe := engine.Actor{Role: engine.RoleNetwork, KeyID: engine.IssuerStripe}
+	charge := engine.AuthorizeInput{CardID: card.ID, Amount: 1_00, Merchant: engine.Merchant{Name: "Acme"}, IdempotencyKey: "stripe:ipi_1:iauth_1"}
+	first, err := env.Engine.Authorize(env.Ctx, adapter, charge)
+	require.NoError(t, err)
+	c, err := env.Engine.CaptureNetwork(env.Ctx, stripe, engine.NetworkChangeInput{NetworkID: "iauth_1", Amount: 4_00, IdempotencyKey: "stripe:ipi_1:iauth_1"})
+	require.NoError(t, err, "the issuer's event is not blocked by the adapter's key")
+	assert.Equal(t, int64(4_00), c.Applied)
+	second, err := env.Engine.Authorize(env.Ctx, other, charge)
+	require.NoError(t, err)
+	assert.NotEqual(t, first.ID, second.ID, "another key's retry space")
+	again, err := env.Engine.Authorize(env.Ctx, adapter, charge)
+	require.NoError(t, err)
+	assert.Equal(t, first.ID, again.ID)
+	env.Verify()
+}

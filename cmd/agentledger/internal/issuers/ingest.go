@@ -20,6 +20,12 @@ func (h *Handler) ingest(w http.ResponseWriter, c *engine.NetworkChange, err err
 	case code == engine.CodeBusy, code == engine.CodeUnavailable, code == engine.CodeInternal:
 		writeEngineError(w, err)
 		return
+	case code == engine.CodeIdempotencyConflict:
+		// The event's key was used for something else: a failure to see,
+		// not an event to acknowledge and lose.
+		h.log.Error("an issuer event's idempotency key was already used", "err", engine.ErrorMessage(err))
+		writeEngineError(w, err)
+		return
 	case err != nil:
 		h.log.Warn("an issuer event could not be applied", "err", engine.ErrorMessage(err))
 		h.ingested(w, "not applied: "+engine.ErrorMessage(err))
