@@ -13,7 +13,9 @@ import (
 type Settings struct {
 	// TimeZone is the IANA zone whose calendar days and months are the daily
 	// and monthly windows (DESIGN §2).
-	TimeZone  string     `json:"timezone"`
+	TimeZone string `json:"timezone"`
+	// UpdatedAt is when the zone was chosen; nil when it never was (a
+	// database upgraded from before zones were stored: UTC).
 	UpdatedAt *time.Time `json:"updated_at,omitempty"`
 }
 
@@ -83,8 +85,9 @@ type TimeZoneChange struct {
 }
 
 // SetTimeZone changes the organisation's time zone for every process on
-// the database, at once. Setting the zone it already has changes nothing.
-// Operators only.
+// the database, at once. Setting the zone it already has changes nothing,
+// except that it records the zone as chosen (a database upgraded from before
+// zones were stored has UTC, not chosen). Operators only.
 func (e *Engine) SetTimeZone(ctx context.Context, actor Actor, in SetTimeZoneInput) (*TimeZoneChange, error) {
 	if err := actor.requireRole("set time zone", RoleAdmin); err != nil {
 		return nil, err
@@ -108,7 +111,7 @@ func (e *Engine) SetTimeZone(ctx context.Context, actor Actor, in SetTimeZoneInp
 			c := &TimeZoneChange{From: s.TimeZone, To: in.TimeZone, At: now}
 			c.DayBefore, c.MonthBefore = windowKeys(old, now)
 			c.DayAfter, c.MonthAfter = windowKeys(loc, now)
-			if s.TimeZone == in.TimeZone {
+			if s.TimeZone == in.TimeZone && s.UpdatedAt != nil {
 				return c, nil
 			}
 			s.TimeZone, s.UpdatedAt = in.TimeZone, &now

@@ -46,6 +46,8 @@ type app struct {
 	keyFile  string
 	json     bool
 	timezone string // init --timezone: the zone of a database being created
+	// changingTimeZone skips the $AGENTLEDGER_TZ check, for 'timezone set'.
+	changingTimeZone bool
 
 	db     *sqlite.DB
 	engine *engine.Engine
@@ -258,6 +260,8 @@ func (a *app) openOrCreate() error {
 // $AGENTLEDGER_TZ that disagrees with the zone stored in the database: the
 // zone keys every daily and monthly window, and two processes that keyed a
 // charge to different days would let two charges through one day's limit.
+// A database upgraded from before zones were stored has none chosen: the
+// first process to open it records its $AGENTLEDGER_TZ (or UTC), and says so.
 func (a *app) checkTimeZone(created bool) error {
 	env := strings.TrimSpace(a.getenv("AGENTLEDGER_TZ"))
 	if env != "" {
@@ -267,16 +271,24 @@ func (a *app) checkTimeZone(created bool) error {
 		}
 		env = loc.String()
 	}
-	if want := cmp.Or(a.timezone, env); created && want != "" {
-		if _, err := a.engine.SetTimeZone(a.ctx, op, engine.SetTimeZoneInput{TimeZone: want}); err != nil {
-			return err
-		}
-	}
 	settings, err := a.engine.GetSettings(a.ctx, op)
 	if err != nil {
 		return err
 	}
-	if env != "" && env != settings.TimeZone {
+	if created || settings.UpdatedAt == nil {
+		want := cmp.Or(a.timezone, env, settings.TimeZone)
+		if _, err := a.engine.SetTimeZone(a.ctx, op, engine.SetTimeZoneInput{TimeZone: want}); err != nil {
+			return err
+		}
+		if !created {
+			fmt.Fprintf(a.err, "agentledger: recorded %s as the database's time zone (it had none chosen); change it with '%s timezone set'\n",
+				want, a.invocation())
+		}
+		if settings, err = a.engine.GetSettings(a.ctx, op); err != nil {
+			return err
+		}
+	}
+	if env != "" && env != settings.TimeZone && !a.changingTimeZone {
 		return fmt.Errorf("AGENTLEDGER_TZ is %s but the database's time zone is %s: every process keys daily and monthly windows "+
 			"by the database's zone; unset AGENTLEDGER_TZ, or change the database's with '%s timezone set %s'",
 			env, settings.TimeZone, a.invocation(), env)

@@ -36,6 +36,8 @@ counted in (a later reversal gives back to those); from now on the current day
 and month are those of the new zone. The command says what that means for the
 windows open right now.`,
 		Args: cobra.ExactArgs(1),
+		// Changing the zone is how a disagreeing $AGENTLEDGER_TZ is fixed.
+		PreRun: func(*cobra.Command, []string) { a.changingTimeZone = true },
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
 			c, err := a.engine.SetTimeZone(a.ctx, op, engine.SetTimeZoneInput{TimeZone: args[0]})
 			if err != nil {

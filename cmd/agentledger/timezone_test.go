@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"testing"
 	"time"
 
@@ -65,4 +66,30 @@ func TestTimeZoneIsTheDatabases(t *testing.T) {
 	other.env["AGENTLEDGER_TZ"] = "Asia/Tokyo"
 	other.json(&res, "init")
 	assert.Equal(t, "Asia/Tokyo", res.TimeZone)
+}
+
+// A database from before the zone was stored has none chosen: the first
+// process to open it records its AGENTLEDGER_TZ and says so, and from then
+// on a disagreeing one is refused — except by 'timezone set', which is how
+// the disagreement is fixed.
+func TestTimeZoneOfAnUpgradedDatabase(t *testing.T) {
+	c := newCLI(t)
+	c.ok("init")
+	raw, err := sql.Open("sqlite", "file:"+c.db)
+	require.NoError(t, err)
+	_, err = raw.Exec(`UPDATE settings SET value = 'UTC', updated_at = 0 WHERE key = 'timezone'`) // as migration 3 leaves it
+	require.NoError(t, err)
+	require.NoError(t, raw.Close())
+
+	c.env["AGENTLEDGER_TZ"] = "Europe/Berlin"
+	_, errOut, code := c.run("user", "list")
+	require.Equal(t, exitOK, code, errOut)
+	assert.Contains(t, errOut, "recorded Europe/Berlin as the database's time zone")
+	assert.Contains(t, c.ok("timezone"), "Europe/Berlin", "recorded once, silently after that")
+
+	c.env["AGENTLEDGER_TZ"] = "Asia/Tokyo"
+	c.fail(exitError, "user", "list")
+	out := c.ok("timezone", "set", "Asia/Tokyo")
+	assert.Contains(t, out, "from Europe/Berlin to Asia/Tokyo")
+	c.ok("user", "list")
 }
