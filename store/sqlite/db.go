@@ -60,7 +60,8 @@ type DB struct {
 	// readStmts are statements prepared on the reader pool, by query text:
 	// database/sql prepares each once per connection and reuses it.
 	readStmts sync.Map
-	preparing sync.Map // queries being prepared on the reader pool
+	preparing sync.Map       // queries being prepared on the reader pool
+	preparers sync.WaitGroup // their goroutines, which Close waits for
 	seal      *sealer
 
 	maxBatch int
@@ -183,6 +184,7 @@ func (db *DB) Close() error {
 	close(db.closing)
 	db.mu.Unlock()
 	<-db.stopped
+	db.preparers.Wait() // no connection may outlive Close
 	return db.closeConnections()
 }
 
@@ -414,8 +416,12 @@ func (db *DB) readStmt(query string) *sql.Stmt {
 	if s, ok := db.readStmts.Load(query); ok {
 		return s.(*sql.Stmt)
 	}
-	if _, busy := db.preparing.LoadOrStore(query, true); !busy {
+	db.mu.RLock()
+	defer db.mu.RUnlock()
+	if _, busy := db.preparing.LoadOrStore(query, true); !busy && !db.closed {
+		db.preparers.Add(1)
 		go func() {
+			defer db.preparers.Done()
 			defer db.preparing.Delete(query)
 			s, err := db.reader.PrepareContext(context.Background(), query)
 			if err != nil {
