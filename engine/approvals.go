@@ -285,12 +285,14 @@ func (e *Engine) Sweep(ctx context.Context, actor Actor) (*SweepResult, error) {
 			if err != nil {
 				return err
 			}
-			unused, err := tx.ListDecisions(DecisionFilter{Kind: KindPolicyCheck, ApprovalStatuses: []string{ApprovalApproved},
-				ApprovalExpiresBefore: &now, Limit: sweepBatch - len(decisions)})
-			if err != nil {
-				return err
+			if room := sweepBatch - len(decisions); room > 0 { // a limit of 0 would be none
+				unused, err := tx.ListDecisions(DecisionFilter{Kind: KindPolicyCheck, ApprovalStatuses: []string{ApprovalApproved},
+					ApprovalExpiresBefore: &now, Limit: room})
+				if err != nil {
+					return err
+				}
+				decisions = append(decisions, unused...)
 			}
-			decisions = append(decisions, unused...)
 			for _, d := range decisions {
 				if err := e.expireDecisionIfDue(tx, d, now); err != nil {
 					return err

@@ -209,7 +209,7 @@ func (e *Engine) authorize(tx Tx, in AuthorizeInput, now time.Time) (*Authorizat
 	// The authorization row goes first: if the network id was seen before,
 	// the insert is refused before anything else is written.
 	if err := tx.InsertAuthorization(r.auth); ErrorCode(err) == CodeConflict {
-		return firstForNetworkID(tx, in, r.auth.CardID)
+		return firstForNetworkID(tx, in, KindCharge, r.auth.CardID)
 	} else if err != nil {
 		return nil, err
 	}
@@ -237,17 +237,18 @@ func (e *Engine) authorize(tx Tx, in AuthorizeInput, now time.Time) (*Authorizat
 }
 
 // firstForNetworkID returns the decision already made for a network id,
-// provided the retry describes the same charge on the same card. cardID is
+// provided the retry describes the same charge (or credit: kind) on the
+// same card. cardID is
 // the card the retry resolved to ("" when none), however it named the card
 // (id, PAN or issuer id), so a network id reused on another card never
 // returns the first card's decision.
-func firstForNetworkID(tx Tx, in AuthorizeInput, cardID string) (*Authorization, error) {
+func firstForNetworkID(tx Tx, in AuthorizeInput, kind, cardID string) (*Authorization, error) {
 	first, err := tx.FindAuthorizationByNetworkID(in.NetworkID)
 	if err != nil {
 		return nil, err
 	}
 	same := first.Amount == in.Amount && first.Currency == in.Currency && first.Merchant.Name == in.Merchant.Name &&
-		first.CardID == cardID
+		first.CardID == cardID && first.Kind == kind
 	if !same {
 		return nil, &Error{Code: CodeIdempotencyConflict, Field: "network_id",
 			Message: fmt.Sprintf("network_id: %s was already used for authorization %s of a different charge", in.NetworkID, first.ID)}
@@ -459,10 +460,10 @@ func (r *authRun) checkApproval() (string, string, error) {
 		r.check("approval_threshold", CheckPass, fmt.Sprintf("intent %s was approved by a human (decision %s)", r.intent.ID, r.intent.DecisionID))
 		return "", "", nil
 	}
-	// Only approvals still usable are read: they expire within the policy's
-	// approval_ttl_seconds, so there are never many.
+	// Only approvals still usable are read: each needed a human, and they
+	// expire within the policy's approval_ttl_seconds.
 	approved, err := r.tx.ListDecisions(DecisionFilter{AgentID: r.agent.ID, Kind: KindPolicyCheck,
-		ApprovalStatuses: []string{ApprovalApproved}, ApprovalExpiresAfter: &r.now, Limit: maxIntentCandidates})
+		ApprovalStatuses: []string{ApprovalApproved}, ApprovalExpiresAfter: &r.now})
 	if err != nil {
 		return "", "", err
 	}

@@ -327,3 +327,24 @@ func withApprovalTTL(p engine.Policy, seconds int64) engine.Policy {
 	p.ApprovalTTLSeconds = &seconds
 	return p
 }
+
+// However many approvals an agent holds, the one that covers a charge is
+// found, and one that named an MCC covers only that category.
+func TestApprovalCoverageAmongManyAndByCategory(t *testing.T) {
+	env := sqlitetest.New(t)
+	_, agent, card := env.Setup(1_000_000, noIntent(engine.Policy{ApprovalThreshold: ptr(10_000)}))
+	approve := func(in engine.PolicyCheckInput) *engine.Decision {
+		d := check(t, env, agent, in)
+		d, err := env.Engine.Approve(env.Ctx, engine.Operator, engine.DecideInput{DecisionID: d.ID})
+		require.NoError(t, err)
+		return d
+	}
+	for range 25 {
+		approve(engine.PolicyCheckInput{ActionType: "api_spend", Amount: 30_000, Merchant: "OpenAI"})
+	}
+	dell := approve(engine.PolicyCheckInput{Amount: 30_000, Merchant: "Dell", MCC: "5732"})
+	assert.Equal(t, engine.CodeApprovalRequired, env.Charge(card, 30_000, "Dell", "5999").DeclineCode, "another category")
+	auth := env.Charge(card, 30_000, "Dell", "5732")
+	requireApproved(t, auth)
+	assert.Equal(t, dell.ID, auth.DecisionID)
+}

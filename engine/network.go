@@ -159,7 +159,7 @@ func (e *Engine) ReverseNetwork(ctx context.Context, actor Actor, in NetworkChan
 	in.Amount = 0
 	return e.changeNetwork(ctx, actor, in, "network.reverse", func(tx Tx, list []*Authorization, c *NetworkChange, now time.Time) error {
 		for _, a := range list {
-			if a.Status != AuthApproved || a.NetworkAnswer == NetworkDecline {
+			if a.Status != AuthApproved || a.NetworkAnswer == NetworkDecline || (a.Paper && a.Kind == KindCharge) {
 				continue // already resolved, or a paper approval the network was told to decline
 			}
 			if err := e.reverseOne(tx, a, now); err != nil {
@@ -245,7 +245,7 @@ func (e *Engine) AuthorizeCredit(ctx context.Context, actor Actor, in AuthorizeI
 			r.check("credit", CheckPass, fmt.Sprintf("%s back to card ····%s from %q", FormatAmount(a.Amount, a.Currency), r.card.Last4, a.Merchant.Name))
 		}
 		if err := tx.InsertAuthorization(a); ErrorCode(err) == CodeConflict {
-			out, err = firstForNetworkID(tx, in, a.CardID)
+			out, err = firstForNetworkID(tx, in, KindCredit, a.CardID)
 			return err
 		} else if err != nil {
 			return err

@@ -178,3 +178,17 @@ func TestIdempotencyKeysBelongToTheirAPIKey(t *testing.T) {
 	assert.Equal(t, first.ID, again.ID)
 	env.Verify()
 }
+
+// A charge that arrives with the network id of a credit is not the credit's
+// decision: no checks, no hold would follow.
+func TestAChargeCannotReplayACredit(t *testing.T) {
+	env := sqlitetest.New(t)
+	_, _, card := env.Setup(100_00, noIntent(engine.Policy{SpendLimits: engine.SpendLimits{BlockedMerchants: []string{"Casino"}}}))
+	in := engine.AuthorizeInput{CardID: card.ID, Amount: 50_00, Merchant: engine.Merchant{Name: "Casino"}, NetworkID: "tok_1"}
+	credit, err := env.Engine.AuthorizeCredit(env.Ctx, engine.Operator, in)
+	require.NoError(t, err)
+	require.Equal(t, engine.AuthApproved, credit.Status)
+	_, err = env.Engine.Authorize(env.Ctx, engine.Operator, in)
+	assert.Equal(t, engine.CodeIdempotencyConflict, engine.ErrorCode(err))
+	env.Verify()
+}
