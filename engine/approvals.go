@@ -123,7 +123,7 @@ func (e *Engine) AnswerApproval(ctx context.Context, actor Actor, in ClientAnswe
 	if in.Note, err = checkFreeText("note", in.Note, maxTextLen, false); err != nil {
 		return nil, err
 	}
-	if in.AnsweredBy, err = checkText("answered_by", in.AnsweredBy, maxNameLen, true); err != nil {
+	if in.AnsweredBy, err = checkFreeText("answered_by", in.AnsweredBy, maxNameLen, true); err != nil {
 		return nil, err
 	}
 	outcome := ApprovalDenied

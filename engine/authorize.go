@@ -105,7 +105,9 @@ func (in AuthorizeInput) normalize() (AuthorizeInput, error) {
 		}
 		in.PAN, in.CardID = in.CardID, ""
 	}
-	in.PAN = strings.NewReplacer(" ", "", "-", "").Replace(strings.TrimSpace(in.PAN))
+	if LooksLikePAN(in.PAN) {
+		in.PAN = panDigits(in.PAN)
+	}
 	in.IssuerCardID = strings.TrimSpace(in.IssuerCardID)
 	switch {
 	case in.CardID == "" && in.PAN == "" && in.IssuerCardID == "":

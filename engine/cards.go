@@ -168,6 +168,9 @@ func (e *Engine) RevealCard(ctx context.Context, actor Actor, in RevealInput) (*
 	var out *CardDetails
 	err := e.update(ctx, func(tx Tx, now time.Time) error {
 		var err error
+		if in.CardID, err = keyedCardRef(tx, actor, in.CardID); err != nil {
+			return err
+		}
 		out, err = idempotent(tx, actor, in.IdempotencyKey, "card.details", in, now, func() (*CardDetails, error) {
 			return e.revealCard(tx, actor, in, now)
 		})
@@ -389,6 +392,9 @@ func (e *Engine) changeCard(ctx context.Context, actor Actor, in CardActionInput
 	var out *Card
 	err := e.update(ctx, func(tx Tx, now time.Time) error {
 		var err error
+		if in.CardID, err = keyedCardRef(tx, actor, in.CardID); err != nil {
+			return err
+		}
 		out, err = idempotent(tx, actor, in.IdempotencyKey, op, in, now, func() (*Card, error) {
 			c, err := findCardFor(tx, actor, in.CardID)
 			if err != nil {

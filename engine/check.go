@@ -41,7 +41,7 @@ func (e *Engine) PolicyCheck(ctx context.Context, actor Actor, in PolicyCheckInp
 	if in.ActionType == "" {
 		in.ActionType = "purchase"
 	}
-	if in.ActionType, err = checkText("action_type", strings.ToLower(in.ActionType), maxNameLen, true); err != nil {
+	if in.ActionType, err = checkFreeText("action_type", strings.ToLower(in.ActionType), maxNameLen, true); err != nil {
 		return nil, err
 	}
 	if err := checkAmount("amount", in.Amount); err != nil {

@@ -196,14 +196,26 @@ func findAgentFor(tx Tx, actor Actor, field, ref string) (*Agent, error) {
 	return agent, nil
 }
 
+// keyedCardRef returns the card reference a keyed request is hashed with: a
+// card number is replaced by its card's id, since a hash of a card number
+// (of about 10^9 on one BIN) could be brute-forced back to it.
+func keyedCardRef(tx Tx, actor Actor, ref string) (string, error) {
+	if !LooksLikePAN(ref) {
+		return ref, nil
+	}
+	card, err := findCardFor(tx, actor, ref)
+	if err != nil {
+		return "", err
+	}
+	return card.ID, nil
+}
+
 // findCardFor loads a card the actor may see, by id or, when the reference
 // is shaped like one, by card number (never echoed: see notFound).
 func findCardFor(tx Tx, actor Actor, id string) (*Card, error) {
 	find := tx.FindCard
 	if LooksLikePAN(id) {
-		find = func(pan string) (*Card, error) {
-			return tx.FindCardByPAN(strings.NewReplacer(" ", "", "-", "").Replace(pan))
-		}
+		find = func(pan string) (*Card, error) { return tx.FindCardByPAN(panDigits(pan)) }
 	}
 	card, err := find(strings.TrimSpace(id))
 	if IsNotFound(err) || (err == nil && !actor.canSee(card.AgentID)) {

@@ -73,9 +73,15 @@ func Errorf(code, format string, args ...any) *Error {
 }
 
 // invalid returns an INVALID_INPUT error naming the field, as "field: problem".
-// The problem often quotes the input: a card number in it is masked.
+// The problem often quotes the input: a card number in a string argument is
+// masked (numbers are the engine's own, such as a limit).
 func invalid(field, format string, args ...any) *Error {
-	return &Error{Code: CodeInvalidInput, Field: field, Message: field + ": " + MaskPANs(fmt.Sprintf(format, args...))}
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = MaskPANs(s)
+		}
+	}
+	return &Error{Code: CodeInvalidInput, Field: field, Message: field + ": " + fmt.Sprintf(format, args...)}
 }
 
 // notFound returns a NOT_FOUND error naming what was looked up, the

@@ -54,6 +54,9 @@ func (e *Engine) DeclareIntent(ctx context.Context, actor Actor, in DeclareInten
 	}
 	var out *Intent
 	err = e.update(ctx, func(tx Tx, now time.Time) error {
+		if in.CardID, err = keyedCardRef(tx, actor, in.CardID); err != nil {
+			return err
+		}
 		out, err = idempotent(tx, actor, in.IdempotencyKey, "intent.declare", in, now, func() (*Intent, error) {
 			return e.declareIntent(tx, actor, in, now)
 		})
@@ -79,6 +82,7 @@ func (e *Engine) declareIntent(tx Tx, actor Actor, in DeclareIntentInput, now ti
 		if err != nil || card.AgentID != agent.ID {
 			return nil, notFound("card_id", "card", in.CardID)
 		}
+		in.CardID = card.ID // a card number named it: keep the id
 		if err := cardUsable(card); err != nil {
 			return nil, err
 		}

@@ -53,6 +53,9 @@ func (e *Engine) LinkCard(ctx context.Context, actor Actor, in LinkCardInput) (*
 	}
 	var out *CardLink
 	err = e.update(ctx, func(tx Tx, now time.Time) error {
+		if in.CardID, err = keyedCardRef(tx, actor, in.CardID); err != nil {
+			return err
+		}
 		out, err = idempotent(tx, actor, in.IdempotencyKey, "card.link", in, now, func() (*CardLink, error) {
 			card, err := findCardFor(tx, actor, in.CardID)
 			if err != nil {

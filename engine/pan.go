@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"math/big"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // TestBIN is the issuer identification number of every sandbox card: the
@@ -63,103 +65,116 @@ func LuhnValid(number string) bool {
 
 // Card numbers typed where something else was expected (a card reference, a
 // summary, a merchant name) must never be echoed, stored or evented. A
-// "card-number shape" is a run of 12 or more digits, possibly grouped by
-// single spaces or dashes.
+// "card-number shape" is a run of 12 or more digits (ASCII or fullwidth),
+// possibly grouped: up to maxPANSeparators spaces, dashes, dots, slashes or
+// underscores between two digits.
 const (
-	minPANDigits = 12
-	maxPANDigits = 19
+	minPANDigits     = 12
+	maxPANDigits     = 19
+	maxPANSeparators = 3
 )
 
-// LooksLikePAN reports whether a reference is a card number rather than an
-// id: 12 to 19 digits, possibly grouped by spaces or dashes.
-func LooksLikePAN(s string) bool {
-	digits := panDigits(strings.TrimSpace(s))
-	return digits != "" && len(digits) >= minPANDigits && len(digits) <= maxPANDigits
+// panDigit returns the ASCII digit of r, if it is one (fullwidth too).
+func panDigit(r rune) (byte, bool) {
+	switch {
+	case r >= '0' && r <= '9':
+		return byte(r), true
+	case r >= '０' && r <= '９':
+		return byte('0' + r - '０'), true
+	}
+	return 0, false
 }
 
-// panDigits returns the digits of a grouped digit string, or "" when s is
-// anything else.
-func panDigits(s string) string {
+func panSeparator(r rune) bool {
+	return unicode.IsSpace(r) || strings.ContainsRune("-./_\u2010\u2011\u2012\u2013\u2014", r)
+}
+
+// digitRun reads the grouped digit run starting at byte i of s, and returns
+// where it ends and its digits; where s[i] starts no digit it returns i, "".
+func digitRun(s string, i int) (end int, digits string) {
 	var b strings.Builder
-	prevSep := true // no leading separator
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c >= '0' && c <= '9':
-			b.WriteByte(c)
-			prevSep = false
-		case (c == ' ' || c == '-') && !prevSep:
-			prevSep = true
-		default:
-			return ""
+	j := i
+	for j < len(s) {
+		r, size := utf8.DecodeRuneInString(s[j:])
+		if d, ok := panDigit(r); ok {
+			b.WriteByte(d)
+			j += size
+			end = j
+			continue
 		}
+		if b.Len() == 0 || !panSeparator(r) {
+			break
+		}
+		// Separators count only when a digit follows them.
+		k, seps := j, 0
+		for k < len(s) && seps <= maxPANSeparators {
+			r, size := utf8.DecodeRuneInString(s[k:])
+			if !panSeparator(r) {
+				break
+			}
+			k += size
+			seps++
+		}
+		r, _ = utf8.DecodeRuneInString(s[k:])
+		if _, ok := panDigit(r); !ok || seps > maxPANSeparators || k >= len(s) {
+			break
+		}
+		j = k
 	}
-	if prevSep {
-		return ""
+	if b.Len() == 0 {
+		return i, ""
 	}
-	return b.String()
+	return end, b.String()
 }
 
-// MaskPANs replaces every run of 12 or more digits of card-number shape in s
-// with its last four digits ("····4242"). Longer runs are masked too: a
-// card number followed by more digits is still a card number.
+// panDigits returns the digits of a card number as given (grouped or not).
+func panDigits(s string) string {
+	_, digits := digitRun(strings.TrimSpace(s), 0)
+	return digits
+}
+
+// LooksLikePAN reports whether a reference is a card number rather than an
+// id: 12 to 19 digits, possibly grouped, and nothing else.
+func LooksLikePAN(s string) bool {
+	s = strings.TrimSpace(s)
+	end, digits := digitRun(s, 0)
+	return end == len(s) && len(digits) >= minPANDigits && len(digits) <= maxPANDigits
+}
+
+// MaskPANs replaces every run of card-number shape in s with its last four
+// digits ("····4242"). Runs longer than a card number are masked too: a card
+// number followed by more digits is still a card number.
 func MaskPANs(s string) string {
-	if !hasDigitRun(s) {
+	if !hasDigits(s, minPANDigits) {
 		return s
 	}
 	var out strings.Builder
-	i := 0
-	for i < len(s) {
-		end, digits := digitRun(s, i)
-		if digits != "" && len(digits) >= minPANDigits {
+	for i := 0; i < len(s); {
+		if end, digits := digitRun(s, i); len(digits) >= minPANDigits {
 			out.WriteString("····" + digits[len(digits)-4:])
 			i = end
 			continue
-		}
-		if end > i {
+		} else if end > i {
 			out.WriteString(s[i:end])
 			i = end
 			continue
 		}
-		out.WriteByte(s[i])
-		i++
+		_, size := utf8.DecodeRuneInString(s[i:])
+		out.WriteString(s[i : i+size])
+		i += size
 	}
 	return out.String()
 }
 
-// hasDigitRun is a quick test for twelve digits anywhere, so that text
-// without them is returned as it is.
-func hasDigitRun(s string) bool {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		if s[i] >= '0' && s[i] <= '9' {
-			if n++; n >= minPANDigits {
+// hasDigits is a quick test for n digits anywhere, so that text without
+// them is returned as it is.
+func hasDigits(s string, n int) bool {
+	for _, r := range s {
+		if _, ok := panDigit(r); ok {
+			if n--; n == 0 {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-// digitRun reads the grouped digit run starting at s[i] (a digit), and
-// returns where it ends and its digits; for anything else it returns i and "".
-func digitRun(s string, i int) (end int, digits string) {
-	if s[i] < '0' || s[i] > '9' {
-		return i, ""
-	}
-	var b strings.Builder
-	j := i
-	for j < len(s) {
-		c := s[j]
-		if c >= '0' && c <= '9' {
-			b.WriteByte(c)
-			j++
-			continue
-		}
-		if (c == ' ' || c == '-') && j+1 < len(s) && s[j+1] >= '0' && s[j+1] <= '9' {
-			j++
-			continue
-		}
-		break
-	}
-	return j, b.String()
 }

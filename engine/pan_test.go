@@ -1,6 +1,9 @@
 package engine_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"os"
 	"strings"
 	"testing"
@@ -77,6 +80,31 @@ func TestCardNumbersGivenAsReferencesAreNeverKept(t *testing.T) {
 	_, err = env.Engine.CreateUser(env.Ctx, engine.Operator, engine.CreateUserInput{Name: "user " + details.PAN})
 	assertInvalid(t, err, "name")
 	assertNoPAN(t, engine.ErrorMessage(err), details.PAN)
+
+	// The card's own number as card_id: used as the card, kept as its id,
+	// and keyed requests are hashed with the id (a hash of a card number
+	// could be brute-forced back to it).
+	byNumber, err := env.Engine.DeclareIntent(env.Ctx, agentActor, engine.DeclareIntentInput{CardID: details.PAN, Summary: "x", Amount: 100,
+		IdempotencyKey: "k1"})
+	require.NoError(t, err)
+	assert.Equal(t, card.ID, byNumber.CardID)
+	_, err = env.Engine.DeclareIntent(env.Ctx, agentActor, engine.DeclareIntentInput{CardID: details.PAN, Summary: "x", Amount: 100, Currency: "EUR"})
+	assert.Equal(t, engine.CodeCurrencyMismatch, engine.ErrorCode(err))
+	assertNoPAN(t, engine.ErrorMessage(err), details.PAN)
+	_, err = env.Engine.RevealCard(env.Ctx, agentActor, engine.RevealInput{CardID: details.PAN, IntentID: byNumber.ID, IdempotencyKey: "k2"})
+	require.NoError(t, err)
+	_, err = env.Engine.FreezeCard(env.Ctx, agentActor, engine.CardActionInput{CardID: details.PAN, IdempotencyKey: "k3"})
+	require.NoError(t, err)
+	hashOf := func(op string, input any) string {
+		raw, err := json.Marshal(input)
+		require.NoError(t, err)
+		sum := sha256.Sum256(append([]byte(op+"\x00"), raw...))
+		return hex.EncodeToString(sum[:])
+	}
+	keyed := env.Snapshot()
+	assert.NotContains(t, keyed, hashOf("card.details", engine.RevealInput{CardID: details.PAN, IntentID: byNumber.ID}))
+	assert.Contains(t, keyed, hashOf("card.details", engine.RevealInput{CardID: card.ID, IntentID: byNumber.ID}), "hashed with the id")
+	assert.NotContains(t, keyed, hashOf("card.freeze", engine.CardActionInput{CardID: details.PAN}))
 
 	// Nowhere in the database: not in a table, not in the file or its WAL.
 	snapshot := env.Snapshot()

@@ -194,3 +194,20 @@ func TestRiskStateIsBounded(t *testing.T) {
 	assert.Equal(t, 0, s.ConsecutiveDeclines)
 	assert.Equal(t, int64(99), s.Amounts[len(s.Amounts)-1], "other currencies do not feed the z-score")
 }
+
+func TestCardNumberShapes(t *testing.T) {
+	for _, s := range []string{"4242424242424242", "4242 4242 4242 4242", "4242-4242-4242-4242", "4242.4242.4242.4242",
+		"4242  4242  4242  4242", "4242\u00a04242\u00a04242\u00a04242", "4242/4242/4242/4242", "4242 - 4242 - 4242 - 4242",
+		"４２４２４２４２４２４２４２４２", "424242424242"} {
+		assert.True(t, LooksLikePAN(s), "%q", s)
+		assert.Equal(t, "pay ····4242 now", MaskPANs("pay "+s+" now"), "%q", s)
+	}
+	for _, s := range []string{"card_019cdcc4-a200-7005-92ce-e26e99006da3", "42424242424", "4242 4242 4242 x", "4242.....4242.4242.4242"} {
+		assert.False(t, LooksLikePAN(s), "%q", s)
+	}
+	assert.Equal(t, "4242424242424242", panDigits("４２４２ ４２４２-4242.4242"))
+	assert.Equal(t, "at 2026-12-01 10:00, order 12345", MaskPANs("at 2026-12-01 10:00, order 12345"), "dates and short numbers stay")
+	assert.Equal(t, "must not exceed 100000000000000 minor units", invalid("amount", "must not exceed %d minor units", MaxAmount).Message[8:],
+		"the engine's own numbers are not masked")
+	assert.Contains(t, invalid("mcc", "%q is not an MCC", "4242424242424242").Message, "····4242")
+}

@@ -76,7 +76,8 @@ func TestNoCardNumberIsKeptOrEchoed(t *testing.T) {
 	pan, _ := details["structuredContent"].(map[string]any)["pan"].(string)
 	require.Len(t, pan, 16)
 	spaced := pan[:4] + " " + pan[4:8] + " " + pan[8:12] + " " + pan[12:]
-	numbers := []string{"4000056655665556", "4000 0566 5566 5556", "4000-0566-5566-5556", "5555555555554444", pan, spaced}
+	numbers := []string{"4000056655665556", "4000 0566 5566 5556", "4000-0566-5566-5556", "4000.0566.5566.5556",
+		"4000\u00a00566\u00a05566\u00a05556", "5555555555554444", pan, spaced}
 
 	for _, ref := range numbers {
 		for _, call := range []struct {
@@ -146,7 +147,12 @@ func TestNoCardNumberIsKeptOrEchoed(t *testing.T) {
 		"database file": string(dbFile) + string(after), "WAL": string(wal)}
 	for name, text := range places {
 		for _, n := range numbers {
-			digits := strings.NewReplacer(" ", "", "-", "").Replace(n)
+			digits := strings.Map(func(r rune) rune {
+				if r >= '0' && r <= '9' {
+					return r
+				}
+				return -1
+			}, n)
 			assert.NotContains(t, text, digits, "a card number ending %s in the %s", digits[12:], name)
 			assert.NotContains(t, text, n, "a card number ending %s in the %s", digits[12:], name)
 		}
