@@ -117,6 +117,7 @@ func (h *Handler) Wait() { h.pending.Wait() }
 type decision struct {
 	auth     *engine.Authorization // nil when there was no decision in time
 	fallback bool
+	approve  bool   // the fallback's answer
 	reason   string // why the fallback was used
 }
 
@@ -125,7 +126,7 @@ type decision struct {
 // the fallback.
 func (h *Handler) approved(d decision) bool {
 	if d.fallback {
-		return h.opts.FallbackApprove
+		return d.approve
 	}
 	return d.auth.NetworkAnswer == engine.NetworkApprove
 }
@@ -135,13 +136,19 @@ func (h *Handler) approved(d decision) bool {
 // the engine has finished the fallback is recorded and reconciled (a late
 // approval the issuer was told to decline is reversed).
 func (h *Handler) decide(ctx context.Context, actor engine.Actor, issuer string, in engine.AuthorizeInput) (decision, error) {
-	return h.decideWith(ctx, actor, issuer, in, h.eng.Authorize)
+	return h.decideWith(ctx, actor, issuer, in, h.eng.Authorize, h.opts.FallbackApprove)
 }
 
-// decideWith is decide with the engine call that decides: Authorize for a
-// charge, AuthorizeCredit for money coming back.
+// decideCredit decides a credit authorization the same way; its fallback
+// approves, since money coming back to a card spends nothing.
+func (h *Handler) decideCredit(ctx context.Context, actor engine.Actor, issuer string, in engine.AuthorizeInput) (decision, error) {
+	return h.decideWith(ctx, actor, issuer, in, h.eng.AuthorizeCredit, true)
+}
+
+// decideWith is decide with the engine call that decides and the fallback.
 func (h *Handler) decideWith(ctx context.Context, actor engine.Actor, issuer string, in engine.AuthorizeInput,
-	authorize func(context.Context, engine.Actor, engine.AuthorizeInput) (*engine.Authorization, error)) (decision, error) {
+	authorize func(context.Context, engine.Actor, engine.AuthorizeInput) (*engine.Authorization, error),
+	fallbackApprove bool) (decision, error) {
 	type result struct {
 		auth *engine.Authorization
 		err  error
@@ -170,7 +177,7 @@ func (h *Handler) decideWith(ctx context.Context, actor engine.Actor, issuer str
 		reason = fmt.Sprintf("no decision within %s", h.opts.Budget)
 	}
 	answer := engine.FallbackDecline
-	if h.opts.FallbackApprove {
+	if fallbackApprove {
 		answer = engine.FallbackApprove
 	}
 	h.log.Warn("issuer answered with the fallback", "issuer", issuer, "network_id", in.NetworkID, "answer", answer, "reason", reason)
@@ -185,7 +192,7 @@ func (h *Handler) decideWith(ctx context.Context, actor engine.Actor, issuer str
 		h.recordFallback(actor, engine.FallbackInput{Issuer: issuer, NetworkID: in.NetworkID, Answer: answer, Reason: why,
 			Amount: in.Amount, Currency: in.Currency, Merchant: in.Merchant.Name})
 	}()
-	return decision{fallback: true, reason: reason}, nil
+	return decision{fallback: true, approve: fallbackApprove, reason: reason}, nil
 }
 
 // recordFallback records a fallback, retrying while the database is busy.

@@ -815,3 +815,20 @@ func TestIssuerBodiesAreBounded(t *testing.T) {
 	}
 	assert.Equal(t, before, r.env.Snapshot())
 }
+
+// A credit authorization without a decision in time is approved: money
+// coming back to the card spends nothing, whatever the fallback for charges.
+func TestCreditFallbackApproves(t *testing.T) {
+	r := newRig(t, issuers.Options{Budget: 200 * time.Millisecond}, nil)
+	release := blockWrites(t, r.env)
+	got := r.asa(map[string]any{"status": "CREDIT_AUTHORIZATION", "token": "credit-late"})
+	release()
+	assert.Equal(t, "APPROVED", got.Result)
+	r.h.Wait()
+	fallbacks, err := r.env.Engine.ListFallbacks(r.env.Ctx, engine.Operator, 0)
+	require.NoError(t, err)
+	require.Len(t, fallbacks, 1)
+	assert.Equal(t, engine.FallbackApprove, fallbacks[0].Answer)
+	assert.Equal(t, engine.AuthApproved, r.authorization("credit-late").Status)
+	r.env.Verify()
+}

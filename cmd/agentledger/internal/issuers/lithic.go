@@ -116,11 +116,11 @@ func (h *Handler) lithicASA(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	answer := lithicASAAnswer{Token: q.Token}
-	authorize := h.eng.Authorize
+	decide := h.decide
 	switch q.Status {
 	case "AUTHORIZATION", "FINANCIAL_AUTHORIZATION", "":
 	case "CREDIT_AUTHORIZATION", "FINANCIAL_CREDIT_AUTHORIZATION":
-		authorize = h.eng.AuthorizeCredit // money coming back to the card: recorded, spends nothing
+		decide = h.decideCredit // money coming back to the card: recorded, spends nothing
 	default: // BALANCE_INQUIRY: an agent's card has no business at an ATM
 		answer.Result = lithicUnauthorizedMerchant
 		writeJSON(w, http.StatusOK, answer)
@@ -136,7 +136,7 @@ func (h *Handler) lithicASA(w http.ResponseWriter, r *http.Request) {
 	// sent again finds its first decision.
 	for n := 1; n <= engine.MaxIncrements; n++ {
 		in.NetworkID = engine.IncrementNetworkID(q.Token, n)
-		if d, err = h.decideWith(r.Context(), lithicActor, engine.IssuerLithic, in, authorize); engine.ErrorCode(err) != engine.CodeIdempotencyConflict {
+		if d, err = decide(r.Context(), lithicActor, engine.IssuerLithic, in); engine.ErrorCode(err) != engine.CodeIdempotencyConflict {
 			break
 		}
 	}
