@@ -192,3 +192,47 @@ func TestAChargeCannotReplayACredit(t *testing.T) {
 	assert.Equal(t, engine.CodeIdempotencyConflict, engine.ErrorCode(err))
 	env.Verify()
 }
+
+// An idempotency key on a charge is bound to all of it: the card (however
+// named), amount, currency and merchant.
+func TestAuthorizeIdempotencyKeyBindsTheCharge(t *testing.T) {
+	env := sqlitetest.New(t)
+	user, agent, card := env.Setup(100_00, noIntent(engine.Policy{}))
+	_, err := env.Engine.FundUser(env.Ctx, engine.Operator, engine.FundInput{User: user.ID, Amount: 100_00, Currency: "EUR"})
+	require.NoError(t, err)
+	other := env.Card(agent)
+	i := env.Reveal(agent, card, 100, "Acme")
+	d, err := env.Engine.RevealCard(env.Ctx, sqlitetest.AgentActor(agent), engine.RevealInput{CardID: card.ID, IntentID: i.ID})
+	require.NoError(t, err)
+	base := engine.AuthorizeInput{CardID: card.ID, Amount: 1_00, Merchant: engine.Merchant{Name: "Acme"}, IdempotencyKey: "k"}
+	first, err := env.Engine.Authorize(env.Ctx, engine.Operator, base)
+	require.NoError(t, err)
+	byNumber := base
+	byNumber.CardID, byNumber.PAN = "", d.PAN
+	again, err := env.Engine.Authorize(env.Ctx, engine.Operator, byNumber)
+	require.NoError(t, err)
+	assert.Equal(t, first.ID, again.ID, "the same card by its number is the same charge")
+	for name, change := range map[string]func(*engine.AuthorizeInput){
+		"card":     func(in *engine.AuthorizeInput) { in.CardID = other.ID },
+		"amount":   func(in *engine.AuthorizeInput) { in.Amount = 2_00 },
+		"currency": func(in *engine.AuthorizeInput) { in.Currency = "EUR" },
+		"merchant": func(in *engine.AuthorizeInput) { in.Merchant.Name = "Other" },
+		"mcc":      func(in *engine.AuthorizeInput) { in.Merchant.MCC = "5732" },
+	} {
+		in := base
+		change(&in)
+		_, err := env.Engine.Authorize(env.Ctx, engine.Operator, in)
+		assert.Equal(t, engine.CodeIdempotencyConflict, engine.ErrorCode(err), name)
+	}
+}
+
+// Credits are not spends: they count toward no velocity.
+func TestCreditsDoNotCountAsSpends(t *testing.T) {
+	env := sqlitetest.New(t)
+	_, _, card := env.Setup(100_00, noIntent(engine.Policy{SpendLimits: engine.SpendLimits{Velocity: &engine.Velocity{Count: 1, WindowSeconds: 3600}}}))
+	_, err := env.Engine.AuthorizeCredit(env.Ctx, engine.Operator, engine.AuthorizeInput{CardID: card.ID, Amount: 5_00, Merchant: engine.Merchant{Name: "Acme"}})
+	require.NoError(t, err)
+	requireApproved(t, env.Charge(card, 1_00, "Acme", ""))
+	assert.Equal(t, engine.CodeVelocityExceeded, env.Charge(card, 1_00, "Acme", "").DeclineCode)
+	env.Verify()
+}
