@@ -92,27 +92,16 @@ func (e *Engine) CaptureNetwork(ctx context.Context, actor Actor, in NetworkChan
 		return nil, err
 	}
 	return e.changeNetwork(ctx, actor, in, "network.capture", func(tx Tx, list []*Authorization, c *NetworkChange, now time.Time) error {
-		left := in.Amount
-		for _, a := range list {
-			if left == 0 || a.Status != AuthApproved {
-				continue // settled by an earlier capture, reversed, expired or declined
+		// Room: an approved request's hold; one settled by an earlier
+		// capture, reversed, expired or declined has none.
+		room := func(a *Authorization) int64 {
+			if a.Status != AuthApproved {
+				return 0
 			}
-			part := min(left, a.Amount)
-			if err := e.settleOne(tx, a, part, now); err != nil {
-				return err
-			}
-			if err := e.saveAuthorization(tx, a, EventTransactionSettled, now); err != nil {
-				return err
-			}
-			c.Authorizations = append(c.Authorizations, a)
-			c.done("settled %s of %s", FormatAmount(part, a.Currency), a.ID)
-			c.Applied += part
-			left -= part
+			return a.Amount
 		}
-		if c.NotApplied = left; left > 0 {
-			c.notDone("%s captured beyond what agentledger approved and still holds", FormatAmount(left, c.Currency))
-		}
-		return nil
+		return e.allocate(tx, list, c, in.Amount, now, room, e.settleOne, EventTransactionSettled, "settled",
+			"captured beyond what agentledger approved and still holds")
 	})
 }
 
@@ -125,29 +114,44 @@ func (e *Engine) RefundNetwork(ctx context.Context, actor Actor, in NetworkChang
 		return nil, err
 	}
 	return e.changeNetwork(ctx, actor, in, "network.refund", func(tx Tx, list []*Authorization, c *NetworkChange, now time.Time) error {
-		left := in.Amount
-		for _, a := range list {
-			room := a.SettledAmount - a.RefundedAmount
-			if left == 0 || a.Kind != KindCharge || a.Status != AuthSettled || room == 0 {
-				continue
+		room := func(a *Authorization) int64 {
+			if a.Kind != KindCharge || a.Status != AuthSettled {
+				return 0
 			}
-			part := min(left, room)
-			if err := e.refundOne(tx, a, part, now); err != nil {
-				return err
-			}
-			if err := e.saveAuthorization(tx, a, EventTransactionRefunded, now); err != nil {
-				return err
-			}
-			c.Authorizations = append(c.Authorizations, a)
-			c.done("refunded %s of %s", FormatAmount(part, a.Currency), a.ID)
-			c.Applied += part
-			left -= part
+			return a.SettledAmount - a.RefundedAmount
 		}
-		if c.NotApplied = left; left > 0 {
-			c.notDone("%s refunded beyond what was settled and not refunded yet", FormatAmount(left, c.Currency))
-		}
-		return nil
+		return e.allocate(tx, list, c, in.Amount, now, room, e.refundOne, EventTransactionRefunded, "refunded",
+			"refunded beyond what was settled and not refunded yet")
 	})
+}
+
+// allocate spreads amount over an issuer authorization's requests, oldest
+// first, each taking at most its room, and applies each part (a settle, a
+// refund), saving the request and emitting event. What no request had room
+// for is reported as not applied, with beyond saying what it was.
+func (e *Engine) allocate(tx Tx, list []*Authorization, c *NetworkChange, amount int64, now time.Time,
+	room func(*Authorization) int64, apply func(Tx, *Authorization, int64, time.Time) error, event, verb, beyond string) error {
+	left := amount
+	for _, a := range list {
+		part := min(left, room(a))
+		if part <= 0 {
+			continue
+		}
+		if err := apply(tx, a, part, now); err != nil {
+			return err
+		}
+		if err := e.saveAuthorization(tx, a, event, now); err != nil {
+			return err
+		}
+		c.Authorizations = append(c.Authorizations, a)
+		c.done("%s %s of %s", verb, FormatAmount(part, a.Currency), a.ID)
+		c.Applied += part
+		left -= part
+	}
+	if c.NotApplied = left; left > 0 {
+		c.notDone("%s %s", FormatAmount(left, c.Currency), beyond)
+	}
+	return nil
 }
 
 // ReverseNetwork releases the approved requests of an issuer authorization
