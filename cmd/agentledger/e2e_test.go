@@ -47,12 +47,8 @@ func node(t *testing.T) string {
 // lets the client's human approve spends above $100, and an agent key.
 func e2eLedger(t *testing.T) (*proc, string) {
 	p := newProc(t)
+	p.fundedBuyer()
 	var ignored any
-	p.json(&ignored, "init")
-	p.json(&ignored, "user", "create", "acme")
-	p.json(&ignored, "user", "approve", "acme")
-	p.json(&ignored, "user", "fund", "acme", "100000")
-	p.json(&ignored, "agent", "create", "buyer", "--user", "acme")
 	p.json(&ignored, "policy", "set", "buyer", "--approval-threshold", "10000", "--client-approval")
 	var key struct {
 		Key string `json:"key"`

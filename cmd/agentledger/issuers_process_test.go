@@ -25,12 +25,8 @@ import (
 // receiver about both decisions.
 func TestServeAnswersIssuersAndSendsWebhooks(t *testing.T) {
 	p := newProc(t)
+	p.fundedBuyer()
 	var ignored any
-	p.json(&ignored, "init")
-	p.json(&ignored, "user", "create", "acme")
-	p.json(&ignored, "user", "approve", "acme")
-	p.json(&ignored, "user", "fund", "acme", "100000")
-	p.json(&ignored, "agent", "create", "buyer", "--user", "acme")
 	p.json(&ignored, "policy", "set", "buyer", "--intent-required=false")
 	var card struct{ ID string }
 	p.json(&card, "card", "create", "--agent", "buyer")

@@ -57,6 +57,18 @@ func newProc(t *testing.T) *proc {
 	return &proc{t: t, bin: bin, db: filepath.Join(t.TempDir(), "ledger.db")}
 }
 
+// fundedBuyer initializes the database with the user acme (KYC approved,
+// funded with $1,000.00) and its agent buyer.
+func (p *proc) fundedBuyer() {
+	p.t.Helper()
+	var ignored any
+	p.json(&ignored, "init")
+	p.json(&ignored, "user", "create", "acme")
+	p.json(&ignored, "user", "approve", "acme")
+	p.json(&ignored, "user", "fund", "acme", "100000")
+	p.json(&ignored, "agent", "create", "buyer", "--user", "acme")
+}
+
 func (p *proc) run(args ...string) (string, string, error) {
 	cmd := exec.Command(p.bin, args...)
 	cmd.Env = append(os.Environ(), "AGENTLEDGER_DB="+p.db, "AGENTLEDGER_KEY=")

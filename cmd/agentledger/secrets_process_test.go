@@ -27,12 +27,8 @@ import (
 // them after every kind of bad card reference.
 func TestNoCardNumberIsKeptOrEchoed(t *testing.T) {
 	p := newProc(t)
+	p.fundedBuyer()
 	var ignored any
-	p.json(&ignored, "init")
-	p.json(&ignored, "user", "create", "acme")
-	p.json(&ignored, "user", "approve", "acme")
-	p.json(&ignored, "user", "fund", "acme", "100000")
-	p.json(&ignored, "agent", "create", "buyer", "--user", "acme")
 	var card struct{ ID string }
 	p.json(&card, "card", "create", "--agent", "buyer")
 	var agentKey, networkKey struct{ Key string }
