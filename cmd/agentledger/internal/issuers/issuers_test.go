@@ -174,6 +174,15 @@ func (r *rig) asa(edits map[string]any) lithicAnswer {
 	return a
 }
 
+// paper turns the rig's agent into a paper agent with funds of paper money.
+func (r *rig) paper(funds int64) {
+	r.t.Helper()
+	_, err := r.env.Engine.SetAgentMode(r.env.Ctx, engine.Operator, engine.SetModeInput{Agent: r.agent.ID, Mode: engine.ModePaper})
+	require.NoError(r.t, err)
+	_, err = r.env.Engine.FundPaper(r.env.Ctx, engine.Operator, engine.FundPaperInput{Agent: r.agent.ID, Amount: funds})
+	require.NoError(r.t, err)
+}
+
 func (r *rig) authorization(networkID string) *engine.Authorization {
 	r.t.Helper()
 	a, err := r.env.Engine.GetAuthorizationByNetworkID(r.env.Ctx, engine.Operator, networkID)
@@ -247,10 +256,7 @@ func TestStripeDeclines(t *testing.T) {
 // decline: no real money moves for a paper agent.
 func TestStripePaperAgentIsDeclinedAtTheIssuer(t *testing.T) {
 	r := newRig(t, issuers.Options{}, nil)
-	_, err := r.env.Engine.SetAgentMode(r.env.Ctx, engine.Operator, engine.SetModeInput{Agent: r.agent.ID, Mode: engine.ModePaper})
-	require.NoError(t, err)
-	_, err = r.env.Engine.FundPaper(r.env.Ctx, engine.Operator, engine.FundPaperInput{Agent: r.agent.ID, Amount: 100_00})
-	require.NoError(t, err)
+	r.paper(100_00)
 	r.env.Reveal(r.agent, r.card, 382, "Stripe")
 
 	_, answer := r.stripeRequest(nil)
@@ -736,10 +742,7 @@ func TestStripeRefundsAcrossIncrementalRequests(t *testing.T) {
 // the sandbox network's answer carries the same instruction as Stripe's.
 func TestNetworkAnswerOfAPaperApproval(t *testing.T) {
 	r := newRig(t, issuers.Options{}, nil)
-	_, err := r.env.Engine.SetAgentMode(r.env.Ctx, engine.Operator, engine.SetModeInput{Agent: r.agent.ID, Mode: engine.ModePaper})
-	require.NoError(t, err)
-	_, err = r.env.Engine.FundPaper(r.env.Ctx, engine.Operator, engine.FundPaperInput{Agent: r.agent.ID, Amount: 100_00})
-	require.NoError(t, err)
+	r.paper(100_00)
 	r.env.Reveal(r.agent, r.card, 25_00, "Acme")
 	resp, out := r.post("/v1/network/authorize", http.Header{"Authorization": {"Bearer " + r.network}},
 		[]byte(`{"card":"`+r.card.ID+`","amount":2500,"merchant":{"name":"Acme"}}`))
@@ -752,7 +755,7 @@ func TestNetworkAnswerOfAPaperApproval(t *testing.T) {
 	assert.Equal(t, engine.AuthApproved, a.Status)
 	assert.Equal(t, engine.NetworkDecline, a.NetworkAnswer)
 
-	_, err = r.env.Engine.SetAgentMode(r.env.Ctx, engine.Operator, engine.SetModeInput{Agent: r.agent.ID, Mode: engine.ModeLive})
+	_, err := r.env.Engine.SetAgentMode(r.env.Ctx, engine.Operator, engine.SetModeInput{Agent: r.agent.ID, Mode: engine.ModeLive})
 	require.NoError(t, err)
 	r.env.Reveal(r.agent, r.card, 25_00, "Acme")
 	_, out = r.post("/v1/network/authorize", http.Header{"Authorization": {"Bearer " + r.network}},
