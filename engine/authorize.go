@@ -68,7 +68,15 @@ func (in AuthorizeInput) keyed(tx Tx) (keyedCharge, error) {
 // ran and returned; only bad input and failures of the store are errors.
 // Operators (and the sandbox network, which runs as one) only.
 func (e *Engine) Authorize(ctx context.Context, actor Actor, in AuthorizeInput) (*Authorization, error) {
-	if err := actor.requireRole("authorize", RoleAdmin, RoleNetwork); err != nil {
+	return e.recordAuthorization(ctx, actor, in, "authorize", e.authorize)
+}
+
+// recordAuthorization runs one network request (op) in a write
+// transaction: the caller's role, the input, its idempotency key and a
+// network id when it has none, around decide.
+func (e *Engine) recordAuthorization(ctx context.Context, actor Actor, in AuthorizeInput, op string,
+	decide func(Tx, AuthorizeInput, time.Time) (*Authorization, error)) (*Authorization, error) {
+	if err := actor.requireRole(op, RoleAdmin, RoleNetwork); err != nil {
 		return nil, err
 	}
 	in, err := in.normalize()
@@ -83,11 +91,11 @@ func (e *Engine) Authorize(ctx context.Context, actor Actor, in AuthorizeInput) 
 				return err
 			}
 		}
-		out, err = idempotent(tx, actor, in.IdempotencyKey, "authorize", keyed, now, func() (*Authorization, error) {
+		out, err = idempotent(tx, actor, in.IdempotencyKey, op, keyed, now, func() (*Authorization, error) {
 			if in.NetworkID == "" {
 				in.NetworkID = e.newID("net_", now)
 			}
-			return e.authorize(tx, in, now)
+			return decide(tx, in, now)
 		})
 		return err
 	})

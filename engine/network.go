@@ -215,47 +215,35 @@ func (e *Engine) changeNetwork(ctx context.Context, actor Actor, in NetworkChang
 // it posts the money back to the account the card spends from. The same
 // network id twice returns the first decision. Operators and network keys.
 func (e *Engine) AuthorizeCredit(ctx context.Context, actor Actor, in AuthorizeInput) (*Authorization, error) {
-	if err := actor.requireRole("authorize credit", RoleAdmin, RoleNetwork); err != nil {
-		return nil, err
+	return e.recordAuthorization(ctx, actor, in, "authorize credit", e.authorizeCredit)
+}
+
+func (e *Engine) authorizeCredit(tx Tx, in AuthorizeInput, now time.Time) (*Authorization, error) {
+	r := &authRun{e: e, tx: tx, now: now, in: in}
+	r.auth = &Authorization{
+		ID: e.newID(PrefixAuthorization, now), Kind: KindCredit, Amount: in.Amount, Currency: in.Currency,
+		Merchant: in.Merchant, NetworkID: in.NetworkID, Checks: []Check{}, RiskSignals: []RiskSignal{}, CreatedAt: now, UpdatedAt: now,
 	}
-	in, err := in.normalize()
+	code, reason, err := r.findCard()
 	if err != nil {
 		return nil, err
 	}
-	var out *Authorization
-	err = e.update(ctx, func(tx Tx, now time.Time) error {
-		if in.NetworkID == "" {
-			in.NetworkID = e.newID("net_", now)
-		}
-		r := &authRun{e: e, tx: tx, now: now, in: in}
-		r.auth = &Authorization{
-			ID: e.newID(PrefixAuthorization, now), Kind: KindCredit, Amount: in.Amount, Currency: in.Currency,
-			Merchant: in.Merchant, NetworkID: in.NetworkID, Checks: []Check{}, RiskSignals: []RiskSignal{}, CreatedAt: now, UpdatedAt: now,
-		}
-		code, reason, err := r.findCard()
+	a := r.auth
+	if code != "" {
+		a.Status, a.DeclineCode, a.Reason, a.NetworkAnswer = AuthDeclined, code, reason, NetworkDecline
+	} else {
+		agent, err := tx.FindAgent(r.card.AgentID)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		a := r.auth
-		if code != "" {
-			a.Status, a.DeclineCode, a.Reason, a.NetworkAnswer = AuthDeclined, code, reason, NetworkDecline
-		} else {
-			agent, err := tx.FindAgent(r.card.AgentID)
-			if err != nil {
-				return err
-			}
-			a.UserID, a.Paper = agent.UserID, agent.Mode == ModePaper
-			a.Status, a.Reason, a.NetworkAnswer = AuthApproved, "Approved: a credit (money back to the card) spends nothing", NetworkApprove
-			r.check("credit", CheckPass, fmt.Sprintf("%s back to card ····%s from %q", FormatAmount(a.Amount, a.Currency), r.card.Last4, a.Merchant.Name))
-		}
-		if err := tx.InsertAuthorization(a); ErrorCode(err) == CodeConflict {
-			out, err = firstForNetworkID(tx, in, KindCredit, a.CardID)
-			return err
-		} else if err != nil {
-			return err
-		}
-		out = a
-		return e.emit(tx, now, EventTransactionAuthorized, a)
-	})
-	return out, err
+		a.UserID, a.Paper = agent.UserID, agent.Mode == ModePaper
+		a.Status, a.Reason, a.NetworkAnswer = AuthApproved, "Approved: a credit (money back to the card) spends nothing", NetworkApprove
+		r.check("credit", CheckPass, fmt.Sprintf("%s back to card ····%s from %q", FormatAmount(a.Amount, a.Currency), r.card.Last4, a.Merchant.Name))
+	}
+	if err := tx.InsertAuthorization(a); ErrorCode(err) == CodeConflict {
+		return firstForNetworkID(tx, in, KindCredit, a.CardID)
+	} else if err != nil {
+		return nil, err
+	}
+	return a, e.emit(tx, now, EventTransactionAuthorized, a)
 }
