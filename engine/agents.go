@@ -69,10 +69,13 @@ func (e *Engine) GetAgent(ctx context.Context, actor Actor, ref string) (*Agent,
 	return out, err
 }
 
-// ListAgents returns agents, optionally of one user. An agent key sees only
-// itself.
-func (e *Engine) ListAgents(ctx context.Context, actor Actor, userRef string) ([]*Agent, error) {
-	var out []*Agent
+// ListAgents returns a page of agents, oldest first, optionally of one
+// user. An agent key sees only itself.
+func (e *Engine) ListAgents(ctx context.Context, actor Actor, userRef string, page Page) (List[Agent], error) {
+	if err := page.check(PrefixAgent); err != nil {
+		return List[Agent]{}, err
+	}
+	var out List[Agent]
 	err := e.view(ctx, func(tx Tx, _ time.Time) error {
 		f := AgentFilter{}
 		if userRef != "" {
@@ -82,17 +85,30 @@ func (e *Engine) ListAgents(ctx context.Context, actor Actor, userRef string) ([
 			}
 			f.UserID = u.ID
 		}
-		all, err := tx.ListAgents(f)
-		if err != nil {
-			return err
-		}
-		out = []*Agent{}
-		for _, a := range all {
-			if actor.canSee(a.ID) {
-				out = append(out, a)
+		if actor.scoped() { // at most itself: no need to walk the others
+			out = List[Agent]{Items: []*Agent{}}
+			a, err := tx.FindAgent(actor.AgentID)
+			if IsNotFound(err) {
+				return nil
+			} else if err != nil {
+				return err
 			}
+			if (f.UserID == "" || a.UserID == f.UserID) && a.ID > page.StartingAfter {
+				out.Items = append(out.Items, a)
+			}
+			return nil
 		}
-		return nil
+		var err error
+		out, err = paginate(page, func(a *Agent) string { return a.ID }, func(after string, limit int) ([]*Agent, error) {
+			f.After, f.Limit = after, limit
+			return tx.ListAgents(f)
+		}, func(a *Agent) *Agent {
+			if actor.canSee(a.ID) {
+				return a
+			}
+			return nil
+		})
+		return err
 	})
 	return out, err
 }

@@ -11,22 +11,26 @@ type ListApprovalsInput struct {
 	// Status is an approval status; default pending. "all" lists every
 	// decision that ever needed a human.
 	Status string
+	Page   Page
 }
 
-// ListApprovals returns the decisions that need (or needed) a human, oldest
-// first, lapsed ones shown as expired.
-func (e *Engine) ListApprovals(ctx context.Context, actor Actor, in ListApprovalsInput) ([]*Decision, error) {
+// ListApprovals returns a page of the decisions that need (or needed) a
+// human, oldest first, lapsed ones shown as expired.
+func (e *Engine) ListApprovals(ctx context.Context, actor Actor, in ListApprovalsInput) (List[Decision], error) {
 	if in.Status == "" {
 		in.Status = ApprovalPending
 	}
 	if err := checkOneOf("status", in.Status, ApprovalPending, ApprovalApproved, ApprovalDenied, ApprovalExpired, ApprovalExecuted, "all"); err != nil {
-		return nil, err
+		return List[Decision]{}, err
+	}
+	if err := in.Page.check(PrefixDecision); err != nil {
+		return List[Decision]{}, err
 	}
 	var err error
 	if in.Agent, err = actor.listScope(in.Agent); err != nil {
-		return nil, err
+		return List[Decision]{}, err
 	}
-	var out []*Decision
+	var out List[Decision]
 	err = e.view(ctx, func(tx Tx, now time.Time) error {
 		f := DecisionFilter{}
 		switch in.Status {
@@ -44,18 +48,18 @@ func (e *Engine) ListApprovals(ctx context.Context, actor Actor, in ListApproval
 			}
 			f.AgentID = a.ID
 		}
-		all, err := tx.ListDecisions(f)
-		if err != nil {
-			return err
-		}
-		out = []*Decision{}
-		for _, d := range all {
+		var err error
+		out, err = paginate(in.Page, func(d *Decision) string { return d.ID }, func(after string, limit int) ([]*Decision, error) {
+			f.After, f.Limit = after, limit
+			return tx.ListDecisions(f)
+		}, func(d *Decision) *Decision {
 			d = d.effective(now)
 			if actor.canSee(d.AgentID) && (in.Status == "all" || d.ApprovalStatus == in.Status) {
-				out = append(out, d)
+				return d
 			}
-		}
-		return nil
+			return nil
+		})
+		return err
 	})
 	return out, err
 }

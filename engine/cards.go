@@ -104,13 +104,17 @@ func (e *Engine) GetCard(ctx context.Context, actor Actor, id string) (*Card, er
 	return out, err
 }
 
-// ListCards returns the cards the actor may see, optionally of one agent.
-func (e *Engine) ListCards(ctx context.Context, actor Actor, agentRef string) ([]*Card, error) {
+// ListCards returns a page of the cards the actor may see, oldest first,
+// optionally of one agent.
+func (e *Engine) ListCards(ctx context.Context, actor Actor, agentRef string, page Page) (List[Card], error) {
+	if err := page.check(PrefixCard); err != nil {
+		return List[Card]{}, err
+	}
 	agentRef, err := actor.listScope(agentRef)
 	if err != nil {
-		return nil, err
+		return List[Card]{}, err
 	}
-	var out []*Card
+	var out List[Card]
 	err = e.view(ctx, func(tx Tx, _ time.Time) error {
 		f := CardFilter{}
 		if agentRef != "" {
@@ -120,17 +124,17 @@ func (e *Engine) ListCards(ctx context.Context, actor Actor, agentRef string) ([
 			}
 			f.AgentID = a.ID
 		}
-		cards, err := tx.ListCards(f)
-		if err != nil {
-			return err
-		}
-		out = []*Card{}
-		for _, c := range cards {
+		var err error
+		out, err = paginate(page, func(c *Card) string { return c.ID }, func(after string, limit int) ([]*Card, error) {
+			f.After, f.Limit = after, limit
+			return tx.ListCards(f)
+		}, func(c *Card) *Card {
 			if actor.canSee(c.AgentID) {
-				out = append(out, c)
+				return c
 			}
-		}
-		return nil
+			return nil
+		})
+		return err
 	})
 	return out, err
 }

@@ -316,7 +316,7 @@ func TestApprovedDecisionCoversACardChargeOnlyAsApproved(t *testing.T) {
 		res, err := env.Engine.Sweep(env.Ctx, engine.Operator)
 		require.NoError(t, err)
 		assert.Equal(t, 1, res.Approvals)
-		got, err := env.Engine.ListApprovals(env.Ctx, engine.Operator, engine.ListApprovalsInput{Status: engine.ApprovalExpired})
+		got, err := items(env.Engine.ListApprovals(env.Ctx, engine.Operator, engine.ListApprovalsInput{Status: engine.ApprovalExpired}))
 		require.NoError(t, err)
 		require.Len(t, got, 1)
 		assert.Equal(t, d.ID, got[0].ID)

@@ -42,7 +42,7 @@ func TestSameNetworkIDGivesTheFirstDecision(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, d1, d2, "a retry is not a new attempt")
 
-	list, err := env.Engine.ListAuthorizations(env.Ctx, engine.Operator, engine.ListAuthorizationsInput{CardID: card.ID})
+	list, err := items(env.Engine.ListAuthorizations(env.Ctx, engine.Operator, engine.ListAuthorizationsInput{CardID: card.ID}))
 	require.NoError(t, err)
 	assert.Len(t, list, 2)
 	env.Verify()
@@ -92,7 +92,7 @@ func TestNetworkIDOnAnotherCardIsAConflict(t *testing.T) {
 		assert.NotContains(t, engine.ErrorMessage(err), otherPAN)
 	}
 	assert.Equal(t, int64(2500), balance(t, env, user).Pending, "one hold, on the first card")
-	list, err := env.Engine.ListAuthorizations(env.Ctx, engine.Operator, engine.ListAuthorizationsInput{CardID: other.ID})
+	list, err := items(env.Engine.ListAuthorizations(env.Ctx, engine.Operator, engine.ListAuthorizationsInput{CardID: other.ID}))
 	require.NoError(t, err)
 	assert.Empty(t, list)
 	env.Verify()
@@ -114,14 +114,14 @@ func TestIdempotencyKeys(t *testing.T) {
 		{"create card", func(env *sqlitetest.Env, s scenario, key string, v int) (any, error) {
 			return env.Engine.CreateCard(env.Ctx, sqlitetest.AgentActor(s.agent), engine.CreateCardInput{Purpose: []string{"a", "b"}[v], IdempotencyKey: key})
 		}, func(t *testing.T, env *sqlitetest.Env, s scenario) int64 {
-			cards, err := env.Engine.ListCards(env.Ctx, engine.Operator, s.agent.ID)
+			cards, err := items(env.Engine.ListCards(env.Ctx, engine.Operator, s.agent.ID, engine.Page{}))
 			require.NoError(t, err)
 			return int64(len(cards))
 		}},
 		{"declare intent", func(env *sqlitetest.Env, s scenario, key string, v int) (any, error) {
 			return env.Engine.DeclareIntent(env.Ctx, sqlitetest.AgentActor(s.agent), engine.DeclareIntentInput{Summary: "x", Amount: int64(100 + v), IdempotencyKey: key})
 		}, func(t *testing.T, env *sqlitetest.Env, s scenario) int64 {
-			list, err := env.Engine.ListIntents(env.Ctx, engine.Operator, engine.ListIntentsInput{})
+			list, err := items(env.Engine.ListIntents(env.Ctx, engine.Operator, engine.ListIntentsInput{}))
 			require.NoError(t, err)
 			return int64(len(list))
 		}},
@@ -134,7 +134,7 @@ func TestIdempotencyKeys(t *testing.T) {
 		{"create key", func(env *sqlitetest.Env, s scenario, key string, v int) (any, error) {
 			return env.Engine.CreateKey(env.Ctx, engine.Operator, engine.CreateKeyInput{Role: []string{engine.RoleViewer, engine.RoleAdmin}[v], IdempotencyKey: key})
 		}, func(t *testing.T, env *sqlitetest.Env, s scenario) int64 {
-			keys, err := env.Engine.ListKeys(env.Ctx, engine.Operator)
+			keys, err := items(env.Engine.ListKeys(env.Ctx, engine.Operator, engine.Page{}))
 			require.NoError(t, err)
 			return int64(len(keys))
 		}},

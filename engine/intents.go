@@ -177,23 +177,26 @@ type ListIntentsInput struct {
 	Agent  string
 	CardID string
 	Status string
-	Limit  int
+	Page   Page
 }
 
-// ListIntents returns the intents the actor may see, newest last, with
-// lapsed ones shown as expired.
-func (e *Engine) ListIntents(ctx context.Context, actor Actor, in ListIntentsInput) ([]*Intent, error) {
+// ListIntents returns a page of the intents the actor may see, oldest
+// first, with lapsed ones shown as expired.
+func (e *Engine) ListIntents(ctx context.Context, actor Actor, in ListIntentsInput) (List[Intent], error) {
 	if in.Status != "" {
 		if err := checkOneOf("status", in.Status, IntentAwaitingApproval, IntentPending, IntentRevealed, IntentMatched,
 			IntentMismatched, IntentDenied, IntentCancelled, IntentExpired); err != nil {
-			return nil, err
+			return List[Intent]{}, err
 		}
+	}
+	if err := in.Page.check(PrefixIntent); err != nil {
+		return List[Intent]{}, err
 	}
 	var err error
 	if in.Agent, err = actor.listScope(in.Agent); err != nil {
-		return nil, err
+		return List[Intent]{}, err
 	}
-	var out []*Intent
+	var out List[Intent]
 	err = e.view(ctx, func(tx Tx, now time.Time) error {
 		f := IntentFilter{}
 		if in.CardID != "" {
@@ -216,21 +219,18 @@ func (e *Engine) ListIntents(ctx context.Context, actor Actor, in ListIntentsInp
 				f.Statuses = append(f.Statuses, IntentAwaitingApproval, IntentPending, IntentRevealed)
 			}
 		}
-		all, err := tx.ListIntents(f)
-		if err != nil {
-			return err
-		}
-		out = []*Intent{}
-		for _, i := range all {
+		var err error
+		out, err = paginate(in.Page, func(i *Intent) string { return i.ID }, func(after string, limit int) ([]*Intent, error) {
+			f.After, f.Limit = after, limit
+			return tx.ListIntents(f)
+		}, func(i *Intent) *Intent {
 			i = i.effective(now)
 			if actor.canSee(i.AgentID) && (in.Status == "" || i.Status == in.Status) {
-				out = append(out, i)
+				return i
 			}
-		}
-		if in.Limit > 0 && len(out) > in.Limit {
-			out = out[len(out)-in.Limit:]
-		}
-		return nil
+			return nil
+		})
+		return err
 	})
 	return out, err
 }

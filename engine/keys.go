@@ -79,15 +79,21 @@ func newSecret() string {
 	return KeyPrefix + hex.EncodeToString(b)
 }
 
-// ListKeys returns every API key (never their secrets). Operators only.
-func (e *Engine) ListKeys(ctx context.Context, actor Actor) ([]*APIKey, error) {
+// ListKeys returns a page of API keys (never their secrets), oldest first.
+// Operators only.
+func (e *Engine) ListKeys(ctx context.Context, actor Actor, page Page) (List[APIKey], error) {
 	if err := actor.requireRole("list keys", RoleAdmin); err != nil {
-		return nil, err
+		return List[APIKey]{}, err
 	}
-	var out []*APIKey
+	if err := page.check(PrefixKey); err != nil {
+		return List[APIKey]{}, err
+	}
+	var out List[APIKey]
 	err := e.view(ctx, func(tx Tx, _ time.Time) error {
 		var err error
-		out, err = tx.ListKeys()
+		out, err = paginate(page, func(k *APIKey) string { return k.ID }, func(after string, limit int) ([]*APIKey, error) {
+			return tx.ListKeys(KeyFilter{After: after, Limit: limit})
+		}, keepAll)
 		return err
 	})
 	return out, err

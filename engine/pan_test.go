@@ -48,7 +48,7 @@ func TestCardNumbersGivenAsReferencesAreNeverKept(t *testing.T) {
 				return err
 			},
 			func() error {
-				_, err := env.Engine.ListAuthorizations(env.Ctx, engine.Operator, engine.ListAuthorizationsInput{CardID: ref})
+				_, err := items(env.Engine.ListAuthorizations(env.Ctx, engine.Operator, engine.ListAuthorizationsInput{CardID: ref}))
 				return err
 			},
 		} {

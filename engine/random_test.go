@@ -140,7 +140,7 @@ func (w *world) step(t *testing.T, r *rand.Rand) {
 		allowed(err)
 	case n < 74:
 		op = "approve"
-		queue, err := e.ListApprovals(ctx, engine.Operator, engine.ListApprovalsInput{})
+		queue, err := items(e.ListApprovals(ctx, engine.Operator, engine.ListApprovalsInput{}))
 		require.NoError(t, err)
 		if len(queue) > 0 {
 			d := queue[r.IntN(len(queue))]

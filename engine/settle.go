@@ -160,23 +160,27 @@ type ListAuthorizationsInput struct {
 	Agent  string
 	CardID string
 	Status string
-	Limit  int
+	Page   Page
 }
 
-// ListAuthorizations returns authorizations the actor may see, newest first.
-func (e *Engine) ListAuthorizations(ctx context.Context, actor Actor, in ListAuthorizationsInput) ([]*Authorization, error) {
+// ListAuthorizations returns a page of the authorizations the actor may
+// see, newest first.
+func (e *Engine) ListAuthorizations(ctx context.Context, actor Actor, in ListAuthorizationsInput) (List[Authorization], error) {
 	if in.Status != "" {
 		if err := checkOneOf("status", in.Status, AuthApproved, AuthDeclined, AuthSettled, AuthReversed, AuthExpired); err != nil {
-			return nil, err
+			return List[Authorization]{}, err
 		}
+	}
+	if err := in.Page.check(PrefixAuthorization); err != nil {
+		return List[Authorization]{}, err
 	}
 	var err error
 	if in.Agent, err = actor.listScope(in.Agent); err != nil {
-		return nil, err
+		return List[Authorization]{}, err
 	}
-	var out []*Authorization
+	var out List[Authorization]
 	err = e.view(ctx, func(tx Tx, _ time.Time) error {
-		f := AuthorizationFilter{Limit: in.Limit}
+		f := AuthorizationFilter{}
 		if in.Status != "" {
 			f.Statuses = []string{in.Status}
 		}
@@ -194,17 +198,17 @@ func (e *Engine) ListAuthorizations(ctx context.Context, actor Actor, in ListAut
 			}
 			f.CardID = c.ID
 		}
-		all, err := tx.ListAuthorizations(f)
-		if err != nil {
-			return err
-		}
-		out = []*Authorization{}
-		for _, a := range all {
+		var err error
+		out, err = paginate(in.Page, func(a *Authorization) string { return a.ID }, func(after string, limit int) ([]*Authorization, error) {
+			f.After, f.Limit = after, limit
+			return tx.ListAuthorizations(f)
+		}, func(a *Authorization) *Authorization {
 			if actor.canSee(a.AgentID) {
-				out = append(out, a)
+				return a
 			}
-		}
-		return nil
+			return nil
+		})
+		return err
 	})
 	return out, err
 }

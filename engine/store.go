@@ -45,8 +45,8 @@ type Tx interface {
 	UpdateUser(u *User) error
 	// FindUser finds a user by id or unique name.
 	FindUser(ref string) (*User, error)
-	// ListUsers returns every user, oldest first.
-	ListUsers() ([]*User, error)
+	// ListUsers returns users, oldest first.
+	ListUsers(f UserFilter) ([]*User, error)
 
 	// InsertAgent stores a new agent; CodeConflict when the name is taken.
 	InsertAgent(a *Agent) error
@@ -117,8 +117,8 @@ type Tx interface {
 	FindKey(id string) (*APIKey, error)
 	// FindKeyByHash finds a key by the SHA-256 of its secret.
 	FindKeyByHash(hash []byte) (*APIKey, error)
-	// ListKeys returns every key, oldest first.
-	ListKeys() ([]*APIKey, error)
+	// ListKeys returns keys, oldest first.
+	ListKeys(f KeyFilter) ([]*APIKey, error)
 
 	// Counters returns the spend counters of every scope in every period;
 	// a counter never written reads as zero (it is absent from the map).
@@ -162,8 +162,8 @@ type Tx interface {
 	InsertEndpoint(w *WebhookEndpoint, secret string) error
 	// FindEndpoint finds a webhook endpoint, removed or not, by id.
 	FindEndpoint(id string) (*WebhookEndpoint, error)
-	// ListEndpoints returns every endpoint, removed ones too, oldest first.
-	ListEndpoints() ([]*WebhookEndpoint, error)
+	// ListEndpoints returns endpoints, removed ones too, oldest first.
+	ListEndpoints(f EndpointFilter) ([]*WebhookEndpoint, error)
 	// RemoveEndpoint marks an endpoint removed and cancels its pending
 	// deliveries.
 	RemoveEndpoint(id string, at time.Time) error
@@ -174,7 +174,7 @@ type Tx interface {
 	// d.CreatedAt.
 	PutDelivery(d *Delivery) error
 	// ListDeliveries returns deliveries matching the filter, newest event
-	// first.
+	// first, the deliveries of one event by endpoint id.
 	ListDeliveries(f DeliveryFilter) ([]*Delivery, error)
 	// ClaimDeliveries leases to owner, until the given time, the oldest
 	// pending delivery of each endpoint that is due at now and not leased
@@ -216,28 +216,61 @@ type Tx interface {
 	ListFallbacks(limit int) ([]*Fallback, error)
 }
 
-// EventFilter selects events. Empty fields do not filter.
-type EventFilter struct {
-	Type  string
+// Every filter of a list that pages has After, an exclusive cursor: the id
+// of an object, which need not exist, after which the list resumes in its
+// own order (id > After oldest first, id < After newest first); empty starts
+// at the beginning. Limit bounds the objects returned; 0 returns them all.
+
+// UserFilter selects users.
+type UserFilter struct {
+	After string
 	Limit int
 }
 
-// DeliveryFilter selects deliveries. Empty fields do not filter.
+// KeyFilter selects API keys.
+type KeyFilter struct {
+	After string
+	Limit int
+}
+
+// EndpointFilter selects webhook endpoints.
+type EndpointFilter struct {
+	After string
+	Limit int
+}
+
+// EventFilter selects events. Empty fields do not filter. Events are in
+// the order they were committed, which is the order of their ids but for
+// the clock skew of separate processes; After names an event, and one that
+// does not exist is placed by its id.
+type EventFilter struct {
+	Type  string
+	After string
+	Limit int
+}
+
+// DeliveryFilter selects deliveries. Empty fields do not filter. After is
+// a delivery id (DeliveryID); its event places it as in EventFilter.
 type DeliveryFilter struct {
 	EndpointID string
 	EventID    string
 	Status     string
+	After      string
 	Limit      int
 }
 
 // AgentFilter selects agents.
 type AgentFilter struct {
 	UserID string
+	After  string
+	Limit  int
 }
 
 // CardFilter selects cards.
 type CardFilter struct {
 	AgentID string
+	After   string
+	Limit   int
 }
 
 // IntentFilter selects intents. Empty fields do not filter.
@@ -247,6 +280,7 @@ type IntentFilter struct {
 	Statuses      []string
 	ExpiresBefore *time.Time // expires_at <= this
 	ExpiresAfter  *time.Time // expires_at > this
+	After         string     // only in id order, without the expiry bounds
 	Limit         int
 }
 
@@ -256,6 +290,7 @@ type AuthorizationFilter struct {
 	CardID            string
 	Statuses          []string
 	HoldExpiresBefore *time.Time
+	After             string // only in id order, without HoldExpiresBefore
 	Limit             int
 }
 
@@ -273,6 +308,7 @@ type DecisionFilter struct {
 	ApprovalStatuses      []string
 	ApprovalExpiresBefore *time.Time
 	ApprovalExpiresAfter  *time.Time // approval_expires_at > this
+	After                 string
 	Limit                 int
 }
 

@@ -55,15 +55,21 @@ func (e *Engine) GetUser(ctx context.Context, actor Actor, ref string) (*User, e
 	return out, err
 }
 
-// ListUsers returns every user, oldest first. Operators and viewers only.
-func (e *Engine) ListUsers(ctx context.Context, actor Actor) ([]*User, error) {
+// ListUsers returns a page of users, oldest first. Operators and viewers
+// only.
+func (e *Engine) ListUsers(ctx context.Context, actor Actor, page Page) (List[User], error) {
 	if err := actor.requireRole("list users", RoleAdmin, RoleViewer); err != nil {
-		return nil, err
+		return List[User]{}, err
 	}
-	var out []*User
+	if err := page.check(PrefixUser); err != nil {
+		return List[User]{}, err
+	}
+	var out List[User]
 	err := e.view(ctx, func(tx Tx, _ time.Time) error {
 		var err error
-		out, err = tx.ListUsers()
+		out, err = paginate(page, func(u *User) string { return u.ID }, func(after string, limit int) ([]*User, error) {
+			return tx.ListUsers(UserFilter{After: after, Limit: limit})
+		}, keepAll)
 		return err
 	})
 	return out, err

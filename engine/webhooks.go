@@ -85,6 +85,7 @@ const (
 
 // Delivery is one event on its way to one endpoint.
 type Delivery struct {
+	ID             string     `json:"id"` // DeliveryID: "<event id>:<endpoint id>"
 	EventID        string     `json:"event_id"`
 	EndpointID     string     `json:"endpoint_id"`
 	EventType      string     `json:"event_type"`
@@ -195,16 +196,21 @@ func newWebhookSecret() string {
 	return "whsec_" + hex.EncodeToString(b)
 }
 
-// ListWebhooks returns the registered endpoints (never their secrets).
-// Operators and viewers.
-func (e *Engine) ListWebhooks(ctx context.Context, actor Actor) ([]*WebhookEndpoint, error) {
+// ListWebhooks returns a page of the registered endpoints (never their
+// secrets), removed ones too, oldest first. Operators and viewers.
+func (e *Engine) ListWebhooks(ctx context.Context, actor Actor, page Page) (List[WebhookEndpoint], error) {
 	if err := actor.requireRole("list webhooks", RoleAdmin, RoleViewer); err != nil {
-		return nil, err
+		return List[WebhookEndpoint]{}, err
 	}
-	var out []*WebhookEndpoint
+	if err := page.check(PrefixWebhook); err != nil {
+		return List[WebhookEndpoint]{}, err
+	}
+	var out List[WebhookEndpoint]
 	err := e.view(ctx, func(tx Tx, _ time.Time) error {
 		var err error
-		out, err = tx.ListEndpoints()
+		out, err = paginate(page, func(w *WebhookEndpoint) string { return w.ID }, func(after string, limit int) ([]*WebhookEndpoint, error) {
+			return tx.ListEndpoints(EndpointFilter{After: after, Limit: limit})
+		}, keepAll)
 		return err
 	})
 	return out, err
@@ -243,21 +249,39 @@ func (e *Engine) RemoveWebhook(ctx context.Context, actor Actor, in RemoveWebhoo
 	return out, err
 }
 
-// ListDeliveries returns deliveries, newest event first, optionally of one
-// endpoint or in one status. Operators and viewers.
-func (e *Engine) ListDeliveries(ctx context.Context, actor Actor, f DeliveryFilter) ([]*Delivery, error) {
+// ListDeliveriesInput filters a listing of deliveries. Empty fields do not
+// filter.
+type ListDeliveriesInput struct {
+	EndpointID string
+	EventID    string
+	Status     string
+	Page       Page // StartingAfter is a delivery's id
+}
+
+// ListDeliveries returns a page of deliveries, newest event first (an
+// event's deliveries by endpoint id), optionally of one endpoint or event,
+// or in one status. Operators and viewers.
+func (e *Engine) ListDeliveries(ctx context.Context, actor Actor, in ListDeliveriesInput) (List[Delivery], error) {
 	if err := actor.requireRole("list deliveries", RoleAdmin, RoleViewer); err != nil {
-		return nil, err
+		return List[Delivery]{}, err
 	}
-	if f.Status != "" {
-		if err := checkOneOf("status", f.Status, DeliveryPending, DeliveryDelivered, DeliveryFailed, DeliveryCancelled); err != nil {
-			return nil, err
+	if in.Status != "" {
+		if err := checkOneOf("status", in.Status, DeliveryPending, DeliveryDelivered, DeliveryFailed, DeliveryCancelled); err != nil {
+			return List[Delivery]{}, err
 		}
 	}
-	var out []*Delivery
+	if err := in.Page.checkLimit(); err != nil {
+		return List[Delivery]{}, err
+	}
+	if in.Page.StartingAfter != "" && !isDeliveryID(in.Page.StartingAfter) {
+		return List[Delivery]{}, invalid("starting_after", "%q is not a delivery id (%s…:%s…)", in.Page.StartingAfter, PrefixEvent, PrefixWebhook)
+	}
+	var out List[Delivery]
 	err := e.view(ctx, func(tx Tx, _ time.Time) error {
 		var err error
-		out, err = tx.ListDeliveries(f)
+		out, err = paginate(in.Page, func(d *Delivery) string { return d.ID }, func(after string, limit int) ([]*Delivery, error) {
+			return tx.ListDeliveries(DeliveryFilter{EndpointID: in.EndpointID, EventID: in.EventID, Status: in.Status, After: after, Limit: limit})
+		}, keepAll)
 		return err
 	})
 	return out, err
@@ -284,7 +308,7 @@ func (e *Engine) ReplayEvent(ctx context.Context, actor Actor, in ReplayInput) (
 		} else if err != nil {
 			return err
 		}
-		endpoints, err := tx.ListEndpoints()
+		endpoints, err := tx.ListEndpoints(EndpointFilter{})
 		if err != nil {
 			return err
 		}
@@ -301,7 +325,7 @@ func (e *Engine) ReplayEvent(ctx context.Context, actor Actor, in ReplayInput) (
 			case in.EndpointID == "" && len(w.Events) > 0 && !slices.Contains(w.Events, ev.Type):
 				continue
 			}
-			d := &Delivery{EventID: ev.ID, EndpointID: w.ID, EventType: ev.Type, Status: DeliveryPending, NextAttemptAt: now, CreatedAt: now}
+			d := &Delivery{ID: DeliveryID(ev.ID, w.ID), EventID: ev.ID, EndpointID: w.ID, EventType: ev.Type, Status: DeliveryPending, NextAttemptAt: now, CreatedAt: now}
 			if err := tx.PutDelivery(d); err != nil {
 				return err
 			}
@@ -381,21 +405,32 @@ func (e *Engine) CompleteDelivery(ctx context.Context, actor Actor, job *Deliver
 	return out, err
 }
 
-// ListEvents returns events, newest first, optionally of one type.
-// Operators and viewers.
-func (e *Engine) ListEvents(ctx context.Context, actor Actor, f EventFilter) ([]*Event, error) {
+// ListEventsInput filters a listing of events.
+type ListEventsInput struct {
+	Type string // empty: every type
+	Page Page
+}
+
+// ListEvents returns a page of events, newest first, optionally of one
+// type. Operators and viewers.
+func (e *Engine) ListEvents(ctx context.Context, actor Actor, in ListEventsInput) (List[Event], error) {
 	if err := actor.requireRole("list events", RoleAdmin, RoleViewer); err != nil {
-		return nil, err
+		return List[Event]{}, err
 	}
-	if f.Type != "" {
-		if err := checkEventType("type", f.Type); err != nil {
-			return nil, err
+	if in.Type != "" {
+		if err := checkEventType("type", in.Type); err != nil {
+			return List[Event]{}, err
 		}
 	}
-	var out []*Event
+	if err := in.Page.check(PrefixEvent); err != nil {
+		return List[Event]{}, err
+	}
+	var out List[Event]
 	err := e.view(ctx, func(tx Tx, _ time.Time) error {
 		var err error
-		out, err = tx.ListEvents(f)
+		out, err = paginate(in.Page, func(ev *Event) string { return ev.ID }, func(after string, limit int) ([]*Event, error) {
+			return tx.ListEvents(EventFilter{Type: in.Type, After: after, Limit: limit})
+		}, keepAll)
 		return err
 	})
 	return out, err

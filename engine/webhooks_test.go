@@ -17,7 +17,7 @@ import (
 // eventTypes returns the types of every event so far, oldest first.
 func eventTypes(t *testing.T, env *sqlitetest.Env) []string {
 	t.Helper()
-	events, err := env.Engine.ListEvents(env.Ctx, engine.Operator, engine.EventFilter{})
+	events, err := items(env.Engine.ListEvents(env.Ctx, engine.Operator, engine.ListEventsInput{}))
 	require.NoError(t, err)
 	var out []string
 	for i := len(events) - 1; i >= 0; i-- {
@@ -148,7 +148,7 @@ func TestApprovalsAndExpiriesEmitEvents(t *testing.T) {
 	got := since(eventTypes(t, env), n)
 	assert.Contains(t, got, engine.EventApprovalDecided)
 	assert.Contains(t, got, engine.EventIntentExpired)
-	decided, err := e.ListEvents(ctx, op, engine.EventFilter{Type: engine.EventApprovalDecided, Limit: 1})
+	decided, err := items(e.ListEvents(ctx, op, engine.ListEventsInput{Type: engine.EventApprovalDecided, Page: engine.Page{Limit: 1}}))
 	require.NoError(t, err)
 	var d engine.Decision
 	require.NoError(t, json.Unmarshal(decided[0].Data, &d))
@@ -168,7 +168,7 @@ func TestApprovalsAndExpiriesEmitEvents(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, engine.DecisionBlocked, dec.Status)
 	assert.Equal(t, []string{engine.EventLimitExceeded}, since(eventTypes(t, env), n))
-	limit, err := e.ListEvents(ctx, op, engine.EventFilter{Type: engine.EventLimitExceeded, Limit: 1})
+	limit, err := items(e.ListEvents(ctx, op, engine.ListEventsInput{Type: engine.EventLimitExceeded, Page: engine.Page{Limit: 1}}))
 	require.NoError(t, err)
 	var le engine.LimitExceeded
 	require.NoError(t, json.Unmarshal(limit[0].Data, &le))
@@ -192,7 +192,7 @@ func TestEventsCarryNoSecrets(t *testing.T) {
 	require.NoError(t, err)
 	key, err := env.Engine.CreateKey(env.Ctx, engine.Operator, engine.CreateKeyInput{Role: engine.RoleAgent, Agent: agent.ID})
 	require.NoError(t, err)
-	events, err := env.Engine.ListEvents(env.Ctx, engine.Operator, engine.EventFilter{})
+	events, err := items(env.Engine.ListEvents(env.Ctx, engine.Operator, engine.ListEventsInput{}))
 	require.NoError(t, err)
 	require.NotEmpty(t, events)
 	for _, ev := range events {
@@ -240,7 +240,7 @@ func TestAddWebhookValidates(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(w.Secret, "whsec_"))
 	assert.Equal(t, []string{engine.EventCardCreated}, w.Events)
-	list, err := env.Engine.ListWebhooks(env.Ctx, engine.Actor{Role: engine.RoleViewer})
+	list, err := items(env.Engine.ListWebhooks(env.Ctx, engine.Actor{Role: engine.RoleViewer}, engine.Page{}))
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	body, _ := json.Marshal(list)
@@ -254,7 +254,7 @@ func TestDeliveriesFollowSubscriptions(t *testing.T) {
 	_, agent, _ := env.Setup(10_00, engine.Policy{}) // user.approved, account.funded, card.created
 
 	mine := func(endpoint string) []string {
-		list, err := env.Engine.ListDeliveries(env.Ctx, engine.Operator, engine.DeliveryFilter{EndpointID: endpoint})
+		list, err := items(env.Engine.ListDeliveries(env.Ctx, engine.Operator, engine.ListDeliveriesInput{EndpointID: endpoint}))
 		require.NoError(t, err)
 		var types []string
 		for _, d := range list {
@@ -270,7 +270,7 @@ func TestDeliveriesFollowSubscriptions(t *testing.T) {
 	_, err = env.Engine.RemoveWebhook(env.Ctx, engine.Operator, engine.RemoveWebhookInput{EndpointID: cards.ID})
 	require.NoError(t, err)
 	env.Card(agent)
-	list, err := env.Engine.ListDeliveries(env.Ctx, engine.Operator, engine.DeliveryFilter{EndpointID: cards.ID})
+	list, err := items(env.Engine.ListDeliveries(env.Ctx, engine.Operator, engine.ListDeliveriesInput{EndpointID: cards.ID}))
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	assert.Equal(t, engine.DeliveryCancelled, list[0].Status)
@@ -465,7 +465,7 @@ func TestFallbacksAreReconciledWithTheDecision(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, list, 3)
 	assert.Equal(t, "net_big", list[0].NetworkID)
-	events, err := e.ListEvents(ctx, op, engine.EventFilter{Type: engine.EventIssuerFallback})
+	events, err := items(e.ListEvents(ctx, op, engine.ListEventsInput{Type: engine.EventIssuerFallback}))
 	require.NoError(t, err)
 	assert.Len(t, events, 3)
 	env.Verify()
@@ -541,7 +541,7 @@ func TestLeasesAreFenced(t *testing.T) {
 	require.Len(t, fast, 1)
 	late := complete(t, env, slow[0], 200)
 	assert.Equal(t, engine.DeliveryPending, late.Status, "slow's outcome does not count")
-	list, err := env.Engine.ListDeliveries(env.Ctx, engine.Operator, engine.DeliveryFilter{})
+	list, err := items(env.Engine.ListDeliveries(env.Ctx, engine.Operator, engine.ListDeliveriesInput{}))
 	require.NoError(t, err)
 	assert.Equal(t, 0, list[0].Attempts)
 	assert.Empty(t, claim(t, env, "other"), "still fast's")

@@ -219,7 +219,7 @@ func TestTransactionsPerDayCountAcrossCurrencies(t *testing.T) {
 
 	// A reversal gives the count back in the currency's window and the
 	// agent's whole count alike.
-	auths, err := env.Engine.ListAuthorizations(env.Ctx, engine.Operator, engine.ListAuthorizationsInput{Status: engine.AuthApproved})
+	auths, err := items(env.Engine.ListAuthorizations(env.Ctx, engine.Operator, engine.ListAuthorizationsInput{Status: engine.AuthApproved}))
 	require.NoError(t, err)
 	require.NotEmpty(t, auths)
 	_, err = env.Engine.Reverse(env.Ctx, engine.Operator, engine.ReverseInput{AuthorizationID: auths[len(auths)-1].ID})

@@ -80,11 +80,11 @@ func (s *Server) card(ctx context.Context, req mcpgo.CallToolRequest) (*mcpgo.Ca
 		return ok(card, "Created. "+cardText(card)+" Declare an intent (ledger_intent declare) before asking for its details."), nil
 	}
 	if action == "list" {
-		cards, err := s.eng.ListCards(ctx, c.actor, "")
+		list, err := s.eng.ListCards(ctx, c.actor, "", engine.Page{})
 		if err != nil {
 			return nil, err
 		}
-		return ok(map[string]any{"cards": cards}, cardsText(cards)), nil
+		return ok(map[string]any{"cards": list.Items}, cardsText(list.Items)), nil
 	}
 	cardID, err := c.required("card_id", action)
 	if err != nil {
@@ -108,11 +108,11 @@ func (s *Server) card(ctx context.Context, req mcpgo.CallToolRequest) (*mcpgo.Ca
 		}
 		return ok(d, detailsText(d)), nil
 	case "transactions":
-		list, err := s.eng.ListAuthorizations(ctx, c.actor, engine.ListAuthorizationsInput{CardID: cardID, Limit: 100})
+		list, err := s.eng.ListAuthorizations(ctx, c.actor, engine.ListAuthorizationsInput{CardID: cardID, Page: engine.Page{Limit: 100}})
 		if err != nil {
 			return nil, err
 		}
-		return ok(map[string]any{"transactions": list}, transactionsText(list)), nil
+		return ok(map[string]any{"transactions": list.Items}, transactionsText(list.Items)), nil
 	}
 	in := engine.CardActionInput{CardID: cardID, IdempotencyKey: c.key}
 	change := map[string]func(context.Context, engine.Actor, engine.CardActionInput) (*engine.Card, error){
@@ -184,7 +184,7 @@ func (s *Server) intent(ctx context.Context, req mcpgo.CallToolRequest) (*mcpgo.
 		if err != nil {
 			return nil, err
 		}
-		return ok(map[string]any{"intents": list}, intentsText(list)), nil
+		return ok(map[string]any{"intents": list.Items}, intentsText(list.Items)), nil
 	}
 	intentID, err := c.required("intent_id", action)
 	if err != nil {

@@ -16,10 +16,11 @@ func (a *app) intentCommand() *cobra.Command {
 	list := &cobra.Command{
 		Use: "list [--agent AGENT] [--status STATUS]", Short: "List intents", Args: cobra.NoArgs,
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
-			intents, err := a.engine.ListIntents(a.ctx, op, in)
+			list, err := a.engine.ListIntents(a.ctx, op, in)
 			if err != nil {
 				return err
 			}
+			intents := list.Items
 			return a.emit(intents, func(w io.Writer) {
 				t := newTable(w, "ID", "AGENT", "CARD", "STATUS", "AMOUNT", "MERCHANT", "SUMMARY", "EXPIRES")
 				for _, i := range intents {
@@ -156,10 +157,11 @@ func (a *app) approvalsCommand() *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List approval requests (pending by default)", Args: cobra.NoArgs,
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
-			ds, err := a.engine.ListApprovals(a.ctx, op, in)
+			list, err := a.engine.ListApprovals(a.ctx, op, in)
 			if err != nil {
 				return err
 			}
+			ds := list.Items
 			return a.emit(ds, func(w io.Writer) {
 				if len(ds) == 0 {
 					fmt.Fprintf(w, "No %s approval requests.\n", strings.ReplaceAll(in.Status, "all", "recorded"))
@@ -340,10 +342,14 @@ func printDecision(w io.Writer, a *engine.Authorization) {
 func (a *app) txnCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "txn", Short: "Card authorizations and what became of them: list, show"}
 	var in engine.ListAuthorizationsInput
+	var limit int
 	list := &cobra.Command{
 		Use: "list [--agent AGENT | --card CARD]", Short: "List authorizations, newest first", Args: cobra.NoArgs,
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
-			auths, err := a.engine.ListAuthorizations(a.ctx, op, in)
+			auths, err := firstN(limit, func(x *engine.Authorization) string { return x.ID }, func(p engine.Page) (engine.List[engine.Authorization], error) {
+				in.Page = p
+				return a.engine.ListAuthorizations(a.ctx, op, in)
+			})
 			if err != nil {
 				return err
 			}
@@ -359,7 +365,7 @@ func (a *app) txnCommand() *cobra.Command {
 	list.Flags().StringVar(&in.Agent, "agent", "", "only this agent's authorizations")
 	list.Flags().StringVar(&in.CardID, "card", "", "only this card's authorizations")
 	list.Flags().StringVar(&in.Status, "status", "", "approved, declined, settled, reversed or expired")
-	list.Flags().IntVar(&in.Limit, "limit", 50, "at most this many (0: all)")
+	list.Flags().IntVar(&limit, "limit", 50, "at most this many (0: all)")
 	list.MarkFlagsMutuallyExclusive("agent", "card")
 	show := &cobra.Command{
 		Use: "show TXN", Short: "Show an authorization with every check that ran", Args: cobra.ExactArgs(1),

@@ -28,10 +28,11 @@ func (a *app) userCommand() *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List users", Args: cobra.NoArgs,
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
-			users, err := a.engine.ListUsers(a.ctx, op)
+			list, err := a.engine.ListUsers(a.ctx, op, engine.Page{})
 			if err != nil {
 				return err
 			}
+			users := list.Items
 			return a.emit(users, func(w io.Writer) {
 				t := newTable(w, "ID", "NAME", "KYC", "CREATED")
 				for _, u := range users {
@@ -120,10 +121,11 @@ func (a *app) agentCommand() *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List agents", Args: cobra.NoArgs,
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
-			agents, err := a.engine.ListAgents(a.ctx, op, listUser)
+			list, err := a.engine.ListAgents(a.ctx, op, listUser, engine.Page{})
 			if err != nil {
 				return err
 			}
+			agents := list.Items
 			return a.emit(agents, func(w io.Writer) {
 				t := newTable(w, "ID", "NAME", "USER", "MODE", "CREATED")
 				for _, ag := range agents {
@@ -338,10 +340,11 @@ func (a *app) keyCommand() *cobra.Command {
 	list := &cobra.Command{
 		Use: "list", Short: "List API keys (never their secrets)", Args: cobra.NoArgs,
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
-			keys, err := a.engine.ListKeys(a.ctx, op)
+			list, err := a.engine.ListKeys(a.ctx, op, engine.Page{})
 			if err != nil {
 				return err
 			}
+			keys := list.Items
 			return a.emit(keys, func(w io.Writer) {
 				t := newTable(w, "ID", "ROLE", "AGENT", "NAME", "PREFIX", "CREATED", "REVOKED")
 				for _, k := range keys {
@@ -392,10 +395,11 @@ func (a *app) cardCommand() *cobra.Command {
 	list := &cobra.Command{
 		Use: "list [--agent AGENT]", Short: "List cards", Args: cobra.NoArgs,
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
-			cards, err := a.engine.ListCards(a.ctx, op, listAgent)
+			list, err := a.engine.ListCards(a.ctx, op, listAgent, engine.Page{})
 			if err != nil {
 				return err
 			}
+			cards := list.Items
 			return a.emit(cards, func(w io.Writer) {
 				t := newTable(w, "ID", "AGENT", "LAST4", "TYPE", "STATUS", "CURRENCY", "EXPIRES", "PURPOSE")
 				for _, c := range cards {

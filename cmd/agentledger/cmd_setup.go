@@ -103,11 +103,11 @@ func (a *app) initialize() (*initResult, error) {
 				a.dbPath, settings.TimeZone, a.invocation(), a.timezone)
 		}
 	}
-	keys, err := a.engine.ListKeys(a.ctx, op)
+	keys, err := a.engine.ListKeys(a.ctx, op, engine.Page{Limit: 1})
 	if err != nil {
 		return nil, err
 	}
-	if dbExists && len(keys) > 0 {
+	if dbExists && len(keys.Items) > 0 {
 		return res, nil
 	}
 	key, err := a.engine.CreateKey(a.ctx, op, engine.CreateKeyInput{Role: engine.RoleAdmin, Name: "init"})
@@ -214,11 +214,11 @@ func (a *app) quickstart(addr string) (*quickstartResult, error) {
 		return nil, err
 	}
 	var card *engine.Card
-	cards, err := e.ListCards(ctx, op, agent.ID)
+	cards, err := e.ListCards(ctx, op, agent.ID, engine.Page{})
 	if err != nil {
 		return nil, err
 	}
-	for _, c := range cards {
+	for _, c := range cards.Items {
 		if c.Status == engine.CardActive && c.Type == engine.CardMultiUse {
 			card = c
 			break

@@ -47,10 +47,11 @@ Event types: ` + strings.Join(engine.EventTypes, ", ") + `.`,
 	list := &cobra.Command{
 		Use: "list", Short: "List webhook endpoints (never their secrets)", Args: cobra.NoArgs,
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
-			list, err := a.engine.ListWebhooks(a.ctx, op)
+			endpoints, err := a.engine.ListWebhooks(a.ctx, op, engine.Page{})
 			if err != nil {
 				return err
 			}
+			list := endpoints.Items
 			return a.emit(list, func(w io.Writer) {
 				t := newTable(w, "ID", "URL", "EVENTS", "CREATED", "REMOVED")
 				for _, e := range list {
@@ -72,11 +73,15 @@ Event types: ` + strings.Join(engine.EventTypes, ", ") + `.`,
 		}),
 	}
 
-	var filter engine.DeliveryFilter
+	var filter engine.ListDeliveriesInput
+	var deliveriesLimit int
 	deliveries := &cobra.Command{
 		Use: "deliveries [--endpoint ENDPOINT] [--status STATUS]", Short: "List deliveries, newest event first", Args: cobra.NoArgs,
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
-			list, err := a.engine.ListDeliveries(a.ctx, op, filter)
+			list, err := firstN(deliveriesLimit, func(d *engine.Delivery) string { return d.ID }, func(p engine.Page) (engine.List[engine.Delivery], error) {
+				filter.Page = p
+				return a.engine.ListDeliveries(a.ctx, op, filter)
+			})
 			if err != nil {
 				return err
 			}
@@ -102,7 +107,7 @@ Event types: ` + strings.Join(engine.EventTypes, ", ") + `.`,
 	}
 	deliveries.Flags().StringVar(&filter.EndpointID, "endpoint", "", "only this endpoint's deliveries")
 	deliveries.Flags().StringVar(&filter.Status, "status", "", "pending, delivered, failed or cancelled")
-	deliveries.Flags().IntVar(&filter.Limit, "limit", 50, "at most this many (0: all)")
+	deliveries.Flags().IntVar(&deliveriesLimit, "limit", 50, "at most this many (0: all)")
 
 	var replayEndpoint string
 	replay := &cobra.Command{
@@ -125,11 +130,15 @@ Event types: ` + strings.Join(engine.EventTypes, ", ") + `.`,
 	}
 	replay.Flags().StringVar(&replayEndpoint, "endpoint", "", "only to this endpoint")
 
-	var eventFilter engine.EventFilter
+	var eventFilter engine.ListEventsInput
+	var eventsLimit int
 	eventsCmd := &cobra.Command{
 		Use: "events [--type TYPE]", Short: "List events, newest first", Args: cobra.NoArgs,
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
-			list, err := a.engine.ListEvents(a.ctx, op, eventFilter)
+			list, err := firstN(eventsLimit, func(e *engine.Event) string { return e.ID }, func(p engine.Page) (engine.List[engine.Event], error) {
+				eventFilter.Page = p
+				return a.engine.ListEvents(a.ctx, op, eventFilter)
+			})
 			if err != nil {
 				return err
 			}
@@ -143,7 +152,7 @@ Event types: ` + strings.Join(engine.EventTypes, ", ") + `.`,
 		}),
 	}
 	eventsCmd.Flags().StringVar(&eventFilter.Type, "type", "", "only events of this type")
-	eventsCmd.Flags().IntVar(&eventFilter.Limit, "limit", 50, "at most this many (0: all)")
+	eventsCmd.Flags().IntVar(&eventsLimit, "limit", 50, "at most this many (0: all)")
 
 	var once bool
 	runCmd := &cobra.Command{

@@ -52,8 +52,11 @@ func (t *tx) FindAgent(ref string) (*engine.Agent, error) {
 
 // ListAgents implements engine.Tx.
 func (t *tx) ListAgents(f engine.AgentFilter) ([]*engine.Agent, error) {
+	var c conditions
 	if f.UserID != "" {
-		return queryList(t, scanAgent, `SELECT `+agentColumns+` FROM agents WHERE user_id = ? ORDER BY id`, f.UserID)
+		c.and("user_id = ?", f.UserID)
 	}
-	return queryList(t, scanAgent, `SELECT `+agentColumns+` FROM agents ORDER BY id`)
+	c.after("id", f.After, false)
+	q, args := c.query(`SELECT `+agentColumns+` FROM agents`, "id", f.Limit)
+	return queryList(t, scanAgent, q, args...)
 }

@@ -90,6 +90,7 @@ func (t *tx) ListAuthorizations(f engine.AuthorizationFilter) ([]*engine.Authori
 	if len(f.Statuses) > 0 {
 		c.and(inValues("status", f.Statuses))
 	}
+	c.after("id", f.After, true)
 	order := "id DESC"
 	if f.HoldExpiresBefore != nil {
 		c.and("hold_expires_at <= ?", micros(*f.HoldExpiresBefore))

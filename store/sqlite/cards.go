@@ -78,8 +78,11 @@ func (t *tx) CardSecret(id string) (engine.CardSecret, error) {
 
 // ListCards implements engine.Tx.
 func (t *tx) ListCards(f engine.CardFilter) ([]*engine.Card, error) {
+	var c conditions
 	if f.AgentID != "" {
-		return queryList(t, scanCard, `SELECT `+cardColumns+` FROM cards WHERE agent_id = ? ORDER BY id`, f.AgentID)
+		c.and("agent_id = ?", f.AgentID)
 	}
-	return queryList(t, scanCard, `SELECT `+cardColumns+` FROM cards ORDER BY id`)
+	c.after("id", f.After, false)
+	q, args := c.query(`SELECT `+cardColumns+` FROM cards`, "id", f.Limit)
+	return queryList(t, scanCard, q, args...)
 }

@@ -343,7 +343,7 @@ func TestConcurrentFirstReadsDoNotDeadlock(t *testing.T) {
 				}
 				ready.Done()
 				ready.Wait()
-				_, err := tx.ListUsers() // a query neither has prepared yet
+				_, err := tx.ListUsers(engine.UserFilter{}) // a query neither has prepared yet
 				return err
 			})
 		}()

@@ -241,6 +241,18 @@ func (c *conditions) and(term string, args ...any) {
 	c.terms, c.args = append(c.terms, term), append(c.args, args...)
 }
 
+// after adds a list's cursor: rows after the given id in the order of
+// column, descending or not; an empty cursor adds nothing.
+func (c *conditions) after(column, id string, descending bool) {
+	switch {
+	case id == "":
+	case descending:
+		c.and(column+" < ?", id)
+	default:
+		c.and(column+" > ?", id)
+	}
+}
+
 // query completes a SELECT with the terms, an ordering and an optional limit.
 func (c *conditions) query(selectFrom, orderBy string, limit int) (string, []any) {
 	q, args := selectFrom, c.args

@@ -33,6 +33,9 @@ func (t *tx) FindUser(ref string) (*engine.User, error) {
 }
 
 // ListUsers implements engine.Tx.
-func (t *tx) ListUsers() ([]*engine.User, error) {
-	return queryList(t, scanUser, `SELECT `+userColumns+` FROM users ORDER BY id`)
+func (t *tx) ListUsers(f engine.UserFilter) ([]*engine.User, error) {
+	var c conditions
+	c.after("id", f.After, false)
+	q, args := c.query(`SELECT `+userColumns+` FROM users`, "id", f.Limit)
+	return queryList(t, scanUser, q, args...)
 }

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"database/sql"
 	"encoding/json"
+	"math"
 	"strings"
 	"time"
 
@@ -69,11 +70,38 @@ func (t *tx) FindEvent(id string) (*engine.Event, error) {
 	return findOne(t, scanEvent, notFound("event", id), `SELECT `+eventColumns+` FROM events WHERE id = ?`, id)
 }
 
+// eventBound places an event id in the commit order, for a listing newest
+// first that resumes after it: the event's own seq (exact), or for an id no
+// event has, the seq of the oldest event with a greater id — the events
+// before it in id order are those committed before that one. With no such
+// event every event is after it.
+func (t *tx) eventBound(id string) (seq int64, exact bool, err error) {
+	err = t.queryRow(`SELECT seq FROM events WHERE id = ?`, id).Scan(&seq)
+	if err == nil || !isNoRows(err) {
+		return seq, err == nil, err
+	}
+	var next sql.NullInt64
+	if err := t.queryRow(`SELECT min(seq) FROM events WHERE id > ?`, id).Scan(&next); err != nil {
+		return 0, false, err
+	}
+	if !next.Valid {
+		return math.MaxInt64, false, nil
+	}
+	return next.Int64, false, nil
+}
+
 // ListEvents implements engine.Tx.
 func (t *tx) ListEvents(f engine.EventFilter) ([]*engine.Event, error) {
 	var c conditions
 	if f.Type != "" {
 		c.and("type = ?", f.Type)
+	}
+	if f.After != "" {
+		seq, _, err := t.eventBound(f.After)
+		if err != nil {
+			return nil, err
+		}
+		c.and("seq < ?", seq)
 	}
 	q, args := c.query(`SELECT `+eventColumns+` FROM events`, "seq DESC", f.Limit)
 	return queryList(t, scanEvent, q, args...)
@@ -114,8 +142,11 @@ func (t *tx) FindEndpoint(id string) (*engine.WebhookEndpoint, error) {
 }
 
 // ListEndpoints implements engine.Tx.
-func (t *tx) ListEndpoints() ([]*engine.WebhookEndpoint, error) {
-	return queryList(t, scanEndpoint, `SELECT `+endpointColumns+` FROM webhook_endpoints ORDER BY id`)
+func (t *tx) ListEndpoints(f engine.EndpointFilter) ([]*engine.WebhookEndpoint, error) {
+	var c conditions
+	c.after("id", f.After, false)
+	q, args := c.query(`SELECT `+endpointColumns+` FROM webhook_endpoints`, "id", f.Limit)
+	return queryList(t, scanEndpoint, q, args...)
 }
 
 // RemoveEndpoint implements engine.Tx.
@@ -141,6 +172,7 @@ func scanDelivery(s scanner, extra ...any) (*engine.Delivery, error) {
 		return nil, err
 	}
 	d.NextAttemptAt, d.DeliveredAt, d.CreatedAt = fromMicros(next), timePtr(delivered), fromMicros(created)
+	d.ID = engine.DeliveryID(d.EventID, d.EndpointID)
 	return &d, nil
 }
 
@@ -176,6 +208,18 @@ func (t *tx) ListDeliveries(f engine.DeliveryFilter) ([]*engine.Delivery, error)
 	}
 	if f.Status != "" {
 		c.and(inValues("d.status", []string{f.Status}))
+	}
+	if f.After != "" {
+		eventID, endpointID, _ := strings.Cut(f.After, ":")
+		seq, exact, err := t.eventBound(eventID)
+		if err != nil {
+			return nil, err
+		}
+		if exact { // the rest of that event's deliveries, then older events'
+			c.and("d.event_seq <= ? AND (d.event_seq < ? OR d.endpoint_id > ?)", seq, seq, endpointID)
+		} else {
+			c.and("d.event_seq < ?", seq)
+		}
 	}
 	q, args := c.query(deliverySelect, "d.event_seq DESC, d.endpoint_id", f.Limit)
 	return queryList(t, func(s scanner) (*engine.Delivery, error) { return scanDelivery(s) }, q, args...)
