@@ -1,7 +1,15 @@
 package engine
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
+	"maps"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -170,23 +178,150 @@ func (e *Engine) SetPolicy(ctx context.Context, actor Actor, in SetPolicyInput) 
 			if err != nil {
 				return nil, err
 			}
-			if policy.Currency != a.Policy.Effective().Currency {
-				cards, err := tx.ListCards(CardFilter{AgentID: a.ID})
-				if err != nil {
-					return nil, err
-				}
-				for _, c := range cards {
-					if c.Status != CardClosed && c.Currency != policy.Currency {
-						return nil, invalid("currency", "agent %s has open %s card %s; close it before moving the policy to %s", a.Name, c.Currency, c.ID, policy.Currency)
-					}
-				}
+			if err := savePolicy(tx, a, policy, now); err != nil {
+				return nil, err
 			}
-			a.Policy, a.UpdatedAt = policy, now
-			return a, tx.UpdateAgent(a)
+			return a, nil
 		})
 		return err
 	})
 	return out, err
+}
+
+// PatchPolicyInput changes some fields of an agent's policy, as a JSON merge
+// patch (RFC 7396): a field present sets it, a field set to null clears it
+// (back to no limit / the default), a field absent is kept.
+type PatchPolicyInput struct {
+	Agent          string                     `json:"agent"`
+	Patch          map[string]json.RawMessage `json:"patch"`
+	IdempotencyKey string                     `json:"-"`
+}
+
+// PatchPolicy changes the fields of an agent's policy that the patch names,
+// keeping the others, and validates the result as SetPolicy does (the same
+// currency rule too). The merge reads the policy in the write transaction,
+// so concurrent patches of different fields all take effect. A field is
+// replaced whole: patching velocity sets both its count and window.
+// Operators only.
+func (e *Engine) PatchPolicy(ctx context.Context, actor Actor, in PatchPolicyInput) (*Agent, error) {
+	if err := actor.requireRole("patch policy", RoleAdmin); err != nil {
+		return nil, err
+	}
+	if len(in.Patch) == 0 {
+		return nil, invalid("patch", "names no policy field; give at least one, or null to clear it")
+	}
+	for _, field := range slices.Sorted(maps.Keys(in.Patch)) { // each field on its own, so that an error names it
+		if err := decodePolicy(map[string]json.RawMessage{field: in.Patch[field]}, &Policy{}); err != nil {
+			return nil, err
+		}
+	}
+	var out *Agent
+	err := e.update(ctx, func(tx Tx, now time.Time) error {
+		var err error
+		out, err = idempotent(tx, actor, in.IdempotencyKey, "policy.patch", in, now, func() (*Agent, error) {
+			a, err := findAgentFor(tx, actor, "agent", in.Agent)
+			if err != nil {
+				return nil, err
+			}
+			fields := map[string]json.RawMessage{}
+			current, err := json.Marshal(a.Policy)
+			if err != nil {
+				return nil, err
+			}
+			if err := json.Unmarshal(current, &fields); err != nil {
+				return nil, err
+			}
+			for field, v := range in.Patch {
+				if string(bytes.TrimSpace(v)) == "null" {
+					delete(fields, field)
+				} else {
+					fields[field] = v
+				}
+			}
+			var policy Policy
+			if err := decodePolicy(fields, &policy); err != nil {
+				return nil, err
+			}
+			if policy, err = policy.normalize(); err != nil {
+				return nil, err
+			}
+			if err := savePolicy(tx, a, policy, now); err != nil {
+				return nil, err
+			}
+			return a, nil
+		})
+		return err
+	})
+	return out, err
+}
+
+// decodePolicy decodes policy fields strictly: an unknown field, or a value
+// of the wrong type, is INVALID_INPUT naming the field.
+func decodePolicy(fields map[string]json.RawMessage, p *Policy) error {
+	for field, v := range fields {
+		if !json.Valid(v) {
+			return invalid(field, "is not valid JSON")
+		}
+	}
+	raw, err := json.Marshal(fields)
+	if err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	err = dec.Decode(p)
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &typeErr):
+		field := typeErr.Field
+		if i := strings.LastIndex(field, "SpendLimits."); i >= 0 { // the embedded limits are the policy's own fields
+			field = field[i+len("SpendLimits."):]
+		}
+		return invalid(field, "must be %s, not a JSON %s", jsonKind(typeErr.Type), typeErr.Value)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return invalid(field, "is not a policy field")
+	}
+	return invalid("patch", "%s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// jsonKind names the JSON a Go type takes, for an error message.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "an integer"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice:
+		return "a list"
+	}
+	return "an object"
+}
+
+// savePolicy gives an agent a validated policy. The policy currency may
+// change only while the agent has no open card in the old one, since a
+// card's currency is its policy's.
+func savePolicy(tx Tx, a *Agent, policy Policy, now time.Time) error {
+	if policy.Currency != a.Policy.Effective().Currency {
+		cards, err := tx.ListCards(CardFilter{AgentID: a.ID})
+		if err != nil {
+			return err
+		}
+		for _, c := range cards {
+			if c.Status != CardClosed && c.Currency != policy.Currency {
+				return invalid("currency", "agent %s has open %s card %s; close it before moving the policy to %s", a.Name, c.Currency, c.ID, policy.Currency)
+			}
+		}
+	}
+	a.Policy, a.UpdatedAt = policy, now
+	return tx.UpdateAgent(a)
 }
 
 // FundPaperInput adds virtual money to a paper agent's balance.
