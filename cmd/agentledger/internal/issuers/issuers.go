@@ -6,7 +6,6 @@ package issuers
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/agentledger/agentledger/cmd/agentledger/internal/httperr"
 	"github.com/agentledger/agentledger/engine"
 )
 
@@ -229,51 +229,10 @@ func (h *Handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool
 	return body, true
 }
 
-// errorBody is the JSON error shape of every agentledger HTTP endpoint.
-type errorBody struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-		Field   string `json:"field,omitempty"`
-	} `json:"error"`
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { httperr.WriteJSON(w, status, v) }
 
 func writeError(w http.ResponseWriter, status int, code, message, field string) {
-	var body errorBody
-	body.Error.Code, body.Error.Message, body.Error.Field = code, message, field
-	writeJSON(w, status, body)
+	httperr.Write(w, status, code, message, field)
 }
 
-// writeEngineError maps an engine error to its HTTP status, once.
-func writeEngineError(w http.ResponseWriter, err error) {
-	code := engine.ErrorCode(err)
-	status := http.StatusInternalServerError
-	switch code {
-	case engine.CodeInvalidInput:
-		status = http.StatusBadRequest
-	case engine.CodeNotFound:
-		status = http.StatusNotFound
-	case engine.CodeInvalidState, engine.CodeConflict, engine.CodeIdempotencyConflict:
-		status = http.StatusConflict
-	case engine.CodeUnauthorized:
-		status = http.StatusUnauthorized
-	case engine.CodeForbidden:
-		status = http.StatusForbidden
-	case engine.CodeBusy, engine.CodeUnavailable:
-		status = http.StatusServiceUnavailable
-	}
-	var e *engine.Error
-	field := ""
-	if errors.As(err, &e) {
-		field = e.Field
-	}
-	writeError(w, status, code, engine.ErrorMessage(err), field)
-}
+func writeEngineError(w http.ResponseWriter, err error) { httperr.WriteEngine(w, err) }
