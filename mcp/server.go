@@ -37,7 +37,7 @@ type Server struct {
 	eng      *engine.Engine
 	mcp      *server.MCPServer
 	log      *slog.Logger
-	keys     *keyCache
+	keys     *engine.KeyCache
 	stateKey []byte // signs approval round-trip state
 	// agentTools are the tools as agent keys see them: without agent_id.
 	agentTools map[string]mcpgo.Tool
@@ -55,7 +55,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 		opts.KeyCacheTTL = KeyCacheTTL
 	}
 	s := &Server{eng: eng, log: opts.Logger, stateKey: make([]byte, 32),
-		keys:       &keyCache{entries: map[[32]byte]cachedKey{}, ttl: opts.KeyCacheTTL},
+		keys:       engine.NewKeyCache(eng, opts.KeyCacheTTL),
 		agentTools: map[string]mcpgo.Tool{}}
 	if _, err := rand.Read(s.stateKey); err != nil {
 		panic("mcp: crypto/rand failed: " + err.Error())
@@ -179,7 +179,7 @@ func (s *Server) actorFor(ctx context.Context, agentID string) (engine.Actor, er
 func (s *Server) keyActor(ctx context.Context) (engine.Actor, error) {
 	actor, ok := actorFrom(ctx)
 	if key, hasKey := ctx.Value(keyKey{}).(string); !ok && hasKey {
-		return s.keys.authenticate(ctx, s.eng, key)
+		return s.keys.Authenticate(ctx, key)
 	}
 	if !ok || actor.Role == "" {
 		return engine.Actor{}, engine.Errorf(engine.CodeUnauthorized, "no API key")

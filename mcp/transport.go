@@ -200,7 +200,7 @@ func (h *HTTPServer) authenticate(next http.Handler) http.Handler {
 			httpError(w, http.StatusUnauthorized, "UNAUTHORIZED", "send Authorization: Bearer <agentledger API key>")
 			return
 		}
-		actor, err := h.s.keys.authenticate(r.Context(), h.s.eng, strings.TrimSpace(token))
+		actor, err := h.s.keys.Authenticate(r.Context(), strings.TrimSpace(token))
 		if err != nil {
 			if engine.ErrorCode(err) != engine.CodeUnauthorized {
 				h.s.log.ErrorContext(r.Context(), "authentication failed", "err", err)
