@@ -15,11 +15,14 @@ import (
 
 // CreateAgentInput registers an agent under a user.
 type CreateAgentInput struct {
-	Name           string  `json:"name"`
-	User           string  `json:"user"`
-	Mode           string  `json:"mode"`   // default live
-	Policy         *Policy `json:"policy"` // default: no limits, intents required
-	IdempotencyKey string  `json:"-"`
+	Name   string  `json:"name"`
+	User   string  `json:"user"`
+	Mode   string  `json:"mode"`   // default live
+	Policy *Policy `json:"policy"` // default: no limits, intents required
+	// PaperFunding starts the agent's paper balance, in minor units of its
+	// policy currency (0: none), in the same transaction.
+	PaperFunding   int64  `json:"paper_funding,omitempty"`
+	IdempotencyKey string `json:"-"`
 }
 
 // CreateAgent registers an agent. Operators only.
@@ -36,6 +39,11 @@ func (e *Engine) CreateAgent(ctx context.Context, actor Actor, in CreateAgentInp
 	}
 	if err := checkOneOf("mode", in.Mode, ModeLive, ModePaper, ModeApprovalOnly, ModeDisabled); err != nil {
 		return nil, err
+	}
+	if in.PaperFunding != 0 {
+		if err := checkAmount("paper_funding", in.PaperFunding); err != nil {
+			return nil, err
+		}
 	}
 	policy := Policy{}
 	if in.Policy != nil {
@@ -58,6 +66,11 @@ func (e *Engine) CreateAgent(ctx context.Context, actor Actor, in CreateAgentInp
 					return nil, &Error{Code: CodeConflict, Field: "name", Message: "name: an agent named " + in.Name + " already exists"}
 				}
 				return nil, err
+			}
+			if in.PaperFunding > 0 {
+				if _, err := e.fundPaper(tx, a, in.PaperFunding, "", now); err != nil {
+					return nil, err
+				}
 			}
 			return a, nil
 		})
@@ -349,26 +362,32 @@ func (e *Engine) FundPaper(ctx context.Context, actor Actor, in FundPaperInput) 
 			if err != nil {
 				return nil, err
 			}
-			cur, err := normalizeCurrency("currency", in.Currency, a.Policy.Effective().Currency)
-			if err != nil {
-				return nil, err
-			}
-			acct := PaperAccountID(a.ID, cur)
-			if err := tx.InsertTransfer(&Transfer{
-				ID: e.newID(PrefixTransfer, now), Kind: TransferPosted, DebitAccountID: paperMintAccountID(cur),
-				CreditAccountID: acct, Amount: in.Amount, Currency: cur, Reference: a.ID, CreatedAt: now,
-			}); err != nil {
-				return nil, err
-			}
-			b, err := accountBalance(tx, acct, cur, "", a.ID)
-			if err != nil {
-				return nil, err
-			}
-			return b, e.emit(tx, now, EventAccountFunded, Funded{Balance: *b, Amount: in.Amount, Paper: true})
+			return e.fundPaper(tx, a, in.Amount, in.Currency, now)
 		})
 		return err
 	})
 	return out, err
+}
+
+// fundPaper credits an agent's paper account in the currency (default: its
+// policy currency) and reports it.
+func (e *Engine) fundPaper(tx Tx, a *Agent, amount int64, currency string, now time.Time) (*Balance, error) {
+	cur, err := normalizeCurrency("currency", currency, a.Policy.Effective().Currency)
+	if err != nil {
+		return nil, err
+	}
+	acct := PaperAccountID(a.ID, cur)
+	if err := tx.InsertTransfer(&Transfer{
+		ID: e.newID(PrefixTransfer, now), Kind: TransferPosted, DebitAccountID: paperMintAccountID(cur),
+		CreditAccountID: acct, Amount: amount, Currency: cur, Reference: a.ID, CreatedAt: now,
+	}); err != nil {
+		return nil, err
+	}
+	b, err := accountBalance(tx, acct, cur, "", a.ID)
+	if err != nil {
+		return nil, err
+	}
+	return b, e.emit(tx, now, EventAccountFunded, Funded{Balance: *b, Amount: amount, Paper: true})
 }
 
 // PaperBalance returns a paper agent's virtual balance in a currency

@@ -145,16 +145,16 @@ func (a Actor) canAct(agentID string) bool {
 	return a.Role == RoleAdmin || (a.Role == RoleAgent && a.AgentID == agentID)
 }
 
-// agentRef picks the agent a call is about: an agent key's own agent (a
-// different one named explicitly is not found), or the one an admin or
-// viewer names.
+// agentRef picks the agent a call is about: an agent key's own agent, or
+// the one an admin or viewer names. An agent key may name its agent too, by
+// id or by name; findAgentFor then finds any other agent not found.
 func (a Actor) agentRef(ref string) (string, error) {
 	switch {
 	case a.scoped():
-		if ref != "" && ref != a.AgentID {
-			return "", notFound("agent_id", "agent", ref)
+		if ref == "" {
+			return a.AgentID, nil
 		}
-		return a.AgentID, nil
+		return ref, nil
 	case a.Role == RoleAdmin, a.Role == RoleViewer:
 		if ref == "" {
 			return "", invalid("agent_id", "required with an %s key", a.Role)

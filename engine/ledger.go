@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"strings"
 	"time"
 )
@@ -98,4 +99,13 @@ func ParseAccountID(id string) (kind, owner, currency string, ok bool) {
 		return kind, owner, currency, true
 	}
 	return "", "", "", false
+}
+
+// VerifyLedger checks the ledger's invariants (DESIGN §6). Operators and
+// viewers only.
+func (e *Engine) VerifyLedger(ctx context.Context, actor Actor) (*LedgerReport, error) {
+	if err := actor.requireRole("verify the ledger", RoleAdmin, RoleViewer); err != nil {
+		return nil, err
+	}
+	return e.store.VerifyLedger(ctx)
 }

@@ -289,8 +289,9 @@ func (e *Engine) ListDeliveries(ctx context.Context, actor Actor, in ListDeliver
 
 // ReplayInput sends an event again.
 type ReplayInput struct {
-	EventID    string `json:"event_id"`
-	EndpointID string `json:"endpoint_id,omitempty"` // default: every endpoint subscribed to it
+	EventID        string `json:"event_id"`
+	EndpointID     string `json:"endpoint_id,omitempty"` // default: every endpoint subscribed to it
+	IdempotencyKey string `json:"-"`
 }
 
 // ReplayEvent queues an event again for delivery, to one endpoint or to
@@ -302,41 +303,51 @@ func (e *Engine) ReplayEvent(ctx context.Context, actor Actor, in ReplayInput) (
 	}
 	var out []*Delivery
 	err := e.update(ctx, func(tx Tx, now time.Time) error {
-		ev, err := tx.FindEvent(in.EventID)
-		if IsNotFound(err) {
-			return notFound("event_id", "event", in.EventID)
-		} else if err != nil {
-			return err
-		}
-		endpoints, err := tx.ListEndpoints(EndpointFilter{})
-		if err != nil {
-			return err
-		}
-		out = []*Delivery{}
-		for _, w := range endpoints {
-			switch {
-			case in.EndpointID != "" && w.ID != in.EndpointID:
-				continue
-			case w.RemovedAt != nil:
-				if in.EndpointID != "" {
-					return Errorf(CodeInvalidState, "webhook endpoint %s was removed", w.ID)
-				}
-				continue
-			case in.EndpointID == "" && len(w.Events) > 0 && !slices.Contains(w.Events, ev.Type):
-				continue
-			}
-			d := &Delivery{ID: DeliveryID(ev.ID, w.ID), EventID: ev.ID, EndpointID: w.ID, EventType: ev.Type, Status: DeliveryPending, NextAttemptAt: now, CreatedAt: now}
-			if err := tx.PutDelivery(d); err != nil {
-				return err
-			}
-			out = append(out, d)
-		}
-		if in.EndpointID != "" && len(out) == 0 {
-			return notFound("endpoint_id", "webhook endpoint", in.EndpointID)
-		}
-		return nil
+		var err error
+		out, err = idempotent(tx, actor, in.IdempotencyKey, "event.replay", in, now, func() ([]*Delivery, error) {
+			return e.replay(tx, in, now)
+		})
+		return err
 	})
 	return out, err
+}
+
+// replay queues the event's deliveries afresh.
+func (e *Engine) replay(tx Tx, in ReplayInput, now time.Time) ([]*Delivery, error) {
+	ev, err := tx.FindEvent(in.EventID)
+	if IsNotFound(err) {
+		return nil, notFound("event_id", "event", in.EventID)
+	} else if err != nil {
+		return nil, err
+	}
+	endpoints, err := tx.ListEndpoints(EndpointFilter{})
+	if err != nil {
+		return nil, err
+	}
+	out := []*Delivery{}
+	for _, w := range endpoints {
+		switch {
+		case in.EndpointID != "" && w.ID != in.EndpointID:
+			continue
+		case w.RemovedAt != nil:
+			if in.EndpointID != "" {
+				return nil, Errorf(CodeInvalidState, "webhook endpoint %s was removed", w.ID)
+			}
+			continue
+		case in.EndpointID == "" && len(w.Events) > 0 && !slices.Contains(w.Events, ev.Type):
+			continue
+		}
+		d := &Delivery{ID: DeliveryID(ev.ID, w.ID), EventID: ev.ID, EndpointID: w.ID, EventType: ev.Type,
+			Status: DeliveryPending, NextAttemptAt: now, CreatedAt: now}
+		if err := tx.PutDelivery(d); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	if in.EndpointID != "" && len(out) == 0 {
+		return nil, notFound("endpoint_id", "webhook endpoint", in.EndpointID)
+	}
+	return out, nil
 }
 
 // ClaimDeliveries leases up to limit due deliveries for a sender, at most

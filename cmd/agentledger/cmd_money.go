@@ -426,7 +426,7 @@ func (a *app) ledgerCommand() *cobra.Command {
 	verify := &cobra.Command{
 		Use: "verify", Short: "Check the ledger's invariants; exits 1 when a fault is found", Args: cobra.NoArgs,
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
-			r, err := a.db.VerifyLedger(a.ctx)
+			r, err := a.engine.VerifyLedger(a.ctx, op)
 			if err != nil {
 				return err
 			}
