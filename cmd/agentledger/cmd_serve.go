@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"strings"
 	"time"
 
+	"github.com/agentledger/agentledger/cmd/agentledger/internal/api"
 	"github.com/agentledger/agentledger/cmd/agentledger/internal/issuers"
 	"github.com/agentledger/agentledger/engine"
 	"github.com/agentledger/agentledger/mcp"
@@ -23,6 +25,7 @@ func (a *app) serveCommand() *cobra.Command {
 	var origins []string
 	budget := issuers.DefaultBudget
 	var maxBody int64
+	rate := api.DefaultRatePerMinute
 	cmd := &cobra.Command{
 		Use:   "serve --stdio | --http ADDR",
 		Short: "Serve the MCP tools (ledger_card, ledger_intent, policy_check) over stdio or streamable HTTP",
@@ -31,8 +34,11 @@ func (a *app) serveCommand() *cobra.Command {
 --stdio serves one client on standard input and output, as Claude Desktop and
 Cursor start it; the API key comes from $LEDGER_API_KEY.
 
---http ADDR serves streamable HTTP at http://ADDR/mcp (and /healthz); every
-request needs "Authorization: Bearer <key>". ADDR without a host binds
+--http ADDR serves streamable HTTP at http://ADDR/mcp (and /healthz), and the
+REST API at /v1 (agentledger's own, OpenAPI at /v1/openapi.json) and /api
+(capped.ai's endpoints); every request needs "Authorization: Bearer <key>"
+(the REST API also takes "Api-Key: <key>"), and each key may make
+--rate-limit REST requests a minute. ADDR without a host binds
 127.0.0.1. Browser requests from other origins are refused. A request body
 larger than --max-body-bytes (default 1 MiB) is refused with 413, before it
 is read in full. The same server answers card networks and issuers:
@@ -54,6 +60,9 @@ expiries every 30 s.`,
 			}
 			if fallback != "decline" && fallback != "approve" {
 				return usagef("--issuer-fallback must be decline or approve")
+			}
+			if rate <= 0 {
+				rate = -1
 			}
 			if maxBody <= 0 {
 				return usagef("--max-body-bytes must be positive")
@@ -102,9 +111,12 @@ expiries every 30 s.`,
 				return err
 			}
 			defer iss.Wait() // fallbacks still being recorded
-			h := srv.NewHTTP(mcp.HTTPOptions{AllowedOrigins: origins, Health: a.db.Ping, Mount: iss.Mount,
+			rest := api.New(a.engine, api.Options{Version: version, RatePerMinute: rate, Logger: logger})
+			mount := func(mux *http.ServeMux) { iss.Mount(mux); rest.Mount(mux) }
+			h := srv.NewHTTP(mcp.HTTPOptions{AllowedOrigins: origins, Health: a.db.Ping, Mount: mount,
 				MaxBodyBytes: maxBody})
-			fmt.Fprintf(a.err, "agentledger MCP server on http://%s/mcp (health: http://%s/healthz); Ctrl-C stops it\n", ln.Addr(), ln.Addr())
+			fmt.Fprintf(a.err, "agentledger MCP server on http://%[1]s/mcp, REST API on http://%[1]s/v1 "+
+				"(OpenAPI: /v1/openapi.json), health: /healthz; Ctrl-C stops it\n", ln.Addr())
 			return h.Serve(ctx, ln)
 		}),
 	}
@@ -113,6 +125,8 @@ expiries every 30 s.`,
 	cmd.Flags().StringSliceVar(&origins, "allow-origin", nil, "further browser origins allowed to call the HTTP server, e.g. https://app.example.com")
 	cmd.Flags().Int64Var(&maxBody, "max-body-bytes", mcp.DefaultMaxBodyBytes,
 		"refuse HTTP request bodies larger than this (413)")
+	cmd.Flags().IntVar(&rate, "rate-limit", api.DefaultRatePerMinute,
+		"REST API requests per minute per key, in a burst or spread out (429 beyond; 0 or less: no limit)")
 	cmd.Flags().BoolVar(&noWebhooks, "no-webhooks", false, "do not send webhooks from this process (run 'agentledger webhook run' elsewhere)")
 	cmd.Flags().DurationVar(&budget, "issuer-budget", issuers.DefaultBudget, "how long an issuer's authorization request waits for a decision before the fallback answers")
 	cmd.Flags().StringVar(&fallback, "issuer-fallback", "decline", "the answer when no decision comes within the budget: decline or approve")

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// capped.ai's documented Python helper, verbatim but for its API_KEY and
+// BASE, runs against serve --http and gets each status in the situation
+// capped.ai describes.
+func TestCappedPythonHelperRunsUnchanged(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		if os.Getenv("AGENTLEDGER_E2E") != "" {
+			t.Fatal("python3 is needed")
+		}
+		t.Skip("no python3")
+	}
+	if err := exec.Command(python, "-c", "import requests").Run(); err != nil {
+		t.Fatal("python3 needs requests (python3-requests)")
+	}
+	p := newProc(t)
+	var ignored any
+	p.json(&ignored, "init")
+	p.json(&ignored, "user", "create", "acme")
+	p.json(&ignored, "user", "approve", "acme")
+	p.json(&ignored, "user", "fund", "acme", "1000000")
+	p.json(&ignored, "agent", "create", "agent_abc123", "--user", "acme")
+	var key struct{ Key string }
+	p.json(&key, "key", "create", "--agent", "agent_abc123")
+	var admin struct{ Key string }
+	p.json(&admin, "key", "create", "--admin")
+	s := p.serveHTTP(t)
+
+	script, err := os.ReadFile("testdata/capped/check_spend.py")
+	require.NoError(t, err)
+	src := string(script)
+	for _, line := range []struct{ old, new string }{
+		{`API_KEY = "lim_your_api_key"`, `API_KEY = "` + key.Key + `"`},
+		{`BASE   = "https://capped.ai"`, `BASE   = "` + s.url + `"`},
+	} {
+		require.Contains(t, src, line.old)
+		src = strings.Replace(src, line.old, line.new, 1)
+	}
+	path := filepath.Join(t.TempDir(), "check_spend.py")
+	require.NoError(t, os.WriteFile(path, []byte(src), 0o600))
+	run := func() string {
+		out, err := exec.Command(python, path).CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		return strings.TrimSpace(string(out))
+	}
+	policy := func(body string) {
+		rest(t, s.url, admin.Key, "PUT", "/v1/agents/agent_abc123/policy", body, http.StatusOK)
+	}
+
+	// Within every limit: approved, and the helper proceeds silently.
+	policy(`{"per_transaction_limit": 50000, "daily_limit": 100000, "approval_threshold": 30000}`)
+	assert.Equal(t, "", run())
+
+	// Above the approval threshold: queued for a human in the dashboard.
+	policy(`{"per_transaction_limit": 50000, "approval_threshold": 10000}`)
+	out := run()
+	require.True(t, strings.HasPrefix(out, "Queued for human review: dec_"), out)
+	decision := strings.TrimPrefix(out, "Queued for human review: ")
+	rest(t, s.url, admin.Key, "POST", "/v1/approvals/"+decision+"/approve", "", http.StatusOK)
+	executed := rest(t, s.url, key.Key, "POST", "/api/v1/actions/"+decision+"/execute", "", http.StatusOK)
+	assert.Equal(t, "executed", executed["approval_status"])
+
+	// Above the per-transaction limit, with reduction allowed: capped.
+	policy(`{"per_transaction_limit": 10000, "allow_reduce": true}`)
+	assert.Equal(t, "Capped at: 100.0", run(), "Python prints the JSON number 100.00 as 100.0")
+
+	// Above it without reduction: blocked, with the reason.
+	policy(`{"per_transaction_limit": 10000}`)
+	out = run()
+	assert.True(t, strings.HasPrefix(out, "Blocked: "), out)
+	assert.Contains(t, out, "$120.00")
+}
+
+// LedgerOS's documented curl creates a single-use card, with only the host
+// and the key changed.
+func TestLedgerOSCurlCreatesASingleUseCard(t *testing.T) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		t.Skip("no curl")
+	}
+	p := newProc(t)
+	p.fundedBuyer()
+	var admin struct{ Key string }
+	p.json(&admin, "key", "create", "--admin")
+	s := p.serveHTTP(t)
+	out, err := exec.Command(curl, "-sS", "-X", "POST", s.url+"/v1/agents/buyer/cards",
+		"-H", "Api-Key: "+admin.Key,
+		"-H", "Content-Type: application/json",
+		"-d", `{"purpose": "Buy office supplies", "type": "single", "maxAmount": 10000}`).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	var card struct {
+		ID, Type, Status, Purpose string
+		Last4                     string `json:"last4"`
+		Limits                    struct {
+			LifetimeLimit int64 `json:"lifetime_limit"`
+		}
+	}
+	require.NoError(t, json.Unmarshal(out, &card), "%s", out)
+	assert.True(t, strings.HasPrefix(card.ID, "card_"), "%s", out)
+	assert.Equal(t, "single_use", card.Type)
+	assert.Equal(t, "active", card.Status)
+	assert.Equal(t, "Buy office supplies", card.Purpose)
+	assert.EqualValues(t, 10000, card.Limits.LifetimeLimit)
+	assert.NotContains(t, string(out), `"pan"`)
+}
+
+// rest sends one REST request and requires the status; it returns the
+// decoded object.
+func rest(t *testing.T, base, key, method, path, body string, status int) map[string]any {
+	t.Helper()
+	req, err := http.NewRequest(method, base+path, bytes.NewReader([]byte(body)))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+key)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer res.Body.Close()
+	var out map[string]any
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
+	require.Equal(t, status, res.StatusCode, "%s %s: %v", method, path, out)
+	return out
+}
