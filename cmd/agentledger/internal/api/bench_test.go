@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentledger/agentledger/cmd/agentledger/internal/api"
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/mcp"
 	"github.com/agentledger/agentledger/store/sqlite/sqlitetest"
 	"github.com/stretchr/testify/require"
 )
@@ -19,7 +20,8 @@ import (
 // POST /v1/agents/{agent}/checks on a loopback server, alternately in one
 // loop, and reports each one's p50 and the difference: what the HTTP face
 // (auth, rate limit, decoding, validation, encoding, the loopback round
-// trip) adds to a decision.
+// trip) adds to a decision. A no-op handler on the same server measures the
+// loopback round trip alone.
 //
 //	go test -run '^$' -bench CheckOverHTTP ./cmd/agentledger/internal/api/
 func BenchmarkCheckOverHTTP(b *testing.B) {
@@ -29,9 +31,19 @@ func BenchmarkCheckOverHTTP(b *testing.B) {
 	key, err := env.Engine.CreateKey(env.Ctx, engine.Operator, engine.CreateKeyInput{Role: engine.RoleAgent, Agent: agent.ID})
 	require.NoError(b, err)
 	h := api.New(env.Engine, api.Options{RatePerMinute: -1})
-	mux := http.NewServeMux()
-	h.Mount(mux)
-	srv := httptest.NewServer(mux)
+	mount := func(mux *http.ServeMux) {
+		h.Mount(mux)
+		// The transport alone: the same request to a handler that reads it
+		// and answers a small JSON object.
+		mux.HandleFunc("POST /bench/noop", func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"status":"approved"}`))
+		})
+	}
+	// Served as serve --http serves it: behind the MCP server's body bound.
+	web := mcp.New(env.Engine, mcp.Options{}).NewHTTP(mcp.HTTPOptions{Mount: mount})
+	srv := httptest.NewServer(web.Handler())
 	defer srv.Close()
 	actor := sqlitetest.AgentActor(agent)
 	actor.KeyID = key.ID
@@ -46,7 +58,7 @@ func BenchmarkCheckOverHTTP(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	overHTTP := func() {
+	post := func(url string) {
 		req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+key.Secret)
 		req.Header.Set("Content-Type", "application/json")
@@ -60,17 +72,20 @@ func BenchmarkCheckOverHTTP(b *testing.B) {
 			b.Fatalf("status %d", res.StatusCode)
 		}
 	}
+	overHTTP := func() { post(url) }
+	noop := func() { post(srv.URL + "/bench/noop") }
 	inProcess()
 	overHTTP()
-	direct := make([]time.Duration, 0, b.N)
-	viaHTTP := make([]time.Duration, 0, b.N)
-	b.ResetTimer()
+	var direct, viaHTTP, transport []time.Duration
 	for b.Loop() {
 		t0 := time.Now()
 		inProcess()
 		t1 := time.Now()
 		overHTTP()
-		direct, viaHTTP = append(direct, t1.Sub(t0)), append(viaHTTP, time.Since(t1))
+		t2 := time.Now()
+		noop()
+		direct, viaHTTP = append(direct, t1.Sub(t0)), append(viaHTTP, t2.Sub(t1))
+		transport = append(transport, time.Since(t2))
 	}
 	b.StopTimer()
 	p50 := func(d []time.Duration) float64 {
@@ -81,4 +96,5 @@ func BenchmarkCheckOverHTTP(b *testing.B) {
 	b.ReportMetric(engineP50, "engine-p50-µs")
 	b.ReportMetric(httpP50, "http-p50-µs")
 	b.ReportMetric(httpP50-engineP50, "added-p50-µs")
+	b.ReportMetric(p50(transport), "noop-http-p50-µs")
 }

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/agentledger/agentledger/cmd/agentledger/internal/api"
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/sqlite"
 	"github.com/agentledger/agentledger/store/sqlite/sqlitetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -261,4 +263,26 @@ func TestNoCardNumberInAnyAnswer(t *testing.T) {
 		assert.NotContains(t, string(a.body), secret.PAN, path)
 		assert.NotContains(t, string(a.body), secret.PAN[len(secret.PAN)-10:], path)
 	}
+}
+
+// TestABusyDatabaseIs503: a write that cannot get the database within the
+// busy timeout is 503 BUSY, writes nothing, and succeeds when retried.
+func TestABusyDatabaseIs503(t *testing.T) {
+	env := sqlitetest.NewWith(t, sqlitetest.Options{Store: sqlite.Options{BusyTimeout: 50 * time.Millisecond}})
+	r := newRigOn(t, env, api.Options{})
+	other, err := sql.Open("sqlite", env.Path)
+	require.NoError(t, err)
+	defer other.Close()
+	conn, err := other.Conn(env.Ctx)
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = conn.ExecContext(env.Ctx, "BEGIN IMMEDIATE")
+	require.NoError(t, err)
+	busy := r.call("POST", "/v1/users", r.admin, map[string]any{"name": "Acme"}, "Idempotency-Key", "acme")
+	require.Equal(t, 503, busy.status, "%s", busy.body)
+	assert.Equal(t, engine.CodeBusy, busy.code(t))
+	_, err = conn.ExecContext(env.Ctx, "ROLLBACK")
+	require.NoError(t, err)
+	again := r.call("POST", "/v1/users", r.admin, map[string]any{"name": "Acme"}, "Idempotency-Key", "acme")
+	require.Equal(t, 200, again.status, "the retry goes through: %s", again.body)
 }

@@ -35,7 +35,12 @@ type rig struct {
 
 func newRig(t *testing.T, opts api.Options) *rig {
 	t.Helper()
-	env := sqlitetest.New(t)
+	return newRigOn(t, sqlitetest.New(t), opts)
+}
+
+// newRigOn is newRig on a given database.
+func newRigOn(t *testing.T, env *sqlitetest.Env, opts api.Options) *rig {
+	t.Helper()
 	if opts.RatePerMinute == 0 {
 		opts.RatePerMinute = -1
 	}

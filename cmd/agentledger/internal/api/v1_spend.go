@@ -25,23 +25,32 @@ type cancelIntentRequest struct {
 }
 
 // decision is a Decision as the API shows it: with decision_id beside id,
-// as policy_check results name it.
+// as policy_check results name it. It embeds the fields without
+// engine.Decision's MarshalJSON, which adds the same field the slow way (a
+// second encoding, then compaction).
 type decision struct {
-	engine.Decision
+	DecisionFields
 	DecisionID string `json:"decision_id" doc:"The same as id."`
+}
+
+// DecisionFields (exported, so that huma documents its fields) is engine.Decision's fields without its methods.
+type DecisionFields engine.Decision
+
+func newDecision(d *engine.Decision) *decision {
+	return &decision{DecisionFields: DecisionFields(*d), DecisionID: d.ID}
 }
 
 func decisionOf(d *engine.Decision, err error) (*decision, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &decision{Decision: *d, DecisionID: d.ID}, nil
+	return newDecision(d), nil
 }
 
 func decisionsOf(l engine.List[engine.Decision], err error) (list[decision], error) {
 	out := list[decision]{Object: "list", Data: make([]*decision, 0, len(l.Items)), HasMore: l.HasMore}
 	for _, d := range l.Items {
-		out.Data = append(out.Data, &decision{Decision: *d, DecisionID: d.ID})
+		out.Data = append(out.Data, newDecision(d))
 	}
 	return out, err
 }
