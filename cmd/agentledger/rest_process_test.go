@@ -29,11 +29,8 @@ func TestCappedPythonHelperRunsUnchanged(t *testing.T) {
 		t.Fatal("python3 needs requests (python3-requests)")
 	}
 	p := newProc(t)
+	p.fundedBuyer()
 	var ignored any
-	p.json(&ignored, "init")
-	p.json(&ignored, "user", "create", "acme")
-	p.json(&ignored, "user", "approve", "acme")
-	p.json(&ignored, "user", "fund", "acme", "1000000")
 	p.json(&ignored, "agent", "create", "agent_abc123", "--user", "acme")
 	var key struct{ Key string }
 	p.json(&key, "key", "create", "--agent", "agent_abc123")
