@@ -194,9 +194,10 @@ Amounts on the command line are in minor units: --amount 1250 is $12.50.`,
 		c.GroupID = "money"
 		root.AddCommand(c)
 	}
-	webhooks := a.webhookCommand()
-	webhooks.GroupID = "integrations"
-	root.AddCommand(webhooks)
+	for _, c := range []*cobra.Command{a.webhookCommand(), a.openapiCommand()} {
+		c.GroupID = "integrations"
+		root.AddCommand(c)
+	}
 	return root
 }
 

@@ -134,3 +134,23 @@ func rest(t *testing.T, base, key, method, path, body string, status int) map[st
 	require.Equal(t, status, res.StatusCode, "%s %s: %v", method, path, out)
 	return out
 }
+
+// `agentledger openapi` prints the document serve --http serves, without a
+// database.
+func TestOpenAPICommandPrintsTheServedDocument(t *testing.T) {
+	p := newProc(t)
+	p.fundedBuyer()
+	var admin struct{ Key string }
+	p.json(&admin, "key", "create", "--admin")
+	s := p.serveHTTP(t)
+	served := rest(t, s.url, admin.Key, "GET", "/v1/openapi.json", "", http.StatusOK)
+	p.db = filepath.Join(t.TempDir(), "none.db")
+	out, errOut, err := p.run("openapi")
+	require.NoError(t, err, errOut)
+	var printed map[string]any
+	require.NoError(t, json.Unmarshal([]byte(out), &printed))
+	assert.Equal(t, served, printed)
+	assert.Equal(t, "3.1.0", printed["openapi"])
+	_, err = os.Stat(p.db)
+	assert.True(t, os.IsNotExist(err), "no database is created")
+}
