@@ -134,11 +134,15 @@ func (e *Engine) ListAgents(ctx context.Context, actor Actor, userRef string, pa
 	return out, err
 }
 
-// SetModeInput changes an agent's mode.
+// SetModeInput changes an agent's mode and, in the same transaction, may
+// block or unblock action types in its policy (capped.ai's live_disabled is
+// live with trade blocked).
 type SetModeInput struct {
-	Agent          string `json:"agent"`
-	Mode           string `json:"mode"`
-	IdempotencyKey string `json:"-"`
+	Agent              string   `json:"agent"`
+	Mode               string   `json:"mode"`
+	BlockActionTypes   []string `json:"block_action_types,omitempty"`
+	UnblockActionTypes []string `json:"unblock_action_types,omitempty"`
+	IdempotencyKey     string   `json:"-"`
 }
 
 // SetAgentMode changes an agent's mode. Operators only.
@@ -158,7 +162,22 @@ func (e *Engine) SetAgentMode(ctx context.Context, actor Actor, in SetModeInput)
 				return nil, err
 			}
 			a.Mode, a.UpdatedAt = in.Mode, now
-			return a, tx.UpdateAgent(a)
+			if len(in.BlockActionTypes)+len(in.UnblockActionTypes) == 0 {
+				return a, tx.UpdateAgent(a)
+			}
+			policy := a.Policy
+			policy.BlockedActionTypes = slices.DeleteFunc(slices.Clone(policy.BlockedActionTypes), func(t string) bool {
+				return slices.Contains(in.UnblockActionTypes, t)
+			})
+			for _, t := range in.BlockActionTypes {
+				if !slices.Contains(policy.BlockedActionTypes, t) {
+					policy.BlockedActionTypes = append(policy.BlockedActionTypes, t)
+				}
+			}
+			if policy, err = policy.normalize(); err != nil {
+				return nil, err
+			}
+			return a, savePolicy(tx, a, policy, now)
 		})
 		return err
 	})
@@ -224,6 +243,12 @@ func (e *Engine) PatchPolicy(ctx context.Context, actor Actor, in PatchPolicyInp
 		return nil, invalid("patch", "names no policy field; give at least one, or null to clear it")
 	}
 	for _, field := range slices.Sorted(maps.Keys(in.Patch)) { // each field on its own, so that an error names it
+		// encoding/json matches names regardless of case; a patch must not:
+		// "Daily_Limit" would be accepted and then lose to the stored
+		// "daily_limit" in the merge.
+		if !policyFields[field] {
+			return nil, invalid(field, "is not a policy field (fields are named as GET shows them, in lower case)")
+		}
 		if err := decodePolicy(map[string]json.RawMessage{field: in.Patch[field]}, &Policy{}); err != nil {
 			return nil, err
 		}
@@ -267,6 +292,23 @@ func (e *Engine) PatchPolicy(ctx context.Context, actor Actor, in PatchPolicyInp
 	})
 	return out, err
 }
+
+// policyFields are the JSON names of a policy's fields.
+var policyFields = func() map[string]bool {
+	raw, err := json.Marshal(Policy{})
+	if err != nil {
+		panic(err)
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		panic(err)
+	}
+	out := map[string]bool{}
+	for k := range m {
+		out[k] = true
+	}
+	return out
+}()
 
 // decodePolicy decodes policy fields strictly: an unknown field, or a value
 // of the wrong type, is INVALID_INPUT naming the field.

@@ -326,7 +326,11 @@ type CardActionInput struct {
 // who froze it. Freezing a frozen card changes nothing. Operators, and
 // agents for their own cards.
 func (e *Engine) FreezeCard(ctx context.Context, actor Actor, in CardActionInput) (*Card, error) {
-	return e.changeCard(ctx, actor, in, "card.freeze", func(c *Card, now time.Time) error {
+	return e.changeCard(ctx, actor, in, "card.freeze", freeze(actor))
+}
+
+func freeze(actor Actor) func(*Card, time.Time) error {
+	return func(c *Card, now time.Time) error {
 		switch c.Status {
 		case CardClosed:
 			return Errorf(CodeInvalidState, "card %s is closed", c.ID)
@@ -334,14 +338,18 @@ func (e *Engine) FreezeCard(ctx context.Context, actor Actor, in CardActionInput
 			c.Status, c.FrozenBy, c.FrozenAt = CardFrozen, actor.String(), &now
 		}
 		return nil
-	})
+	}
 }
 
 // UnfreezeCard makes a frozen card usable again. An agent may unfreeze only
 // a card it froze itself; a card frozen by an operator stays frozen until an
 // operator unfreezes it. Unfreezing an active card changes nothing.
 func (e *Engine) UnfreezeCard(ctx context.Context, actor Actor, in CardActionInput) (*Card, error) {
-	return e.changeCard(ctx, actor, in, "card.unfreeze", func(c *Card, now time.Time) error {
+	return e.changeCard(ctx, actor, in, "card.unfreeze", unfreeze(actor))
+}
+
+func unfreeze(actor Actor) func(*Card, time.Time) error {
+	return func(c *Card, now time.Time) error {
 		switch c.Status {
 		case CardClosed:
 			return Errorf(CodeInvalidState, "card %s is closed", c.ID)
@@ -352,7 +360,65 @@ func (e *Engine) UnfreezeCard(ctx context.Context, actor Actor, in CardActionInp
 			c.Status, c.FrozenBy, c.FrozenAt = CardActive, "", nil
 		}
 		return nil
+	}
+}
+
+// AgentCardsInput names the agent whose cards a call changes together.
+type AgentCardsInput struct {
+	Agent          string `json:"agent"`
+	IdempotencyKey string `json:"-"`
+}
+
+// FreezeAgentCards freezes every active card of an agent in one
+// transaction, the first step of an incident response, and returns the
+// agent's cards that are not closed.
+func (e *Engine) FreezeAgentCards(ctx context.Context, actor Actor, in AgentCardsInput) ([]*Card, error) {
+	return e.changeAgentCards(ctx, actor, in, "agent.freeze_cards", freeze(actor))
+}
+
+// UnfreezeAgentCards unfreezes every frozen card of an agent in one
+// transaction (an agent key: only if it froze them all itself), and returns
+// the agent's cards that are not closed.
+func (e *Engine) UnfreezeAgentCards(ctx context.Context, actor Actor, in AgentCardsInput) ([]*Card, error) {
+	return e.changeAgentCards(ctx, actor, in, "agent.unfreeze_cards", unfreeze(actor))
+}
+
+func (e *Engine) changeAgentCards(ctx context.Context, actor Actor, in AgentCardsInput, op string, change func(*Card, time.Time) error) ([]*Card, error) {
+	if err := actor.requireRole(op, RoleAdmin, RoleAgent); err != nil {
+		return nil, err
+	}
+	agentRef, err := actor.agentRef(in.Agent)
+	if err != nil {
+		return nil, err
+	}
+	in.Agent = agentRef
+	var out []*Card
+	err = e.update(ctx, func(tx Tx, now time.Time) error {
+		var err error
+		out, err = idempotent(tx, actor, in.IdempotencyKey, op, in, now, func() ([]*Card, error) {
+			a, err := findAgentFor(tx, actor, "agent", in.Agent)
+			if err != nil {
+				return nil, err
+			}
+			cards, err := tx.ListCards(CardFilter{AgentID: a.ID})
+			if err != nil {
+				return nil, err
+			}
+			open := []*Card{}
+			for _, c := range cards {
+				if c.Status == CardClosed {
+					continue
+				}
+				if err := e.applyCardChange(tx, c, now, change); err != nil {
+					return nil, err
+				}
+				open = append(open, c)
+			}
+			return open, nil
+		})
+		return err
 	})
+	return out, err
 }
 
 // CloseCard closes a card for good; its open intents are cancelled.
@@ -404,29 +470,35 @@ func (e *Engine) changeCard(ctx context.Context, actor Actor, in CardActionInput
 			if err != nil {
 				return nil, err
 			}
-			before := *c
-			if err := change(c, now); err != nil {
-				return nil, err
-			}
-			if c.Status != before.Status {
-				c.UpdatedAt = now
-				if err := tx.UpdateCard(c); err != nil {
-					return nil, err
-				}
-				if err := e.emit(tx, now, cardEvent(c.Status), c); err != nil {
-					return nil, err
-				}
-			}
-			for _, f := range after {
-				if err := f(tx, c, now); err != nil {
-					return nil, err
-				}
-			}
-			return c, nil
+			return c, e.applyCardChange(tx, c, now, change, after...)
 		})
 		return err
 	})
 	return out, err
+}
+
+// applyCardChange applies change to a card and, when its status changed,
+// saves it and emits the event, then runs the follow-ups.
+func (e *Engine) applyCardChange(tx Tx, c *Card, now time.Time, change func(*Card, time.Time) error, after ...func(Tx, *Card, time.Time) error) error {
+	before := c.Status
+	if err := change(c, now); err != nil {
+		return err
+	}
+	if c.Status != before {
+		c.UpdatedAt = now
+		if err := tx.UpdateCard(c); err != nil {
+			return err
+		}
+		if err := e.emit(tx, now, cardEvent(c.Status), c); err != nil {
+			return err
+		}
+	}
+	for _, f := range after {
+		if err := f(tx, c, now); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // cardEvent is the event of a card entering a status.

@@ -120,7 +120,11 @@ func (a Actor) requireRole(action string, roles ...string) error {
 	if a.Role == "" {
 		return Errorf(CodeUnauthorized, "%s: no credentials", action)
 	}
-	return Errorf(CodeForbidden, "%s: a %s key may not do this", action, a.Role)
+	article := "a"
+	if strings.ContainsRune("aeiou", rune(a.Role[0])) {
+		article = "an"
+	}
+	return Errorf(CodeForbidden, "%s: %s %s key may not do this", action, article, a.Role)
 }
 
 // canSee reports whether the actor may see objects of the agent: operators

@@ -68,6 +68,8 @@ func TestPatchPolicy(t *testing.T) {
 	}{
 		{"empty patch", map[string]json.RawMessage{}, "patch"},
 		{"unknown field", patch(map[string]string{"daily_limit": "1", "dailly_limit": "1"}), "dailly_limit"},
+		{"a field in another case", patch(map[string]string{"Daily_Limit": "100"}), "Daily_Limit"},
+		{"null in another case", patch(map[string]string{"DAILY_LIMIT": "null"}), "DAILY_LIMIT"},
 		{"wrong type", patch(map[string]string{"daily_limit": `"lots"`}), "daily_limit"},
 		{"wrong type of a policy field", patch(map[string]string{"allow_reduce": "1"}), "allow_reduce"},
 		{"wrong type inside velocity", patch(map[string]string{"velocity": `{"count": "x", "window_seconds": 60}`}), "velocity.count"},

@@ -106,3 +106,71 @@ func TestVerifyLedgerIsForOperatorsAndViewers(t *testing.T) {
 	_, err := env.Engine.VerifyLedger(env.Ctx, sqlitetest.AgentActor(agent))
 	assert.Equal(t, engine.CodeForbidden, engine.ErrorCode(err))
 }
+
+func TestFreezeAndUnfreezeEveryCardOfAnAgent(t *testing.T) {
+	env := sqlitetest.New(t)
+	u := env.User("acme", 100_00)
+	agent := env.Agent("bot", u, engine.Policy{})
+	other := env.Agent("other", u, engine.Policy{})
+	a, b, closed, theirs := env.Card(agent), env.Card(agent), env.Card(agent), env.Card(other)
+	_, err := env.Engine.CloseCard(env.Ctx, engine.Operator, engine.CardActionInput{CardID: closed.ID})
+	require.NoError(t, err)
+	_, err = env.Engine.FreezeCard(env.Ctx, engine.Operator, engine.CardActionInput{CardID: b.ID})
+	require.NoError(t, err)
+	status := func(c *engine.Card) string {
+		got, err := env.Engine.GetCard(env.Ctx, engine.Operator, c.ID)
+		require.NoError(t, err)
+		return got.Status
+	}
+
+	frozen, err := env.Engine.FreezeAgentCards(env.Ctx, engine.Operator, engine.AgentCardsInput{Agent: "bot", IdempotencyKey: "f1"})
+	require.NoError(t, err)
+	require.Len(t, frozen, 2, "the cards not closed")
+	assert.Equal(t, engine.CardFrozen, status(a))
+	assert.Equal(t, engine.CardFrozen, status(b))
+	assert.Equal(t, engine.CardClosed, status(closed))
+	assert.Equal(t, engine.CardActive, status(theirs), "another agent's card is untouched")
+
+	_, err = env.Engine.UnfreezeAgentCards(env.Ctx, sqlitetest.AgentActor(agent), engine.AgentCardsInput{})
+	assert.Equal(t, engine.CodeForbidden, engine.ErrorCode(err), "an agent may not unfreeze what an operator froze")
+	assert.Equal(t, engine.CardFrozen, status(a), "and nothing changed")
+
+	_, err = env.Engine.UnfreezeAgentCards(env.Ctx, engine.Operator, engine.AgentCardsInput{Agent: "bot", IdempotencyKey: "f1"})
+	assert.Equal(t, engine.CodeIdempotencyConflict, engine.ErrorCode(err), "one key, one request")
+	open, err := env.Engine.UnfreezeAgentCards(env.Ctx, engine.Operator, engine.AgentCardsInput{Agent: "bot"})
+	require.NoError(t, err)
+	assert.Len(t, open, 2)
+	assert.Equal(t, engine.CardActive, status(a))
+	assert.Equal(t, engine.CardActive, status(b))
+
+	_, err = env.Engine.FreezeAgentCards(env.Ctx, sqlitetest.AgentActor(agent), engine.AgentCardsInput{Agent: "other"})
+	assert.Equal(t, engine.CodeNotFound, engine.ErrorCode(err))
+	_, err = env.Engine.FreezeAgentCards(env.Ctx, engine.Actor{Role: engine.RoleViewer}, engine.AgentCardsInput{Agent: "bot"})
+	assert.Equal(t, engine.CodeForbidden, engine.ErrorCode(err))
+}
+
+func TestAModeChangeMayBlockAndUnblockActionTypes(t *testing.T) {
+	env := sqlitetest.New(t)
+	u := env.User("acme", 100_00)
+	agent := env.Agent("bot", u, engine.Policy{BlockedActionTypes: []string{"transfer"}})
+	set := func(in engine.SetModeInput) *engine.Agent {
+		in.Agent = agent.ID
+		a, err := env.Engine.SetAgentMode(env.Ctx, engine.Operator, in)
+		require.NoError(t, err)
+		return a
+	}
+	a := set(engine.SetModeInput{Mode: engine.ModeLive, BlockActionTypes: []string{"trade"}, IdempotencyKey: "k"})
+	assert.Equal(t, []string{"transfer", "trade"}, a.Policy.BlockedActionTypes)
+	d, err := env.Engine.PolicyCheck(env.Ctx, engine.Operator, engine.PolicyCheckInput{Agent: agent.ID, ActionType: "trade", Amount: 100})
+	require.NoError(t, err)
+	assert.Equal(t, engine.DecisionBlocked, d.Status)
+	a = set(engine.SetModeInput{Mode: engine.ModeLive, BlockActionTypes: []string{"trade"}, IdempotencyKey: "k"})
+	assert.Equal(t, []string{"transfer", "trade"}, a.Policy.BlockedActionTypes, "a retry changes nothing")
+	_, err = env.Engine.SetAgentMode(env.Ctx, engine.Operator, engine.SetModeInput{Agent: agent.ID, Mode: engine.ModePaper, IdempotencyKey: "k"})
+	assert.Equal(t, engine.CodeIdempotencyConflict, engine.ErrorCode(err))
+	a = set(engine.SetModeInput{Mode: engine.ModeLive, UnblockActionTypes: []string{"trade"}})
+	assert.Equal(t, []string{"transfer"}, a.Policy.BlockedActionTypes, "an operator's own block stays")
+	a = set(engine.SetModeInput{Mode: engine.ModePaper})
+	assert.Equal(t, engine.ModePaper, a.Mode)
+	assert.Equal(t, []string{"transfer"}, a.Policy.BlockedActionTypes, "a plain mode change leaves the policy alone")
+}

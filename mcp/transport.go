@@ -107,10 +107,11 @@ func (s *Server) NewHTTP(opts HTTPOptions) *HTTPServer {
 	// client without either cannot make the server read anything.
 	h.mux.Handle("/mcp", h.checkOrigin(h.authenticate(h.checkSession(h.limitBody(h.readBody(h.streamable))))))
 	if opts.Mount != nil {
-		// Mounted routes get the same bound and the same 413.
+		// Mounted routes (the REST API, issuer webhooks) get the same
+		// Origin check, the same bound and the same 413.
 		routes := http.NewServeMux()
 		opts.Mount(routes)
-		h.mux.Handle("/", h.limitBody(h.readBody(routes)))
+		h.mux.Handle("/", h.checkOrigin(h.limitBody(h.readBody(routes))))
 	}
 	return h
 }
@@ -247,13 +248,13 @@ func (h *HTTPServer) limitBody(next http.Handler) http.Handler {
 	})
 }
 
-// readBody reads a POST body (already bounded by limitBody) before the
-// handler does, so that one over the bound is answered 413 rather than as
-// a handler's own error (a JSON-RPC parse error from mcp-go); the handler
-// then reads the copy.
+// readBody reads a POST, PUT or PATCH body (already bounded by limitBody)
+// before the handler does, so that one over the bound is answered 413
+// rather than as a handler's own error (a JSON-RPC parse error from
+// mcp-go); the handler then reads the copy.
 func (h *HTTPServer) readBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodPost {
+		if r.Method != http.MethodPost && r.Method != http.MethodPut && r.Method != http.MethodPatch {
 			next.ServeHTTP(w, r)
 			return
 		}

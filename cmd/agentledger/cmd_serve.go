@@ -111,7 +111,8 @@ expiries every 30 s.`,
 				return err
 			}
 			defer iss.Wait() // fallbacks still being recorded
-			rest := api.New(a.engine, api.Options{Version: version, RatePerMinute: rate, Logger: logger})
+			rest := api.New(a.engine, api.Options{Version: version, RatePerMinute: rate, Logger: logger,
+				MaxBodyBytes: maxBody})
 			mount := func(mux *http.ServeMux) { iss.Mount(mux); rest.Mount(mux) }
 			h := srv.NewHTTP(mcp.HTTPOptions{AllowedOrigins: origins, Health: a.db.Ping, Mount: mount,
 				MaxBodyBytes: maxBody})

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -153,4 +154,84 @@ func TestOpenAPICommandPrintsTheServedDocument(t *testing.T) {
 	assert.Equal(t, "3.1.0", printed["openapi"])
 	_, err = os.Stat(p.db)
 	assert.True(t, os.IsNotExist(err), "no database is created")
+}
+
+// serve --http guards the REST API as it guards /mcp: a foreign browser
+// origin is refused, and a body over --max-body-bytes is 413 whatever its
+// method or framing.
+func TestServeGuardsTheRESTAPI(t *testing.T) {
+	p := newProc(t)
+	p.fundedBuyer()
+	var admin struct{ Key string }
+	p.json(&admin, "key", "create", "--admin")
+	s := p.serveHTTPWith(t, []string{"--max-body-bytes", "1000", "--allow-origin", "https://ops.example.com"})
+	send := func(method, path, origin string, body io.Reader) (int, string) {
+		req, err := http.NewRequest(method, s.url+path, body)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+admin.Key)
+		req.Header.Set("Content-Type", "application/json")
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		raw, _ := io.ReadAll(res.Body)
+		return res.StatusCode, string(raw)
+	}
+	status, body := send("GET", "/v1/keys", "https://evil.example", nil)
+	assert.Equal(t, http.StatusForbidden, status, body)
+	status, _ = send("GET", "/v1/keys", "https://ops.example.com", nil)
+	assert.Equal(t, http.StatusOK, status)
+	status, _ = send("GET", "/api/agents", "", nil)
+	assert.Equal(t, http.StatusOK, status, "no Origin: not a browser")
+
+	big := `{"blocked_merchants":["` + strings.Repeat("x", 3000) + `"]}`
+	for _, method := range []string{"PATCH", "PUT"} {
+		// An io.Reader of unknown length is sent chunked, without Content-Length.
+		status, body = send(method, "/v1/agents/buyer/policy", "", io.MultiReader(strings.NewReader(big)))
+		assert.Equal(t, http.StatusRequestEntityTooLarge, status, "%s: %s", method, body)
+		assert.Contains(t, body, "TOO_LARGE")
+	}
+	status, body = send("PATCH", "/v1/agents/buyer/policy", "", strings.NewReader(`{"daily_limit":5000}`))
+	assert.Equal(t, http.StatusOK, status, body)
+}
+
+// The README's curl examples of the REST API work as printed (those that
+// need no id from an earlier answer).
+func TestREADMECurlExamplesWork(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	section := string(readme)
+	start := strings.Index(section, "## The REST API")
+	require.GreaterOrEqual(t, start, 0)
+	section = section[start:]
+	block := section[strings.Index(section, "```sh\n")+6:]
+	block = block[:strings.Index(block, "```")]
+	p := newProc(t)
+	var ignored any
+	p.json(&ignored, "init")
+	var admin struct{ Key string }
+	p.json(&admin, "key", "create", "--admin")
+	s := p.serveHTTP(t)
+	ran := 0
+	for _, cmd := range strings.Split(strings.ReplaceAll(block, "\\\n", " "), "\n") {
+		cmd = strings.TrimSpace(cmd)
+		if !strings.HasPrefix(cmd, "curl ") || strings.Contains(cmd, "…") {
+			continue
+		}
+		c := exec.Command(bash, "-c", cmd)
+		c.Env = append(os.Environ(), "KEY="+admin.Key, "BASE="+s.url, "JSON=Content-Type: application/json")
+		out, err := c.CombinedOutput()
+		require.NoError(t, err, "%s\n%s", cmd, out)
+		var answer map[string]any
+		require.NoError(t, json.Unmarshal(out, &answer), "%s\n%s", cmd, out)
+		assert.NotContains(t, answer, "error", "%s\n%s", cmd, out)
+		ran++
+	}
+	assert.GreaterOrEqual(t, ran, 8)
 }

@@ -38,7 +38,13 @@ type Options struct {
 	Logger      *slog.Logger
 	// Now is the rate limiter's clock; time.Now when nil.
 	Now func() time.Time
+	// MaxBodyBytes bounds a request body (413 beyond); DefaultMaxBodyBytes
+	// when zero. serve --http also bounds bodies before they reach the API.
+	MaxBodyBytes int64
 }
+
+// DefaultMaxBodyBytes bounds a request body when Options.MaxBodyBytes is zero.
+const DefaultMaxBodyBytes = 1 << 20
 
 // Handler serves /v1 and /api.
 type Handler struct {
@@ -49,6 +55,7 @@ type Handler struct {
 	limiter *limiter
 	log     *slog.Logger
 	now     func() time.Time
+	maxBody int64
 }
 
 // New builds the API and its OpenAPI document.
@@ -59,11 +66,14 @@ func New(eng *engine.Engine, opts Options) *Handler {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{eng: eng, routes: http.NewServeMux(), keys: engine.NewKeyCache(eng, opts.KeyCacheTTL),
-		limiter: newLimiter(opts.RatePerMinute), log: opts.Logger, now: opts.Now}
+		limiter: newLimiter(opts.RatePerMinute), log: opts.Logger, now: opts.Now, maxBody: opts.MaxBodyBytes}
 	h.api = humago.New(h.routes, config(opts.Version))
 	h.routes.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, http.StatusNotFound, engine.CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "")
@@ -82,6 +92,7 @@ func config(version string) huma.Config {
 	cfg.OpenAPIPath = "/v1/openapi"
 	cfg.DocsPath = ""
 	cfg.SchemasPath = ""
+	cfg.RejectUnknownQueryParameters = true
 	cfg.Info.Description = "The operator REST API of agentledger (/v1) and capped.ai-compatible endpoints (/api). " +
 		"Every request needs an API key: \"Authorization: Bearer <key>\" or \"Api-Key: <key>\". " +
 		"Amounts are integers in the currency's minor units, except the capped.ai endpoints' *_usd fields, " +
@@ -123,6 +134,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		h.logInternal(r.Context(), err)
 		httperr.WriteEngine(w, err)
+		return
+	}
+	if actor.Role == engine.RoleViewer && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		// Refused before the body is decoded: a viewer's write is 403
+		// whatever it sends.
+		httperr.Write(w, http.StatusForbidden, engine.CodeForbidden, "a viewer key may only read", "")
 		return
 	}
 	if wait, ok := h.limiter.take(actor.KeyID, h.now()); !ok {

@@ -2,9 +2,9 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/agentledger/agentledger/engine"
@@ -100,7 +100,7 @@ type cappedCheckRequest struct {
 
 type cappedExecuteRequest struct {
 	Idempotency
-	ID string `path:"id" doc:"The decision's id (dec_…)."`
+	ID string `path:"id" maxLength:"200" doc:"The decision's id (dec_…)."`
 }
 
 // cappedAgent is capped.ai's agent.
@@ -129,7 +129,7 @@ type cappedAgentsBody struct {
 }
 
 type CappedAgentPath struct {
-	ID string `path:"id" doc:"The agent's id or name (a card id, for the card endpoint, names that card)."`
+	ID string `path:"id" maxLength:"200" doc:"The agent's id or name (a card id, for the card endpoint, names that card)."`
 }
 
 type cappedCreateAgentRequest struct {
@@ -161,7 +161,7 @@ type cappedCardRequest struct {
 type cappedTransaction struct {
 	ID            string  `json:"id"`
 	AgentID       string  `json:"agentId"`
-	Amount        int64   `json:"amount" doc:"Minor units (cents)." example:"12000"`
+	Amount        int64   `json:"amount" doc:"Minor units (cents); negative for a credit (a merchant's refund)." example:"12000"`
 	Currency      string  `json:"currency" example:"USD"`
 	Merchant      string  `json:"merchant" example:"AWS Marketplace"`
 	Status        string  `json:"status" enum:"approved,declined,reversed,settled"`
@@ -173,8 +173,12 @@ type cappedTransactionsBody struct {
 	Transactions []cappedTransaction `json:"transactions" nullable:"false"`
 }
 
-// cappedModeLiveDisabled is capped.ai's live mode with trade actions blocked.
-const cappedModeLiveDisabled = "live_disabled"
+// cappedModeLiveDisabled is capped.ai's live mode with trade actions
+// blocked; cappedTrade is that action type.
+const (
+	cappedModeLiveDisabled = "live_disabled"
+	cappedTrade            = "trade"
+)
 
 func (h *Handler) registerCapped() {
 	tags := []string{"capped.ai compatible"}
@@ -188,6 +192,10 @@ func (h *Handler) registerCapped() {
 			amount, err := engine.ParseDecimal("amount_usd", string(b.AmountUSD), "USD")
 			if err != nil {
 				return nil, err
+			}
+			if amount == 0 {
+				return nil, &engine.Error{Code: engine.CodeInvalidInput, Field: "amount_usd",
+					Message: "amount_usd: must be more than 0"}
 			}
 			return cappedDecisionOf(h.eng.PolicyCheck(ctx, a, engine.PolicyCheckInput{Agent: b.AgentID,
 				ActionType: b.ActionType, Amount: amount, Currency: "USD", Reason: b.Reason, Merchant: b.Merchant,
@@ -232,7 +240,7 @@ func (h *Handler) registerCapped() {
 			}
 			cin := engine.CreateAgentInput{Name: b.Name, User: user, Mode: mode, IdempotencyKey: in.IdempotencyKey}
 			if mode == cappedModeLiveDisabled {
-				cin.Mode, cin.Policy = engine.ModeLive, &engine.Policy{BlockedActionTypes: []string{"trade"}}
+				cin.Mode, cin.Policy = engine.ModeLive, &engine.Policy{BlockedActionTypes: []string{cappedTrade}}
 			}
 			if b.VirtualBalanceUSD != nil {
 				if cin.PaperFunding, err = engine.ParseDecimal("virtualBalanceUsd", string(*b.VirtualBalanceUSD), "USD"); err != nil {
@@ -297,7 +305,8 @@ func (h *Handler) agentSpendsUSD(ctx context.Context, a engine.Actor, ref, field
 	ag, err := h.eng.GetAgent(ctx, a, ref)
 	if err != nil {
 		if engine.IsNotFound(err) {
-			return &engine.Error{Code: engine.CodeNotFound, Field: field, Message: field + ": " + engine.ErrorMessage(err)}
+			return &engine.Error{Code: engine.CodeNotFound, Field: field,
+				Message: field + ": agent " + strconv.Quote(engine.MaskPANs(ref)) + " not found"}
 		}
 		return err
 	}
@@ -326,63 +335,42 @@ func (h *Handler) onlyUser(ctx context.Context, a engine.Actor, ref string) (str
 	return l.Items[0].ID, nil
 }
 
+// setCappedMode sets a mode in capped.ai's terms, in one engine call:
+// live_disabled is live with trade actions blocked, and live is live with
+// them allowed again.
 func (h *Handler) setCappedMode(ctx context.Context, a engine.Actor, ref, mode, key string) (*engine.Agent, error) {
-	if mode != cappedModeLiveDisabled {
-		return h.eng.SetAgentMode(ctx, a, engine.SetModeInput{Agent: ref, Mode: mode, IdempotencyKey: key})
+	in := engine.SetModeInput{Agent: ref, Mode: mode, IdempotencyKey: key}
+	switch mode {
+	case cappedModeLiveDisabled:
+		in.Mode, in.BlockActionTypes = engine.ModeLive, []string{cappedTrade}
+	case engine.ModeLive:
+		in.UnblockActionTypes = []string{cappedTrade}
 	}
-	ag, err := h.eng.GetAgent(ctx, a, ref)
-	if err != nil {
-		return nil, err
-	}
-	if blocked := ag.Policy.BlockedActionTypes; !slices.Contains(blocked, "trade") {
-		raw, _ := json.Marshal(append(slices.Clone(blocked), "trade"))
-		patch := map[string]json.RawMessage{"blocked_action_types": raw}
-		if _, err := h.eng.PatchPolicy(ctx, a, engine.PatchPolicyInput{Agent: ag.ID, Patch: patch,
-			IdempotencyKey: derivedKey(key, "policy")}); err != nil {
-			return nil, err
-		}
-	}
-	return h.eng.SetAgentMode(ctx, a, engine.SetModeInput{Agent: ag.ID, Mode: engine.ModeLive,
-		IdempotencyKey: derivedKey(key, "mode")})
+	return h.eng.SetAgentMode(ctx, a, in)
 }
 
-// derivedKey keys one of several engine calls a keyed request makes.
-func derivedKey(key, step string) string {
-	if key == "" {
-		return ""
-	}
-	return key + ":" + step
-}
-
+// cappedCardAction freezes or unfreezes the agent's cards, or the one card
+// a card id names.
 func (h *Handler) cappedCardAction(ctx context.Context, a engine.Actor, ref, action, key string) (*engine.Agent, error) {
-	change, from := h.eng.FreezeCard, engine.CardActive
-	if action == "unfreeze" {
-		change, from = h.eng.UnfreezeCard, engine.CardFrozen
-	}
 	if strings.HasPrefix(ref, engine.PrefixCard) {
+		change := h.eng.FreezeCard
+		if action == "unfreeze" {
+			change = h.eng.UnfreezeCard
+		}
 		c, err := change(ctx, a, engine.CardActionInput{CardID: ref, IdempotencyKey: key})
 		if err != nil {
 			return nil, err
 		}
 		return h.eng.GetAgent(ctx, a, c.AgentID)
 	}
-	ag, err := h.eng.GetAgent(ctx, a, ref)
-	if err != nil {
+	change := h.eng.FreezeAgentCards
+	if action == "unfreeze" {
+		change = h.eng.UnfreezeAgentCards
+	}
+	if _, err := change(ctx, a, engine.AgentCardsInput{Agent: ref, IdempotencyKey: key}); err != nil {
 		return nil, err
 	}
-	cards, err := h.eng.ListCards(ctx, a, ag.ID, engine.Page{})
-	if err != nil {
-		return nil, err
-	}
-	for _, c := range cards.Items {
-		if c.Status != from {
-			continue
-		}
-		if _, err := change(ctx, a, engine.CardActionInput{CardID: c.ID, IdempotencyKey: derivedKey(key, c.ID)}); err != nil {
-			return nil, err
-		}
-	}
-	return h.eng.GetAgent(ctx, a, ag.ID)
+	return h.eng.GetAgent(ctx, a, ref)
 }
 
 func (h *Handler) cappedAgentBody(ctx context.Context, a engine.Actor, ag *engine.Agent) (cappedAgentBody, error) {
@@ -400,7 +388,7 @@ func (h *Handler) cappedAgent(ctx context.Context, a engine.Actor, ag *engine.Ag
 	if ag.Mode == engine.ModeDisabled {
 		out.Status = "disabled"
 	}
-	if ag.Mode == engine.ModeLive && slices.Contains(ag.Policy.BlockedActionTypes, "trade") {
+	if ag.Mode == engine.ModeLive && slices.Contains(ag.Policy.BlockedActionTypes, cappedTrade) {
 		out.Mode = cappedModeLiveDisabled
 	}
 	bal, err := h.eng.PaperBalance(ctx, a, ag.ID, "USD")
@@ -442,6 +430,9 @@ func (h *Handler) cappedAgent(ctx context.Context, a engine.Actor, ag *engine.Ag
 func cappedTransactionOf(t *engine.Authorization) cappedTransaction {
 	out := cappedTransaction{ID: t.ID, AgentID: t.AgentID, Amount: t.Amount, Currency: t.Currency,
 		Merchant: t.Merchant.Name, Status: t.Status, CreatedAt: t.CreatedAt.UTC().Format("2006-01-02T15:04:05Z")}
+	if t.Kind == engine.KindCredit {
+		out.Amount = -t.Amount // money back to the card: a refund
+	}
 	if t.Status == engine.AuthExpired {
 		out.Status = engine.AuthReversed // a hold that lapsed is voided: capped.ai calls that reversed
 	}

@@ -73,6 +73,7 @@ func TestCappedCheck(t *testing.T) {
 		body  any
 		field string
 	}{
+		{"zero", `{"agent_id":"agent_abc123","action_type":"purchase","amount_usd":0}`, "amount_usd"},
 		{"a fraction of a cent", `{"agent_id":"agent_abc123","action_type":"purchase","amount_usd":1.005}`, "amount_usd"},
 		{"a string amount", `{"agent_id":"agent_abc123","action_type":"purchase","amount_usd":"120"}`, "amount_usd"},
 		{"no amount", `{"agent_id":"agent_abc123","action_type":"purchase"}`, "amount_usd"},
@@ -139,6 +140,20 @@ func TestCappedAgents(t *testing.T) {
 	agent, err = r.env.Engine.GetAgent(r.env.Ctx, engine.Operator, id)
 	require.NoError(t, err)
 	assert.Contains(t, agent.Policy.BlockedActionTypes, "trade", "live_disabled blocked trade actions")
+	assert.Equal(t, "live", r.ok("PATCH", "/api/agents/"+id, map[string]any{"mode": "live"})["agent"].(map[string]any)["mode"])
+	agent, err = r.env.Engine.GetAgent(r.env.Ctx, engine.Operator, id)
+	require.NoError(t, err)
+	assert.NotContains(t, agent.Policy.BlockedActionTypes, "trade", "live allows trade again")
+
+	// One Idempotency-Key, one request, on the capped endpoints too.
+	first := r.call("PATCH", "/api/agents/"+id, r.admin, map[string]any{"mode": "paper"}, "Idempotency-Key", "m1")
+	require.Equal(t, 200, first.status)
+	other := r.call("PATCH", "/api/agents/"+id, r.admin, map[string]any{"mode": "live_disabled"}, "Idempotency-Key", "m1")
+	assert.Equal(t, 409, other.status, "%s", other.body)
+	c1 := r.call("PATCH", "/api/agents/"+id+"/card", r.admin, map[string]any{"action": "freeze"}, "Idempotency-Key", "c1")
+	require.Equal(t, 200, c1.status)
+	c2 := r.call("PATCH", "/api/agents/"+id+"/card", r.admin, map[string]any{"action": "unfreeze"}, "Idempotency-Key", "c1")
+	assert.Equal(t, 409, c2.status, "%s", c2.body)
 
 	list := r.ok("GET", "/api/agents", nil)["agents"].([]any)
 	assert.Len(t, list, 1)
@@ -152,11 +167,15 @@ func TestCappedTransactions(t *testing.T) {
 		SpendLimits: engine.SpendLimits{PerTransactionLimit: sqlitetest.Ptr[int64](100_00)}})
 	r.env.Charge(card, 120_00, "AWS Marketplace", "5734")
 	r.env.Charge(card, 50_00, "AWS Marketplace", "5734")
+	_, err := r.env.Engine.AuthorizeCredit(r.env.Ctx, engine.Actor{Role: engine.RoleNetwork}, engine.AuthorizeInput{
+		CardID: card.ID, Amount: 10_00, Merchant: engine.Merchant{Name: "AWS Marketplace"}, NetworkID: "refund-1"})
+	require.NoError(t, err)
 	list := r.call("GET", "/api/agents/"+agent.ID+"/transactions", r.viewer, nil)
 	require.Equal(t, 200, list.status)
 	txns := list.json(t)["transactions"].([]any)
-	require.Len(t, txns, 2)
-	newest, oldest := txns[0].(map[string]any), txns[1].(map[string]any)
+	require.Len(t, txns, 3)
+	assert.EqualValues(t, -1000, txns[0].(map[string]any)["amount"], "a credit (a refund) is money back")
+	newest, oldest := txns[1].(map[string]any), txns[2].(map[string]any)
 	assert.Equal(t, "approved", newest["status"])
 	assert.EqualValues(t, 5000, newest["amount"])
 	assert.Nil(t, newest["declineReason"])

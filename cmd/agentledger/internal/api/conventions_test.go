@@ -38,6 +38,8 @@ func TestKeysAndRoles(t *testing.T) {
 		{"Api-Key header, as LedgerOS sends it", "GET", "/v1/users", "", nil, []string{"Api-Key", r.admin}, 200, ""},
 		{"viewer reads", "GET", "/v1/agents/" + mine.ID, r.viewer, nil, nil, 200, ""},
 		{"viewer may not write", "POST", "/v1/users", r.viewer, map[string]any{"name": "x"}, nil, 403, engine.CodeForbidden},
+		{"viewer may not write, whatever it sends", "POST", "/api/agents", r.viewer, map[string]any{}, nil, 403, engine.CodeForbidden},
+		{"viewer may not patch", "PATCH", "/v1/agents/" + mine.ID + "/policy", r.viewer, "not json", nil, 403, engine.CodeForbidden},
 		{"viewer may not freeze", "POST", "/v1/cards/" + myCard.ID + "/freeze", r.viewer, nil, nil, 403, engine.CodeForbidden},
 		{"agent reads its own agent", "GET", "/v1/agents/" + mine.ID, agentKey, nil, nil, 200, ""},
 		{"agent checks for itself", "POST", "/v1/agents/" + mine.ID + "/checks", agentKey, map[string]any{"amount": 100}, nil, 200, ""},
@@ -102,6 +104,9 @@ func TestBadInputWritesNothing(t *testing.T) {
 		{"limit not a number", "GET", "/v1/users?limit=ten", nil, 400, "limit"},
 		{"cursor of another kind", "GET", "/v1/users?starting_after=" + card.ID, nil, 400, "starting_after"},
 		{"huge body", "POST", "/v1/users", huge, 413, ""},
+		{"huge patch", "PATCH", "/v1/agents/" + agent.ID + "/policy", `{"blocked_merchants":["` + strings.Repeat("x", 2<<20) + `"]}`, 413, ""},
+		{"unknown query parameter", "GET", "/v1/transactions?agnet=x", nil, 400, "agnet"},
+		{"huge path parameter", "GET", "/v1/agents/" + strings.Repeat("x", 5000), nil, 400, "agent"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := r.call(tc.method, tc.path, r.admin, tc.body)
@@ -285,4 +290,12 @@ func TestABusyDatabaseIs503(t *testing.T) {
 	require.NoError(t, err)
 	again := r.call("POST", "/v1/users", r.admin, map[string]any{"name": "Acme"}, "Idempotency-Key", "acme")
 	require.Equal(t, 200, again.status, "the retry goes through: %s", again.body)
+}
+
+func TestABodyThatIsNotJSONIs415(t *testing.T) {
+	r := newRig(t, api.Options{})
+	a := r.call("POST", "/v1/users", r.admin, "name=Acme", "Content-Type", "application/x-www-form-urlencoded")
+	require.Equal(t, 415, a.status, "%s", a.body)
+	assert.Equal(t, engine.CodeInvalidInput, a.code(t))
+	assert.Contains(t, a.json(t)["error"].(map[string]any)["message"], "application/json")
 }

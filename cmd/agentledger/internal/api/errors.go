@@ -35,9 +35,13 @@ func init() {
 func newError(status int, msg string, errs ...error) huma.StatusError {
 	for _, err := range errs {
 		var e *engine.Error
-		if errors.As(err, &e) {
+		var tooLarge *http.MaxBytesError
+		switch {
+		case errors.As(err, &e):
 			s, body := httperr.From(e)
 			return &apiError{status: s, Body: body}
+		case errors.As(err, &tooLarge):
+			status = http.StatusRequestEntityTooLarge
 		}
 	}
 	code := engine.CodeInternal
@@ -52,6 +56,10 @@ func newError(status int, msg string, errs ...error) huma.StatusError {
 		code = engine.CodeNotFound
 	case status == http.StatusNotAcceptable, status == http.StatusUnsupportedMediaType:
 		code = engine.CodeInvalidInput
+		if status == http.StatusUnsupportedMediaType {
+			msg = "send the body as JSON, with Content-Type: application/json"
+			errs = nil
+		}
 	case status >= 500 || status == 0:
 		return &apiError{status: http.StatusInternalServerError,
 			Body: httperr.Body{Error: httperr.Detail{Code: engine.CodeInternal, Message: "Internal error."}}}

@@ -14,8 +14,9 @@ import (
 
 // errorStatuses are the error answers every operation documents.
 var errorStatuses = []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound,
-	http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity, http.StatusTooManyRequests,
-	http.StatusInternalServerError, http.StatusServiceUnavailable}
+	http.StatusNotAcceptable, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType,
+	http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusInternalServerError,
+	http.StatusServiceUnavailable}
 
 // response is an operation's answer: a JSON body.
 type response[T any] struct {
@@ -26,6 +27,7 @@ type response[T any] struct {
 // input, and its result is the body.
 func register[I, O any](h *Handler, op huma.Operation, fn func(ctx context.Context, actor engine.Actor, in *I) (O, error)) {
 	op.Errors = errorStatuses
+	op.MaxBodyBytes = h.maxBody
 	if op.DefaultStatus == 0 {
 		op.DefaultStatus = http.StatusOK
 	}
@@ -46,7 +48,7 @@ type Idempotency struct {
 // PageQuery is a list's cursor: Stripe's limit and starting_after.
 type PageQuery struct {
 	Limit         int    `query:"limit" minimum:"1" maximum:"100" default:"10" doc:"How many objects to return, 1 to 100."`
-	StartingAfter string `query:"starting_after" doc:"The id of the last object of the previous page: the list continues after it."`
+	StartingAfter string `query:"starting_after" maxLength:"200" doc:"The id of the last object of the previous page: the list continues after it."`
 }
 
 func (p PageQuery) page() engine.Page {

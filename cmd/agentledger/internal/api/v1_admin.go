@@ -18,7 +18,7 @@ type createKeyRequest struct {
 }
 
 type KeyPath struct {
-	Key string `path:"key" doc:"A key's id (key_…)."`
+	Key string `path:"key" maxLength:"200" doc:"A key's id (key_…)."`
 }
 
 type revokeKeyRequest struct {
@@ -39,7 +39,7 @@ type createEndpointRequest struct {
 }
 
 type EndpointPath struct {
-	Endpoint string `path:"endpoint" doc:"An endpoint's id (whk_…)."`
+	Endpoint string `path:"endpoint" maxLength:"200" doc:"An endpoint's id (whk_…)."`
 }
 
 type removeEndpointRequest struct {
@@ -53,19 +53,19 @@ type listEndpointsRequest struct {
 
 type listDeliveriesRequest struct {
 	PageQuery
-	Endpoint string `query:"endpoint" doc:"Only deliveries to this endpoint."`
-	Event    string `query:"event" doc:"Only deliveries of this event."`
+	Endpoint string `query:"endpoint_id" maxLength:"200" doc:"Only deliveries to this endpoint."`
+	Event    string `query:"event_id" maxLength:"200" doc:"Only deliveries of this event."`
 	Status   string `query:"status" enum:"pending,delivered,failed,cancelled"`
 }
 
 type listEventsRequest struct {
 	PageQuery
-	Type string `query:"type" doc:"Only events of this type." example:"authorization.created"`
+	Type string `query:"type" maxLength:"200" doc:"Only events of this type." example:"authorization.created"`
 }
 
 type replayRequest struct {
 	Idempotency
-	Event string `path:"event" doc:"An event's id (evt_…)."`
+	Event string `path:"event" maxLength:"200" doc:"An event's id (evt_…)."`
 	Body  *struct {
 		Endpoint string `json:"endpoint,omitempty" doc:"Send to this endpoint only; default every endpoint subscribed."`
 	}

@@ -9,7 +9,7 @@ import (
 )
 
 type CardPath struct {
-	Card string `path:"card" doc:"A card's id (card_…)."`
+	Card string `path:"card" maxLength:"200" doc:"A card's id (card_…)."`
 }
 
 type cardRequest struct {
@@ -35,7 +35,7 @@ type createCardRequest struct {
 
 type listCardsRequest struct {
 	PageQuery
-	Agent string `query:"agent" doc:"Only this agent's cards."`
+	Agent string `query:"agent_id" maxLength:"200" doc:"Only this agent's cards."`
 }
 
 type agentCardsRequest struct {

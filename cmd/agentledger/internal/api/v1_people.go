@@ -10,11 +10,11 @@ import (
 
 // Path parameters. Wherever an id is taken, a unique name is too.
 type UserPath struct {
-	User string `path:"user" doc:"A user's id (usr_…) or unique name."`
+	User string `path:"user" maxLength:"200" doc:"A user's id (usr_…) or unique name."`
 }
 
 type AgentPath struct {
-	Agent string `path:"agent" doc:"An agent's id (agt_…) or unique name."`
+	Agent string `path:"agent" maxLength:"200" doc:"An agent's id (agt_…) or unique name."`
 }
 
 type createUserRequest struct {
@@ -112,7 +112,7 @@ type createAgentRequest struct {
 
 type listAgentsRequest struct {
 	PageQuery
-	User string `query:"user" doc:"Only this user's agents."`
+	User string `query:"user" maxLength:"200" doc:"Only this user's agents."`
 }
 
 type patchAgentRequest struct {

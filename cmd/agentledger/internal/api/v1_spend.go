@@ -9,13 +9,13 @@ import (
 )
 
 type IntentPath struct {
-	Intent string `path:"intent" doc:"An intent's id (int_…)."`
+	Intent string `path:"intent" maxLength:"200" doc:"An intent's id (int_…)."`
 }
 
 type listIntentsRequest struct {
 	PageQuery
-	Agent  string `query:"agent" doc:"Only this agent's intents."`
-	Card   string `query:"card" doc:"Only intents for this card."`
+	Agent  string `query:"agent_id" maxLength:"200" doc:"Only this agent's intents."`
+	Card   string `query:"card_id" maxLength:"200" doc:"Only intents for this card."`
 	Status string `query:"status" enum:"awaiting_approval,pending,revealed,matched,mismatched,denied,cancelled,expired"`
 }
 
@@ -56,12 +56,12 @@ func decisionsOf(l engine.List[engine.Decision], err error) (list[decision], err
 }
 
 type DecisionPath struct {
-	Decision string `path:"decision" doc:"A decision's id (dec_…)."`
+	Decision string `path:"decision" maxLength:"200" doc:"A decision's id (dec_…)."`
 }
 
 type listApprovalsRequest struct {
 	PageQuery
-	Agent  string `query:"agent" doc:"Only this agent's approvals."`
+	Agent  string `query:"agent_id" maxLength:"200" doc:"Only this agent's approvals."`
 	Status string `query:"status" enum:"pending,approved,denied,expired,executed,all" doc:"Default pending."`
 }
 
@@ -105,13 +105,13 @@ type checkRequest struct {
 }
 
 type TxnPath struct {
-	Transaction string `path:"transaction" doc:"An authorization's id (txn_…)."`
+	Transaction string `path:"transaction" maxLength:"200" doc:"An authorization's id (txn_…)."`
 }
 
 type listTransactionsRequest struct {
 	PageQuery
-	Agent  string `query:"agent" doc:"Only this agent's transactions."`
-	Card   string `query:"card" doc:"Only this card's transactions."`
+	Agent  string `query:"agent_id" maxLength:"200" doc:"Only this agent's transactions."`
+	Card   string `query:"card_id" maxLength:"200" doc:"Only this card's transactions."`
 	Status string `query:"status" enum:"approved,declined,settled,reversed,expired"`
 }
 
