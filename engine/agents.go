@@ -221,8 +221,9 @@ func (e *Engine) SetPolicy(ctx context.Context, actor Actor, in SetPolicyInput) 
 }
 
 // PatchPolicyInput changes some fields of an agent's policy, as a JSON merge
-// patch (RFC 7396): a field present sets it, a field set to null clears it
-// (back to no limit / the default), a field absent is kept.
+// patch of its top-level fields (RFC 7396, one level deep): a field present
+// sets it, a field set to null clears it (back to no limit / the default),
+// a field absent is kept. An object field (velocity) is given whole.
 type PatchPolicyInput struct {
 	Agent          string                     `json:"agent"`
 	Patch          map[string]json.RawMessage `json:"patch"`

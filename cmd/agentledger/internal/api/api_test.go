@@ -145,6 +145,13 @@ func TestEveryEndpointAnswers(t *testing.T) {
 	assert.Len(t, replayed, 1)
 	assert.NotNil(t, r.ok("DELETE", "/v1/webhook_endpoints/"+whID, nil)["removed_at"])
 
+	// Settings and the sweep.
+	assert.Equal(t, "UTC", r.ok("GET", "/v1/settings", nil)["timezone"])
+	change := r.ok("PUT", "/v1/settings/timezone", map[string]any{"timezone": "Europe/Berlin"})
+	assert.Equal(t, "UTC", change["from"])
+	assert.Equal(t, "Europe/Berlin", r.ok("GET", "/v1/settings", nil)["timezone"])
+	assert.Contains(t, r.ok("POST", "/v1/ledger/sweep", nil), "holds")
+
 	// Keys.
 	k := r.ok("POST", "/v1/keys", map[string]any{"role": "agent", "agent": "checkout-bot", "name": "bot"})
 	secret := k["key"].(string)

@@ -71,6 +71,13 @@ type replayRequest struct {
 	}
 }
 
+type timeZoneRequest struct {
+	Idempotency
+	Body struct {
+		TimeZone string `json:"timezone" doc:"An IANA time zone, such as Europe/Berlin." example:"Europe/Berlin"`
+	}
+}
+
 type deliveries struct {
 	Data []*engine.Delivery `json:"data" nullable:"false"`
 }
@@ -144,7 +151,30 @@ func (h *Handler) registerAdmin() {
 		})
 }
 
+func (h *Handler) registerSettings() {
+	tags := []string{"Settings"}
+	register(h, huma.Operation{OperationID: "get-settings", Method: http.MethodGet, Path: "/v1/settings", Tags: tags,
+		Summary: "The organisation's settings", Description: "Its time zone keys every daily and monthly window."},
+		func(ctx context.Context, a engine.Actor, _ *struct{}) (*engine.Settings, error) {
+			return h.eng.GetSettings(ctx, a)
+		})
+	register(h, huma.Operation{OperationID: "set-timezone", Method: http.MethodPut, Path: "/v1/settings/timezone",
+		Tags: tags, Summary: "Change the time zone, for every process at once",
+		Description: "Spend already counted stays in its day and month; the answer says what happens to the open windows."},
+		func(ctx context.Context, a engine.Actor, in *timeZoneRequest) (*engine.TimeZoneChange, error) {
+			return h.eng.SetTimeZone(ctx, a, engine.SetTimeZoneInput{TimeZone: in.Body.TimeZone,
+				IdempotencyKey: in.IdempotencyKey})
+		})
+	register(h, huma.Operation{OperationID: "sweep", Method: http.MethodPost, Path: "/v1/ledger/sweep",
+		Tags: []string{"Ledger"}, Summary: "Record due expiries now",
+		Description: "Lapsed intents and approval requests, unsettled holds past their TTL. serve does this every 30 s."},
+		func(ctx context.Context, a engine.Actor, _ *struct{}) (*engine.SweepResult, error) {
+			return h.eng.Sweep(ctx, a)
+		})
+}
+
 func (h *Handler) registerV1() {
+	h.registerSettings()
 	h.registerUsers()
 	h.registerAgents()
 	h.registerCards()

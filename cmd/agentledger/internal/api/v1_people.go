@@ -202,7 +202,8 @@ func (h *Handler) registerAgents() {
 		})
 	register(h, huma.Operation{OperationID: "patch-policy", Method: http.MethodPatch, Path: "/v1/agents/{agent}/policy",
 		Tags: tags, Summary: "Change some fields of an agent's policy",
-		Description: "A JSON merge patch: a field given is set, a field set to null is cleared, others are kept. " +
+		Description: "A merge patch of the policy's fields: a field given is set, a field set to null is cleared, " +
+			"others are kept; an object field (velocity) is given whole. " +
 			"Sent as application/json or application/merge-patch+json."},
 		func(ctx context.Context, a engine.Actor, in *patchPolicyRequest) (*engine.LimitsReport, error) {
 			patch, err := decodePatch(in.RawBody)
