@@ -9,7 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/agentledger/agentledger/cmd/agentledger/internal/api"
+	"github.com/agentledger/agentledger/cmd/agentledger/internal/api/apitest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -130,11 +134,25 @@ func rest(t *testing.T, base, key, method, path, body string, status int) map[st
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer res.Body.Close()
+	raw, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
 	var out map[string]any
-	require.NoError(t, json.NewDecoder(res.Body).Decode(&out))
+	require.NoError(t, json.Unmarshal(raw, &out), "%s", raw)
 	require.Equal(t, status, res.StatusCode, "%s %s: %v", method, path, out)
+	doc, err := restDocument()
+	require.NoError(t, err)
+	require.NoError(t, doc.Check(method, req.URL.Path, res.StatusCode, raw), "the answer matches the OpenAPI document")
 	return out
 }
+
+// restDocument is the REST API's OpenAPI document, compiled once.
+var restDocument = sync.OnceValues(func() (*apitest.Document, error) {
+	raw, err := json.Marshal(api.New(nil, api.Options{}).OpenAPI())
+	if err != nil {
+		return nil, err
+	}
+	return apitest.Load(raw)
+})
 
 // `agentledger openapi` prints the document serve --http serves, without a
 // database.

@@ -166,7 +166,7 @@ func TestEveryEndpointAnswers(t *testing.T) {
 // check answers against.
 func TestOpenAPIIsServed(t *testing.T) {
 	r := newRig(t, api.Options{})
-	ops := r.doc.operations()
+	ops := r.doc.Operations()
 	assert.Contains(t, ops, "POST /v1/agents/{agent}/cards")
 	assert.Contains(t, ops, "POST /api/v1/actions/check")
 	raw := r.call("GET", "/v1/openapi.json", r.viewer, nil)

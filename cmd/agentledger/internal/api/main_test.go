@@ -13,13 +13,7 @@ import (
 func TestMain(m *testing.M) {
 	code := m.Run()
 	if code == 0 && flag.Lookup("test.run").Value.String() == "" && doc != nil {
-		var missing []string
-		for _, op := range doc.operations() {
-			if !doc.served[op] {
-				missing = append(missing, op)
-			}
-		}
-		if len(missing) > 0 {
+		if missing := doc.Unserved(); len(missing) > 0 {
 			fmt.Fprintf(os.Stderr, "FAIL: no test got a 2xx answer from these operations:\n")
 			for _, op := range missing {
 				fmt.Fprintf(os.Stderr, "  %s\n", op)

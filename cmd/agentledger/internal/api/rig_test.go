@@ -6,17 +6,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/agentledger/agentledger/cmd/agentledger/internal/api"
+	"github.com/agentledger/agentledger/cmd/agentledger/internal/api/apitest"
 	"github.com/agentledger/agentledger/engine"
 	"github.com/agentledger/agentledger/store/sqlite/sqlitetest"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/require"
 )
 
@@ -30,7 +27,7 @@ type rig struct {
 	srv    *httptest.Server
 	admin  string
 	viewer string
-	doc    *document
+	doc    *apitest.Document
 }
 
 func newRig(t *testing.T, opts api.Options) *rig {
@@ -123,7 +120,7 @@ func (r *rig) call(method, path, key string, body any, headers ...string) answer
 	raw, err := io.ReadAll(res.Body)
 	require.NoError(r.t, err)
 	a := answer{status: res.StatusCode, header: res.Header, body: raw}
-	r.doc.check(r.t, method, req.URL.Path, a)
+	require.NoError(r.t, r.doc.Check(method, req.URL.Path, a.status, a.body))
 	return a
 }
 
@@ -135,121 +132,19 @@ func (r *rig) ok(method, path string, body any, headers ...string) map[string]an
 	return a.json(r.t)
 }
 
-// document is the OpenAPI document compiled for checking answers, and a
-// record of which operations answered 2xx.
-type document struct {
-	raw      map[string]any
-	compiler *jsonschema.Compiler
-	routes   []route
-	mu       sync.Mutex
-	schemas  map[string]*jsonschema.Schema
-	served   map[string]bool // "METHOD template" answered 2xx
-}
-
-type route struct {
-	template string
-	re       *regexp.Regexp
-	literal  int // literal characters: the most specific template wins
-}
-
 var (
 	docOnce sync.Once
-	doc     *document
+	doc     *apitest.Document
 )
 
 // sharedDocument compiles the document once per test binary: every rig
 // serves the same one, and the coverage check reads what all tests served.
-func sharedDocument(t *testing.T, h *api.Handler) *document {
+func sharedDocument(t *testing.T, h *api.Handler) *apitest.Document {
 	docOnce.Do(func() {
 		raw, err := json.Marshal(h.OpenAPI())
 		require.NoError(t, err)
-		var m map[string]any
-		require.NoError(t, json.Unmarshal(raw, &m))
-		c := jsonschema.NewCompiler()
-		require.NoError(t, c.AddResource("openapi.json", m))
-		d := &document{raw: m, compiler: c, schemas: map[string]*jsonschema.Schema{}, served: map[string]bool{}}
-		for p := range m["paths"].(map[string]any) {
-			pattern := regexp.QuoteMeta(p)
-			pattern = regexp.MustCompile(`\\\{[^}]+\\\}`).ReplaceAllString(pattern, `[^/]+`)
-			literal := len(regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(p, ""))
-			d.routes = append(d.routes, route{template: p, re: regexp.MustCompile("^" + pattern + "$"), literal: literal})
-		}
-		sort.Slice(d.routes, func(i, j int) bool { return d.routes[i].literal > d.routes[j].literal })
-		doc = d
+		doc, err = apitest.Load(raw)
+		require.NoError(t, err)
 	})
 	return doc
-}
-
-// check validates an answer against the document: its path and status
-// must be documented and its body must match the schema.
-func (d *document) check(t *testing.T, method, path string, a answer) {
-	t.Helper()
-	template := ""
-	for _, r := range d.routes {
-		if r.re.MatchString(path) {
-			template = r.template
-			break
-		}
-	}
-	if template == "" || a.status == http.StatusUnauthorized || a.status == http.StatusTooManyRequests {
-		// Refused before routing: the error shape is all there is to check.
-		if a.status >= 400 {
-			d.validate(t, "openapi.json#/components/schemas/ApiError", a)
-		}
-		return
-	}
-	op, _ := d.raw["paths"].(map[string]any)[template].(map[string]any)[strings.ToLower(method)].(map[string]any)
-	if op == nil {
-		require.GreaterOrEqual(t, a.status, 400, "%s %s is not documented", method, template)
-		return
-	}
-	responses := op["responses"].(map[string]any)
-	status := strconv.Itoa(a.status)
-	if _, ok := responses[status]; !ok {
-		require.Contains(t, responses, "default", "%s %s answered %d, which is not documented: %s", method, template, a.status, a.body)
-		status = "default"
-	}
-	if a.status < 300 {
-		d.mu.Lock()
-		d.served[method+" "+template] = true
-		d.mu.Unlock()
-	}
-	pointer := "/paths/" + escape(template) + "/" + strings.ToLower(method) + "/responses/" + status +
-		"/content/application~1json/schema"
-	d.validate(t, "openapi.json#"+pointer, a)
-}
-
-func (d *document) validate(t *testing.T, location string, a answer) {
-	t.Helper()
-	d.mu.Lock()
-	s, ok := d.schemas[location]
-	if !ok {
-		var err error
-		s, err = d.compiler.Compile(location)
-		if err != nil {
-			d.mu.Unlock()
-			require.NoError(t, err, location)
-		}
-		d.schemas[location] = s
-	}
-	d.mu.Unlock()
-	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(a.body))
-	require.NoError(t, err, "the answer is not JSON: %s", a.body)
-	require.NoError(t, s.Validate(v), "the answer does not match %s: %s", location, a.body)
-}
-
-func escape(template string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(template, "~", "~0"), "/", "~1")
-}
-
-// operations lists every "METHOD template" of the document.
-func (d *document) operations() []string {
-	var out []string
-	for p, item := range d.raw["paths"].(map[string]any) {
-		for m := range item.(map[string]any) {
-			out = append(out, strings.ToUpper(m)+" "+p)
-		}
-	}
-	sort.Strings(out)
-	return out
 }
