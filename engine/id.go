@@ -68,6 +68,10 @@ func isID(ref, prefix string) bool {
 	if !strings.HasPrefix(ref, prefix) {
 		return false
 	}
-	_, err := uuid.Parse(ref[len(prefix):])
-	return err == nil
+	// Only the canonical form (lower-case, dashed, bare): uuid.Parse also
+	// takes upper case, braces, urn:uuid: and no dashes, which name the
+	// same uuid but sort elsewhere among ids, so a page would start in
+	// the wrong place.
+	u, err := uuid.Parse(ref[len(prefix):])
+	return err == nil && u.String() == ref[len(prefix):]
 }

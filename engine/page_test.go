@@ -323,3 +323,31 @@ func TestPageBadLimitOrCursor(t *testing.T) {
 	err := lists["deliveries"](engine.Page{StartingAfter: "evt_01900000-0000-7000-8000-000000000000"})
 	assert.Equal(t, "starting_after", err.(*engine.Error).Field, "a delivery id names its endpoint too")
 }
+
+// A cursor must be an id as the engine writes it: the other spellings
+// uuid.Parse takes name the same uuid but sort elsewhere among ids, so a
+// page after one would start in the wrong place.
+func TestPageCursorMustBeCanonical(t *testing.T) {
+	env := sqlitetest.New(t)
+	e, ctx, op := env.Engine, env.Ctx, engine.Operator
+	const u = "01900000-0000-7000-8000-00000000abcd"
+	for _, spelling := range []string{
+		"01900000-0000-7000-8000-00000000ABCD",
+		"{" + u + "}",
+		"urn:uuid:" + u,
+		"01900000000070008000" + "00000000abcd",
+	} {
+		t.Run(spelling, func(t *testing.T) {
+			_, err := e.ListUsers(ctx, op, engine.Page{StartingAfter: engine.PrefixUser + spelling})
+			var ee *engine.Error
+			require.ErrorAs(t, err, &ee)
+			assert.Equal(t, engine.CodeInvalidInput, ee.Code)
+			assert.Equal(t, "starting_after", ee.Field)
+			_, err = e.ListDeliveries(ctx, op, engine.ListDeliveriesInput{Page: engine.Page{StartingAfter: engine.PrefixEvent + spelling + ":" + engine.PrefixWebhook + u}})
+			require.ErrorAs(t, err, &ee)
+			assert.Equal(t, "starting_after", ee.Field)
+		})
+	}
+	_, err := e.ListUsers(ctx, op, engine.Page{StartingAfter: engine.PrefixUser + u})
+	assert.NoError(t, err, "the canonical form")
+}

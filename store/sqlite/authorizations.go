@@ -81,24 +81,46 @@ func (t *tx) FindAuthorizationByNetworkID(networkID string) (*engine.Authorizati
 // ListAuthorizations implements engine.Tx.
 func (t *tx) ListAuthorizations(f engine.AuthorizationFilter) ([]*engine.Authorization, error) {
 	var c conditions
-	if f.AgentID != "" {
+	switch {
+	case f.CardID != "":
+		// The card's index; +agent_id keeps the agent's, which would walk
+		// the agent's other cards, from looking as good.
+		c.and("card_id = ?", f.CardID)
+		if f.AgentID != "" {
+			c.and("+agent_id = ?", f.AgentID)
+		}
+	case f.AgentID != "":
 		c.and("agent_id = ?", f.AgentID)
 	}
-	if f.CardID != "" {
-		c.and("card_id = ?", f.CardID)
-	}
-	if len(f.Statuses) > 0 {
-		c.and(inValues("status", f.Statuses))
-	}
 	c.after("id", f.After, true)
-	order := "id DESC"
 	if f.HoldExpiresBefore != nil {
+		// A sweep: walk the holds index in expiry order.
+		if len(f.Statuses) > 0 {
+			c.and(inValues("status", f.Statuses))
+		}
 		c.and("hold_expires_at <= ?", micros(*f.HoldExpiresBefore))
-		order = "hold_expires_at" // a sweep: walk the holds index in expiry order
+		q, args := c.query(`SELECT `+authorizationColumns+` FROM authorizations`, "hold_expires_at", f.Limit)
+		return queryList(t, scanAuthorization, q, args...)
 	}
-	q, args := c.query(`SELECT `+authorizationColumns+` FROM authorizations`, order, f.Limit)
+	statuses := f.Statuses
+	if f.AgentID == "" && f.CardID == "" {
+		// Every agent's: the table in id order, the status a filter.
+		if len(statuses) > 0 {
+			c.and(inValues("status", statuses))
+		}
+		q, args := c.query(`SELECT `+authorizationColumns+` FROM authorizations`, "id DESC", f.Limit)
+		return queryList(t, scanAuthorization, q, args...)
+	}
+	if len(statuses) == 0 {
+		statuses = authorizationStatuses
+	}
+	q, args := c.queryByStatus(`SELECT `+authorizationColumns+` FROM authorizations`, "status", statuses, "id DESC", f.Limit)
 	return queryList(t, scanAuthorization, q, args...)
 }
+
+// authorizationStatuses are every status an authorization may have: the
+// statuses of authorizations_agent_page and authorizations_card_page.
+var authorizationStatuses = []string{engine.AuthApproved, engine.AuthDeclined, engine.AuthSettled, engine.AuthReversed, engine.AuthExpired}
 
 // CountSpends implements engine.Tx: approved or settled card charges (not
 // credits, which spend nothing), plus

@@ -88,15 +88,17 @@ func (t *tx) ListDecisions(f engine.DecisionFilter) ([]*engine.Decision, error) 
 	if len(f.ApprovalStatuses) > 0 {
 		// Spelling out the partial indexes' condition lets SQLite use them.
 		c.and("approval_status <> ''")
-		if subset(f.ApprovalStatuses, liveApprovalStatuses) {
+		if subset(f.ApprovalStatuses, liveApprovalStatuses) || f.ApprovalExpiresBefore != nil || f.ApprovalExpiresAfter != nil {
 			// The few decisions still in play: found by their status and
 			// sorted, rather than walking the queue in id order (+id).
 			c.and(inValues("approval_status", f.ApprovalStatuses))
 			id = "+id"
 		} else {
-			// History: walked in id order (decisions_queue), the status a
-			// filter (+approval_status), so that a page costs its own size.
-			c.and(inValues("+approval_status", f.ApprovalStatuses))
+			// History: one keyset read per status of decisions_queue (or
+			// decisions_agent_queue), so that a page costs its own size.
+			c.after("id", f.After, false)
+			q, args := c.queryByStatus(`SELECT `+decisionColumns+` FROM decisions`, "approval_status", f.ApprovalStatuses, "id", f.Limit)
+			return queryList(t, scanDecision, q, args...)
 		}
 	}
 	if f.ApprovalExpiresAfter != nil {

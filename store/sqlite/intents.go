@@ -67,6 +67,37 @@ func subset(list, of []string) bool {
 
 // ListIntents implements engine.Tx.
 func (t *tx) ListIntents(f engine.IntentFilter) ([]*engine.Intent, error) {
+	open := len(f.Statuses) > 0 && subset(f.Statuses, openIntentStatuses)
+	if open || f.ExpiresBefore != nil || f.ExpiresAfter != nil || (f.AgentID == "" && f.CardID == "") {
+		return t.listIntents(f, open)
+	}
+	// An agent's or a card's, of any status: by status, as
+	// intents_agent and intents_card hold them.
+	var c conditions
+	if f.CardID != "" {
+		// +agent_id: as for authorizations, the card's index.
+		c.and("card_id = ?", f.CardID)
+		if f.AgentID != "" {
+			c.and("+agent_id = ?", f.AgentID)
+		}
+	} else {
+		c.and("agent_id = ?", f.AgentID)
+	}
+	c.after("id", f.After, false)
+	statuses := f.Statuses
+	if len(statuses) == 0 {
+		statuses = intentStatuses
+	}
+	q, args := c.queryByStatus(`SELECT `+intentColumns+` FROM intents`, "status", statuses, "id", f.Limit)
+	return queryList(t, scanIntent, q, args...)
+}
+
+// intentStatuses are every status an intent may have.
+var intentStatuses = []string{engine.IntentAwaitingApproval, engine.IntentPending, engine.IntentRevealed, engine.IntentMatched,
+	engine.IntentMismatched, engine.IntentDenied, engine.IntentCancelled, engine.IntentExpired}
+
+// listIntents lists open intents (by intents_open), or every agent's.
+func (t *tx) listIntents(f engine.IntentFilter, open bool) ([]*engine.Intent, error) {
 	var c conditions
 	if f.AgentID != "" {
 		c.and("agent_id = ?", f.AgentID)
@@ -75,15 +106,15 @@ func (t *tx) ListIntents(f engine.IntentFilter) ([]*engine.Intent, error) {
 		c.and("card_id = ?", f.CardID)
 	}
 	id := "id"
+	if open {
+		// Spelling out the partial index's own condition lets SQLite
+		// use intents_open, which holds only the few open intents;
+		// +id keeps the id-ordered indexes, which walk every intent of
+		// the agent, from looking cheaper: sorting the few is.
+		c.and("status IN (" + literalList(openIntentStatuses) + ")")
+		id = "+id"
+	}
 	if len(f.Statuses) > 0 {
-		if subset(f.Statuses, openIntentStatuses) {
-			// Spelling out the partial index's own condition lets SQLite
-			// use intents_open, which holds only the few open intents;
-			// +id keeps the id-ordered indexes, which walk every intent of
-			// the agent, from looking cheaper: sorting the few is.
-			c.and("status IN (" + literalList(openIntentStatuses) + ")")
-			id = "+id"
-		}
 		c.and(inValues("status", f.Statuses))
 	}
 	if f.ExpiresBefore != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 
@@ -265,6 +266,43 @@ func (c *conditions) query(selectFrom, orderBy string, limit int) (string, []any
 		args = append(args, limit)
 	}
 	return q, args
+}
+
+// with is a copy of c with one more term, without arguments.
+func (c *conditions) with(term string) *conditions {
+	return &conditions{terms: append(slices.Clone(c.terms), term), args: c.args}
+}
+
+// queryByStatus is query for a page over an index that leads with the
+// list's scope and a status before its order (agent_id, status, id): one
+// keyset read per status, each on its own stretch of the index and cut at
+// the limit, merged by their order. A page of a rare status then reads its
+// own rows, not the scope's whole history, and a page of every status reads
+// at most limit rows per status. Without a limit (a whole list) it is query
+// with the statuses as a filter. SQLite applies a LIMIT inside a compound
+// SELECT only in a subquery, hence SELECT * FROM (…) around each read.
+func (c *conditions) queryByStatus(selectFrom, column string, statuses []string, orderBy string, limit int) (string, []any) {
+	return c.queryByStatusMerged(selectFrom, column, statuses, orderBy, orderBy, limit)
+}
+
+// queryByStatusMerged is queryByStatus for reads whose order names columns
+// by table (d.event_seq): mergeBy is the order by the result's names.
+func (c *conditions) queryByStatusMerged(selectFrom, column string, statuses []string, orderBy, mergeBy string, limit int) (string, []any) {
+	if limit == 0 || len(statuses) == 1 {
+		return c.with(inValues(column, statuses)).query(selectFrom, orderBy, limit)
+	}
+	var q strings.Builder
+	var args []any
+	for i, status := range statuses {
+		branch, branchArgs := c.with(inValues(column, []string{status})).query(selectFrom, orderBy, limit)
+		if i > 0 {
+			q.WriteString(" UNION ALL ")
+		}
+		q.WriteString("SELECT * FROM (" + branch + ")")
+		args = append(args, branchArgs...)
+	}
+	q.WriteString(" ORDER BY " + mergeBy + " LIMIT ?")
+	return q.String(), append(args, limit)
 }
 
 // inList returns "?, ?, ?" for n placeholders.
