@@ -4,8 +4,13 @@
 
 -- An agent's or a card's authorizations, newest first, by status: a page of
 -- one status reads only its own rows, and a page of every status merges one
--- keyset read per status (the statuses are a fixed few). The created_at
--- indexes stay: they count the spends of a window.
+-- keyset read per status (the statuses are a fixed few). They replace the
+-- created_at indexes, which counted the spends of a window: ids begin with
+-- their creation time, so a window is an id range of the approved and
+-- settled rows, and an authorization's insert updates no more indexes than
+-- before.
+DROP INDEX authorizations_agent;
+DROP INDEX authorizations_card;
 CREATE INDEX authorizations_agent_page ON authorizations (agent_id, status, id);
 CREATE INDEX authorizations_card_page ON authorizations (card_id, status, id);
 
