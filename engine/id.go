@@ -83,6 +83,9 @@ func isID(ref, prefix string) bool {
 // rows by id with it, on an index in id order, keeping the exact time test
 // as a filter.
 func IDFloor(prefix string, t time.Time) string {
-	ms := uint64(t.UnixMilli())
-	return fmt.Sprintf("%s%08x-%04x", prefix, ms>>16, ms&0xffff)
+	ms := t.UnixMilli()
+	if ms <= 0 { // before any id: every id is above the bare prefix
+		return prefix
+	}
+	return fmt.Sprintf("%s%08x-%04x", prefix, uint64(ms)>>16, uint64(ms)&0xffff)
 }

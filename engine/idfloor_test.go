@@ -25,6 +25,7 @@ func TestIDFloorBoundsIdsByTime(t *testing.T) {
 	}
 	// Within the millisecond of `at` the floor is below every id, whatever
 	// the counter: the exact time test is the caller's.
+	assert.Equal(t, PrefixAuthorization, IDFloor(PrefixAuthorization, time.Time{}), "the zero time bounds nothing")
 	var fresh idGenerator
 	assert.Less(t, floor, fresh.newID(PrefixAuthorization, at.Truncate(time.Millisecond)))
 }
