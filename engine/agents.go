@@ -138,11 +138,14 @@ func (e *Engine) ListAgents(ctx context.Context, actor Actor, userRef string, pa
 // block or unblock action types in its policy (capped.ai's live_disabled is
 // live with trade blocked).
 type SetModeInput struct {
-	Agent              string   `json:"agent"`
-	Mode               string   `json:"mode"`
-	BlockActionTypes   []string `json:"block_action_types,omitempty"`
-	UnblockActionTypes []string `json:"unblock_action_types,omitempty"`
-	IdempotencyKey     string   `json:"-"`
+	Agent            string   `json:"agent"`
+	Mode             string   `json:"mode"`
+	BlockActionTypes []string `json:"block_action_types,omitempty"`
+	// UnblockIfLive unblocks these action types only if the agent is live
+	// before the change (capped.ai's live_disabled is a live agent with
+	// trade blocked): a block set on an agent in another mode stays.
+	UnblockIfLive  []string `json:"unblock_if_live,omitempty"`
+	IdempotencyKey string   `json:"-"`
 }
 
 // SetAgentMode changes an agent's mode. Operators only.
@@ -161,13 +164,17 @@ func (e *Engine) SetAgentMode(ctx context.Context, actor Actor, in SetModeInput)
 			if err != nil {
 				return nil, err
 			}
+			var unblock []string
+			if a.Mode == ModeLive {
+				unblock = in.UnblockIfLive
+			}
 			a.Mode, a.UpdatedAt = in.Mode, now
-			if len(in.BlockActionTypes)+len(in.UnblockActionTypes) == 0 {
+			if len(in.BlockActionTypes)+len(unblock) == 0 {
 				return a, tx.UpdateAgent(a)
 			}
 			policy := a.Policy
 			policy.BlockedActionTypes = slices.DeleteFunc(slices.Clone(policy.BlockedActionTypes), func(t string) bool {
-				return slices.Contains(in.UnblockActionTypes, t)
+				return slices.Contains(unblock, t)
 			})
 			for _, t := range in.BlockActionTypes {
 				if !slices.Contains(policy.BlockedActionTypes, t) {

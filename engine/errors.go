@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"regexp"
 )
 
 // Error codes. Each face (CLI, MCP, HTTP) maps these once to its own kind of
@@ -78,7 +79,7 @@ func Errorf(code, format string, args ...any) *Error {
 func invalid(field, format string, args ...any) *Error {
 	for i, a := range args {
 		if s, ok := a.(string); ok {
-			args[i] = MaskPANs(s)
+			args[i] = maskSecrets(s)
 		}
 	}
 	return &Error{Code: CodeInvalidInput, Field: field, Message: field + ": " + fmt.Sprintf(format, args...)}
@@ -87,7 +88,17 @@ func invalid(field, format string, args ...any) *Error {
 // notFound returns a NOT_FOUND error naming what was looked up, the
 // reference masked if it is shaped like a card number.
 func notFound(field, what, ref string) *Error {
-	return &Error{Code: CodeNotFound, Field: field, Message: fmt.Sprintf("%s: %s %q not found", field, what, MaskPANs(ref))}
+	return &Error{Code: CodeNotFound, Field: field, Message: fmt.Sprintf("%s: %s %q not found", field, what, maskSecrets(ref))}
+}
+
+// keySecret is an API key's secret, as KeyPrefix and 64 hex digits make it.
+var keySecret = regexp.MustCompile(regexp.QuoteMeta(KeyPrefix) + `[0-9A-Fa-f]{8,}`)
+
+// maskSecrets masks card numbers and API key secrets in text an error
+// quotes back: an operator who pastes a key's secret where its id belongs
+// must not find it in the answer (and in every log on its way).
+func maskSecrets(s string) string {
+	return keySecret.ReplaceAllStringFunc(MaskPANs(s), func(k string) string { return k[:len(KeyPrefix)+8] + "…" })
 }
 
 // ErrorCode returns the code of an engine error, or INTERNAL for any other error.

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/agentledger/agentledger/engine"
@@ -168,9 +169,18 @@ func TestAModeChangeMayBlockAndUnblockActionTypes(t *testing.T) {
 	assert.Equal(t, []string{"transfer", "trade"}, a.Policy.BlockedActionTypes, "a retry changes nothing")
 	_, err = env.Engine.SetAgentMode(env.Ctx, engine.Operator, engine.SetModeInput{Agent: agent.ID, Mode: engine.ModePaper, IdempotencyKey: "k"})
 	assert.Equal(t, engine.CodeIdempotencyConflict, engine.ErrorCode(err))
-	a = set(engine.SetModeInput{Mode: engine.ModeLive, UnblockActionTypes: []string{"trade"}})
-	assert.Equal(t, []string{"transfer"}, a.Policy.BlockedActionTypes, "an operator's own block stays")
+	a = set(engine.SetModeInput{Mode: engine.ModeLive, UnblockIfLive: []string{"trade"}})
+	assert.Equal(t, []string{"transfer"}, a.Policy.BlockedActionTypes, "an operator's own block of another type stays")
 	a = set(engine.SetModeInput{Mode: engine.ModePaper})
 	assert.Equal(t, engine.ModePaper, a.Mode)
 	assert.Equal(t, []string{"transfer"}, a.Policy.BlockedActionTypes, "a plain mode change leaves the policy alone")
+
+	// A block of trade set while the agent is paper survives its going live.
+	_, err = env.Engine.PatchPolicy(env.Ctx, engine.Operator, engine.PatchPolicyInput{Agent: agent.ID,
+		Patch: map[string]json.RawMessage{"blocked_action_types": json.RawMessage(`["transfer","trade"]`)}})
+	require.NoError(t, err)
+	a = set(engine.SetModeInput{Mode: engine.ModeLive, UnblockIfLive: []string{"trade"}})
+	assert.Equal(t, []string{"transfer", "trade"}, a.Policy.BlockedActionTypes, "only a live agent's block is lifted")
+	a = set(engine.SetModeInput{Mode: engine.ModeLive, UnblockIfLive: []string{"trade"}})
+	assert.Equal(t, []string{"transfer"}, a.Policy.BlockedActionTypes)
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"slices"
 	"strconv"
@@ -205,8 +206,8 @@ func (h *Handler) registerCapped() {
 		Path: "/api/v1/actions/{id}/execute", Tags: tags,
 		Summary: "Record an approved decision as executed (capped.ai)"},
 		func(ctx context.Context, a engine.Actor, in *cappedExecuteRequest) (*cappedDecision, error) {
-			return cappedDecisionOf(h.eng.ExecuteDecision(ctx, a, engine.ExecuteInput{DecisionID: in.ID,
-				IdempotencyKey: in.IdempotencyKey}))
+			return asPathID(cappedDecisionOf(h.eng.ExecuteDecision(ctx, a, engine.ExecuteInput{DecisionID: in.ID,
+				IdempotencyKey: in.IdempotencyKey})))
 		})
 	register(h, huma.Operation{OperationID: "capped-list-agents", Method: http.MethodGet, Path: "/api/agents",
 		Tags: tags, Summary: "List agents (capped.ai)", Description: "The first 100, oldest first."},
@@ -258,7 +259,7 @@ func (h *Handler) registerCapped() {
 		func(ctx context.Context, a engine.Actor, in *CappedAgentPath) (cappedAgentBody, error) {
 			ag, err := h.eng.GetAgent(ctx, a, in.ID)
 			if err != nil {
-				return cappedAgentBody{}, err
+				return asPathID(cappedAgentBody{}, err)
 			}
 			return h.cappedAgentBody(ctx, a, ag)
 		})
@@ -268,7 +269,7 @@ func (h *Handler) registerCapped() {
 		func(ctx context.Context, a engine.Actor, in *cappedPatchAgentRequest) (cappedAgentBody, error) {
 			ag, err := h.setCappedMode(ctx, a, in.ID, in.Body.Mode, in.IdempotencyKey)
 			if err != nil {
-				return cappedAgentBody{}, err
+				return asPathID(cappedAgentBody{}, err)
 			}
 			return h.cappedAgentBody(ctx, a, ag)
 		})
@@ -278,7 +279,7 @@ func (h *Handler) registerCapped() {
 		func(ctx context.Context, a engine.Actor, in *cappedCardRequest) (cappedAgentBody, error) {
 			ag, err := h.cappedCardAction(ctx, a, in.ID, in.Body.Action, in.IdempotencyKey)
 			if err != nil {
-				return cappedAgentBody{}, err
+				return asPathID(cappedAgentBody{}, err)
 			}
 			return h.cappedAgentBody(ctx, a, ag)
 		})
@@ -289,7 +290,7 @@ func (h *Handler) registerCapped() {
 			l, err := h.eng.ListAuthorizations(ctx, a, engine.ListAuthorizationsInput{Agent: in.ID,
 				Page: engine.Page{Limit: 50}})
 			if err != nil {
-				return cappedTransactionsBody{}, err
+				return asPathID(cappedTransactionsBody{}, err)
 			}
 			out := cappedTransactionsBody{Transactions: []cappedTransaction{}}
 			for _, t := range l.Items {
@@ -297,6 +298,16 @@ func (h *Handler) registerCapped() {
 			}
 			return out, nil
 		})
+}
+
+// asPathID names the path's {id} as the field of a not-found error: the
+// engine names its own argument (agent, agent_id).
+func asPathID[T any](v T, err error) (T, error) {
+	var e *engine.Error
+	if errors.As(err, &e) && e.Code == engine.CodeNotFound && e.Field != "" {
+		err = &engine.Error{Code: e.Code, Field: "id", Message: "id: " + strings.TrimPrefix(e.Message, e.Field+": ")}
+	}
+	return v, err
 }
 
 // agentSpendsUSD refuses an agent whose policy is in another currency:
@@ -336,15 +347,17 @@ func (h *Handler) onlyUser(ctx context.Context, a engine.Actor, ref string) (str
 }
 
 // setCappedMode sets a mode in capped.ai's terms, in one engine call:
-// live_disabled is live with trade actions blocked, and live is live with
-// them allowed again.
+// live_disabled is live with trade actions blocked, and live from
+// live_disabled allows them again.
 func (h *Handler) setCappedMode(ctx context.Context, a engine.Actor, ref, mode, key string) (*engine.Agent, error) {
 	in := engine.SetModeInput{Agent: ref, Mode: mode, IdempotencyKey: key}
 	switch mode {
 	case cappedModeLiveDisabled:
 		in.Mode, in.BlockActionTypes = engine.ModeLive, []string{cappedTrade}
 	case engine.ModeLive:
-		in.UnblockActionTypes = []string{cappedTrade}
+		// Back from live_disabled; an operator's block of trade on an agent
+		// in another mode stays (it is then shown as live_disabled).
+		in.UnblockIfLive = []string{cappedTrade}
 	}
 	return h.eng.SetAgentMode(ctx, a, in)
 }

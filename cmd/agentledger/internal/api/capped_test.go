@@ -140,10 +140,21 @@ func TestCappedAgents(t *testing.T) {
 	agent, err = r.env.Engine.GetAgent(r.env.Ctx, engine.Operator, id)
 	require.NoError(t, err)
 	assert.Contains(t, agent.Policy.BlockedActionTypes, "trade", "live_disabled blocked trade actions")
-	assert.Equal(t, "live", r.ok("PATCH", "/api/agents/"+id, map[string]any{"mode": "live"})["agent"].(map[string]any)["mode"])
+	assert.Equal(t, "live_disabled", r.ok("PATCH", "/api/agents/"+id, map[string]any{"mode": "live"})["agent"].(map[string]any)["mode"],
+		"from paper, live keeps the block (it may be the operator's)")
+	assert.Equal(t, "live", r.ok("PATCH", "/api/agents/"+id, map[string]any{"mode": "live"})["agent"].(map[string]any)["mode"],
+		"from live_disabled, live allows trade again")
 	agent, err = r.env.Engine.GetAgent(r.env.Ctx, engine.Operator, id)
 	require.NoError(t, err)
-	assert.NotContains(t, agent.Policy.BlockedActionTypes, "trade", "live allows trade again")
+	assert.NotContains(t, agent.Policy.BlockedActionTypes, "trade")
+
+	// An operator's own block of trade on a paper agent survives capped.ai's mode changes to live.
+	r.ok("PATCH", "/api/agents/"+id, map[string]any{"mode": "paper"})
+	r.ok("PATCH", "/v1/agents/"+id+"/policy", map[string]any{"blocked_action_types": []string{"trade"}})
+	r.ok("PATCH", "/api/agents/"+id, map[string]any{"mode": "live"})
+	agent, err = r.env.Engine.GetAgent(r.env.Ctx, engine.Operator, id)
+	require.NoError(t, err)
+	assert.Contains(t, agent.Policy.BlockedActionTypes, "trade")
 
 	// One Idempotency-Key, one request, on the capped endpoints too.
 	first := r.call("PATCH", "/api/agents/"+id, r.admin, map[string]any{"mode": "paper"}, "Idempotency-Key", "m1")
@@ -154,6 +165,14 @@ func TestCappedAgents(t *testing.T) {
 	require.Equal(t, 200, c1.status)
 	c2 := r.call("PATCH", "/api/agents/"+id+"/card", r.admin, map[string]any{"action": "unfreeze"}, "Idempotency-Key", "c1")
 	assert.Equal(t, 409, c2.status, "%s", c2.body)
+
+	for _, path := range []string{"/api/agents/nobody", "/api/agents/nobody/transactions"} {
+		missing := r.call("GET", path, r.admin, nil)
+		require.Equal(t, 404, missing.status)
+		assert.Equal(t, "id", missing.json(t)["error"].(map[string]any)["field"], "the path's {id}: %s", missing.body)
+	}
+	missing := r.call("PATCH", "/api/agents/nobody/card", r.admin, map[string]any{"action": "freeze"})
+	assert.Equal(t, "id", missing.json(t)["error"].(map[string]any)["field"], "%s", missing.body)
 
 	list := r.ok("GET", "/api/agents", nil)["agents"].([]any)
 	assert.Len(t, list, 1)

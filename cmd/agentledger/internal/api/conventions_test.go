@@ -51,6 +51,8 @@ func TestKeysAndRoles(t *testing.T) {
 		{"unknown route", "GET", "/v1/nothing", r.admin, nil, nil, 404, engine.CodeNotFound},
 		{"name taken", "POST", "/v1/users", r.admin, map[string]any{"name": "user"}, nil, 409, engine.CodeConflict},
 		{"a closed card stays closed", "POST", "/v1/cards/" + r.closedCard(mine) + "/unfreeze", r.admin, nil, nil, 409, engine.CodeInvalidState},
+		{"a sweep takes no fields", "POST", "/v1/ledger/sweep", r.admin, map[string]any{"x": 1}, nil, 400, engine.CodeInvalidInput},
+		{"capped.ai's id in errors", "PATCH", "/api/agents/nobody/card", r.admin, map[string]any{"action": "freeze"}, nil, 404, engine.CodeNotFound},
 		{"KYC first", "POST", "/v1/agents/" + theirs.ID + "/cards", r.admin, map[string]any{}, nil, 422, engine.CodeKYCRequired},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -298,4 +300,15 @@ func TestABodyThatIsNotJSONIs415(t *testing.T) {
 	require.Equal(t, 415, a.status, "%s", a.body)
 	assert.Equal(t, engine.CodeInvalidInput, a.code(t))
 	assert.Contains(t, a.json(t)["error"].(map[string]any)["message"], "application/json")
+}
+
+// A key's secret pasted where its id belongs is not quoted back.
+func TestAKeySecretIsNotEchoed(t *testing.T) {
+	r := newRig(t, api.Options{})
+	for _, path := range []string{"/v1/keys/" + r.viewer + "/revoke", "/v1/users/" + r.viewer + "/approve"} {
+		a := r.call("POST", path, r.admin, nil)
+		require.Equal(t, 404, a.status, "%s", a.body)
+		assert.NotContains(t, string(a.body), r.viewer[len(engine.KeyPrefix)+8:])
+		assert.Contains(t, string(a.body), r.viewer[:len(engine.KeyPrefix)+8]+"…", "the prefix names it")
+	}
 }

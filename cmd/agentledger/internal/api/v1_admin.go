@@ -78,6 +78,12 @@ type timeZoneRequest struct {
 	}
 }
 
+// sweepRequest takes no fields; repeating a sweep does nothing more, so it
+// needs no idempotency key.
+type sweepRequest struct {
+	Body *struct{}
+}
+
 type deliveries struct {
 	Data []*engine.Delivery `json:"data" nullable:"false"`
 }
@@ -167,8 +173,9 @@ func (h *Handler) registerSettings() {
 		})
 	register(h, huma.Operation{OperationID: "sweep", Method: http.MethodPost, Path: "/v1/ledger/sweep",
 		Tags: []string{"Ledger"}, Summary: "Record due expiries now",
-		Description: "Lapsed intents and approval requests, unsettled holds past their TTL. serve does this every 30 s."},
-		func(ctx context.Context, a engine.Actor, _ *struct{}) (*engine.SweepResult, error) {
+		Description: "Lapsed intents and approval requests, unsettled holds past their TTL. serve does this every 30 s. " +
+			"It takes no body and no Idempotency-Key: a second sweep records only what fell due since."},
+		func(ctx context.Context, a engine.Actor, _ *sweepRequest) (*engine.SweepResult, error) {
 			return h.eng.Sweep(ctx, a)
 		})
 }
