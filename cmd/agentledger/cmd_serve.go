@@ -11,6 +11,7 @@ import (
 
 	"github.com/agentledger/agentledger/cmd/agentledger/internal/api"
 	"github.com/agentledger/agentledger/cmd/agentledger/internal/issuers"
+	"github.com/agentledger/agentledger/cmd/agentledger/internal/web"
 	"github.com/agentledger/agentledger/engine"
 	"github.com/agentledger/agentledger/mcp"
 	"github.com/spf13/cobra"
@@ -36,7 +37,8 @@ Cursor start it; the API key comes from $LEDGER_API_KEY.
 
 --http ADDR serves streamable HTTP at http://ADDR/mcp (and /healthz), and the
 REST API at /v1 (agentledger's own, OpenAPI at /v1/openapi.json) and /api
-(capped.ai's endpoints); every request needs "Authorization: Bearer <key>"
+(capped.ai's endpoints), and the operator dashboard at / (sign in with an
+admin or viewer key); every request needs "Authorization: Bearer <key>"
 (the REST API also takes "Api-Key: <key>"), and each key may make
 --rate-limit REST requests a minute. ADDR without a host binds
 127.0.0.1. Browser requests from other origins are refused. A request body
@@ -113,11 +115,12 @@ expiries every 30 s.`,
 			defer iss.Wait() // fallbacks still being recorded
 			rest := api.New(a.engine, api.Options{Version: version, RatePerMinute: rate, Logger: logger,
 				MaxBodyBytes: maxBody})
-			mount := func(mux *http.ServeMux) { iss.Mount(mux); rest.Mount(mux) }
+			dashboard := web.New(a.engine, web.Options{Version: version, Logger: logger})
+			mount := func(mux *http.ServeMux) { iss.Mount(mux); rest.Mount(mux); dashboard.Mount(mux) }
 			h := srv.NewHTTP(mcp.HTTPOptions{AllowedOrigins: origins, Health: a.db.Ping, Mount: mount,
 				MaxBodyBytes: maxBody})
-			fmt.Fprintf(a.err, "agentledger MCP server on http://%[1]s/mcp, REST API on http://%[1]s/v1 "+
-				"(OpenAPI: /v1/openapi.json), health: /healthz; Ctrl-C stops it\n", ln.Addr())
+			fmt.Fprintf(a.err, "agentledger MCP server on http://%[1]s/mcp, dashboard on http://%[1]s/, "+
+				"REST API on http://%[1]s/v1 (OpenAPI: /v1/openapi.json), health: /healthz; Ctrl-C stops it\n", ln.Addr())
 			return h.Serve(ctx, ln)
 		}),
 	}
