@@ -3,8 +3,10 @@ package web
 import (
 	"bytes"
 	"html/template"
+	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/agentledger/agentledger/engine"
@@ -36,14 +38,29 @@ type agentRow struct {
 }
 
 type overviewData struct {
-	Users        []userRow
-	MoreUsers    bool
-	Agents       []agentRow
-	MoreAgents   bool
-	Pending      int
-	MorePending  bool
-	RecentDenied int
+	Users       []userRow
+	MoreUsers   bool
+	Agents      []agentRow
+	MoreAgents  bool
+	Pending     int
+	MorePending bool
+	Declines    []declineCount
+	Charts      []spendChart
 }
+
+// declineCount is how often one decline code answered this week.
+type declineCount struct {
+	Code  string
+	Count int
+}
+
+// recentDeclines is how many of each agent's last declines fell within
+// this many days.
+const (
+	recentDeclineDays = 7
+	declinesPerAgent  = 20
+	chartDays         = 30
+)
 
 func (h *Handler) overview(w http.ResponseWriter, r *http.Request, sess *session) {
 	v := view{Title: "Overview", Nav: "overview", Session: sess}
@@ -83,6 +100,14 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request, sess *session
 		return
 	}
 	d.Pending, d.MorePending = len(pending.Items), pending.HasMore
+	if d.Declines, err = h.recentDeclines(r, a, agents.Items); err != nil {
+		h.fail(w, r, "overview", v, err)
+		return
+	}
+	if d.Charts, err = h.spendCharts(r, a, agents.Items); err != nil {
+		h.fail(w, r, "overview", v, err)
+		return
+	}
 	v.Data = d
 	h.render(w, http.StatusOK, "overview", v)
 }
@@ -181,4 +206,83 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, sess *session) 
 		return
 	}
 	http.Redirect(w, r, "/approvals", http.StatusSeeOther)
+}
+
+// recentDeclines counts, by code, the declines of the last week among each
+// agent's latest ones: a few index reads per agent, not a table walk.
+func (h *Handler) recentDeclines(r *http.Request, a engine.Actor, agents []*engine.Agent) ([]declineCount, error) {
+	since := h.opts.Now().Add(-recentDeclineDays * 24 * time.Hour)
+	counts := map[string]int{}
+	for _, ag := range agents {
+		l, err := h.eng.ListAuthorizations(r.Context(), a, engine.ListAuthorizationsInput{Agent: ag.ID,
+			Status: engine.AuthDeclined, Page: engine.Page{Limit: declinesPerAgent}})
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range l.Items {
+			if t.CreatedAt.After(since) {
+				counts[t.DeclineCode]++
+			}
+		}
+	}
+	var out []declineCount
+	for code, n := range counts {
+		out = append(out, declineCount{Code: code, Count: n})
+	}
+	slices.SortFunc(out, func(x, y declineCount) int {
+		if x.Count != y.Count {
+			return y.Count - x.Count
+		}
+		return strings.Compare(x.Code, y.Code)
+	})
+	return out, nil
+}
+
+// spendChart is one currency's spend per day, drawn as SVG bars.
+type spendChart struct {
+	Currency string
+	Total    int64
+	Max      int64
+	Bars     []spendBar
+}
+
+type spendBar struct {
+	Day    string
+	Amount int64
+	X, Y   int // the bar's top-left corner in the 600×120 drawing
+	Height int
+}
+
+// spendCharts draws the agents' spend per day over the last 30 days.
+func (h *Handler) spendCharts(r *http.Request, a engine.Actor, agents []*engine.Agent) ([]spendChart, error) {
+	if len(agents) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(agents))
+	for i, ag := range agents {
+		ids[i] = ag.ID
+	}
+	rep, err := h.eng.SpendByDay(r.Context(), a, engine.SpendByDayInput{Agents: ids, Days: chartDays})
+	if err != nil {
+		return nil, err
+	}
+	var out []spendChart
+	for _, cur := range slices.Sorted(maps.Keys(rep.ByCurrency)) {
+		c := spendChart{Currency: cur}
+		for _, v := range rep.ByCurrency[cur] {
+			c.Total += v
+			c.Max = max(c.Max, v)
+		}
+		const width, height = 600, 120
+		for i, v := range rep.ByCurrency[cur] {
+			bar := spendBar{Day: rep.Days[i], Amount: v, X: i * width / chartDays}
+			if c.Max > 0 {
+				bar.Height = int(v * height / c.Max)
+			}
+			bar.Y = height - bar.Height
+			c.Bars = append(c.Bars, bar)
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
