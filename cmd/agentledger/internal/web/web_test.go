@@ -22,7 +22,7 @@ import (
 // rig is the dashboard on a loopback server over a real engine, with a
 // funded user, an agent whose approval threshold is $100, and keys.
 type rig struct {
-	t     *testing.T
+	t     testing.TB
 	env   *sqlitetest.Env
 	srv   *httptest.Server
 	agent *engine.Agent
@@ -31,7 +31,7 @@ type rig struct {
 	mu    sync.Mutex
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	env := sqlitetest.New(t)
 	r := &rig{t: t, env: env, now: sqlitetest.Epoch, keys: map[string]string{}}
 	h := web.New(env.Engine, web.Options{SessionTTL: time.Hour, Now: func() time.Time {
