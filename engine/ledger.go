@@ -109,3 +109,29 @@ func (e *Engine) VerifyLedger(ctx context.Context, actor Actor) (*LedgerReport, 
 	}
 	return e.store.VerifyLedger(ctx)
 }
+
+// maxAuthorizationTransfers bounds the transfers AuthorizationTransfers
+// returns: a hold, its post or void, and the refunds of a settled charge.
+const maxAuthorizationTransfers = MaxPageLimit
+
+// AuthorizationTransfers returns the ledger transfers of an authorization,
+// oldest first: a charge's hold (pending), the transfer that posted or
+// voided it, and its refunds (posted back); a settled credit's posting.
+// A declined authorization has none. Operators, viewers and the agent's
+// own key; NOT_FOUND for an authorization the actor may not see. At most
+// the first 100 are returned.
+func (e *Engine) AuthorizationTransfers(ctx context.Context, actor Actor, id string) ([]*Transfer, error) {
+	if err := actor.requireRole("list an authorization's transfers", RoleAdmin, RoleViewer, RoleAgent); err != nil {
+		return nil, err
+	}
+	var out []*Transfer
+	err := e.view(ctx, func(tx Tx, _ time.Time) error {
+		a, err := findAuthorizationFor(tx, actor, id)
+		if err != nil {
+			return err
+		}
+		out, err = tx.ListTransfers(TransferFilter{Reference: a.ID, Limit: maxAuthorizationTransfers})
+		return err
+	})
+	return out, err
+}

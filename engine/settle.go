@@ -160,7 +160,11 @@ type ListAuthorizationsInput struct {
 	Agent  string
 	CardID string
 	Status string
-	Page   Page
+	// DeclineCode keeps the declines with this code (one of DeclineCodes);
+	// a decline's status is declined, so with any other Status it is an
+	// INVALID_INPUT error.
+	DeclineCode string
+	Page        Page
 }
 
 // ListAuthorizations returns a page of the authorizations the actor may
@@ -169,6 +173,14 @@ func (e *Engine) ListAuthorizations(ctx context.Context, actor Actor, in ListAut
 	if in.Status != "" {
 		if err := checkOneOf("status", in.Status, AuthApproved, AuthDeclined, AuthSettled, AuthReversed, AuthExpired); err != nil {
 			return List[Authorization]{}, err
+		}
+	}
+	if in.DeclineCode != "" {
+		if err := checkOneOf("decline_code", in.DeclineCode, DeclineCodes...); err != nil {
+			return List[Authorization]{}, err
+		}
+		if in.Status != "" && in.Status != AuthDeclined {
+			return List[Authorization]{}, invalid("decline_code", "only a declined authorization has a decline code, not a %s one", in.Status)
 		}
 	}
 	if err := in.Page.check(PrefixAuthorization); err != nil {
@@ -180,9 +192,12 @@ func (e *Engine) ListAuthorizations(ctx context.Context, actor Actor, in ListAut
 	}
 	var out List[Authorization]
 	err = e.view(ctx, func(tx Tx, _ time.Time) error {
-		f := AuthorizationFilter{}
+		f := AuthorizationFilter{DeclineCode: in.DeclineCode}
 		if in.Status != "" {
 			f.Statuses = []string{in.Status}
+		}
+		if in.DeclineCode != "" {
+			f.Statuses = []string{AuthDeclined}
 		}
 		if in.Agent != "" {
 			a, err := findAgentFor(tx, actor, "agent_id", in.Agent)

@@ -142,6 +142,11 @@ type Tx interface {
 	// would take a user or paper account's available balance below zero
 	// fails with CodeInsufficientFunds and writes nothing.
 	InsertTransfer(t *Transfer) error
+	// ListTransfers returns the transfers matching the filter, oldest
+	// first, up to its limit: an empty slice, never an error, when none
+	// match. It serves the few transfers of one object (an authorization's
+	// hold, what posted or voided it, its refunds), never the ledger.
+	ListTransfers(f TransferFilter) ([]*Transfer, error)
 
 	// FindIdempotency finds a stored idempotency record.
 	FindIdempotency(scope, key string) (*IdempotencyRecord, error)
@@ -286,12 +291,28 @@ type IntentFilter struct {
 
 // AuthorizationFilter selects authorizations. Empty fields do not filter.
 type AuthorizationFilter struct {
-	AgentID           string
-	CardID            string
-	Statuses          []string
+	AgentID  string
+	CardID   string
+	Statuses []string
+	// DeclineCode keeps only declined authorizations with this code: the
+	// declined rows of the agent's or card's (status, id) index, or of the
+	// whole table, are read and filtered on it, so a page walks declines
+	// of other codes to fill up.
+	DeclineCode       string
 	HoldExpiresBefore *time.Time
 	After             string // only in id order, without HoldExpiresBefore
 	Limit             int
+}
+
+// TransferFilter selects the transfers of one object: those carrying a
+// reference (an authorization's id for its hold, the hold's post or void
+// and its refunds), or the one that resolves a pending transfer. At least
+// one of Reference and PendingID must be set; both must match when both
+// are. Limit bounds the transfers returned; 0 returns them all.
+type TransferFilter struct {
+	Reference string
+	PendingID string
+	Limit     int
 }
 
 // SpendFilter selects spends for velocity counting.

@@ -92,6 +92,11 @@ func (t *tx) ListAuthorizations(f engine.AuthorizationFilter) ([]*engine.Authori
 	case f.AgentID != "":
 		c.and("agent_id = ?", f.AgentID)
 	}
+	if f.DeclineCode != "" {
+		// No index of its own: the engine asks with the declined status, so
+		// the page reads the scope's declined rows and tests the code on each.
+		c.and("decline_code = ?", f.DeclineCode)
+	}
 	c.after("id", f.After, true)
 	if f.HoldExpiresBefore != nil {
 		// A sweep: walk the holds index in expiry order.

@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"database/sql"
 	"errors"
 	"fmt"
 
@@ -20,6 +21,38 @@ func scanAccount(s scanner) (*engine.Account, error) {
 // FindAccount implements engine.Tx.
 func (t *tx) FindAccount(id string) (*engine.Account, error) {
 	return findOne(t, scanAccount, notFound("account", id), `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, id)
+}
+
+const transferColumns = `id, kind, debit_account_id, credit_account_id, amount, currency, pending_id, reference, created_at`
+
+func scanTransfer(s scanner) (*engine.Transfer, error) {
+	var tr engine.Transfer
+	var pendingID sql.NullString
+	var created int64
+	if err := s.Scan(&tr.ID, &tr.Kind, &tr.DebitAccountID, &tr.CreditAccountID, &tr.Amount, &tr.Currency, &pendingID,
+		&tr.Reference, &created); err != nil {
+		return nil, err
+	}
+	tr.PendingID, tr.CreatedAt = pendingID.String, fromMicros(created)
+	return &tr, nil
+}
+
+// ListTransfers implements engine.Tx: by reference on transfers_reference,
+// by pending id on transfers_resolution (at most one row). Transfer ids
+// begin with their creation time, so id order is oldest first.
+func (t *tx) ListTransfers(f engine.TransferFilter) ([]*engine.Transfer, error) {
+	if f.Reference == "" && f.PendingID == "" {
+		return nil, fmt.Errorf("sqlite: ListTransfers needs a reference or a pending id")
+	}
+	var c conditions
+	if f.Reference != "" {
+		c.and("reference = ?", f.Reference)
+	}
+	if f.PendingID != "" {
+		c.and("pending_id = ?", f.PendingID)
+	}
+	q, args := c.query(`SELECT `+transferColumns+` FROM transfers`, "id", f.Limit)
+	return queryList(t, scanTransfer, q, args...)
 }
 
 // balanceDelta is what one transfer does to one account's four sums.

@@ -131,6 +131,20 @@ func TestPageQueriesUseAnIndex(t *testing.T) {
 			_, err := tx.ListEvents(engine.EventFilter{Type: engine.EventApprovalDecided, After: "evt_x", Limit: 11})
 			return err
 		}},
+		{"declines of an agent by code", false, func(tx engine.Tx) error {
+			_, err := tx.ListAuthorizations(engine.AuthorizationFilter{AgentID: agt, Statuses: []string{engine.AuthDeclined},
+				DeclineCode: engine.CodeDailyLimitExceeded, After: "txn_x", Limit: 11})
+			return err
+		}},
+		{"declines of a card by code", false, func(tx engine.Tx) error {
+			_, err := tx.ListAuthorizations(engine.AuthorizationFilter{CardID: card, Statuses: []string{engine.AuthDeclined},
+				DeclineCode: engine.CodeDailyLimitExceeded, After: "txn_x", Limit: 11})
+			return err
+		}},
+		{"transfers of an authorization", false, func(tx engine.Tx) error {
+			_, err := tx.ListTransfers(engine.TransferFilter{Reference: "txn_x", Limit: 100})
+			return err
+		}},
 		{"deliveries of an endpoint", false, func(tx engine.Tx) error {
 			_, err := tx.ListDeliveries(engine.DeliveryFilter{EndpointID: "whk_x", After: "evt_x:whk_x", Limit: 11})
 			return err
