@@ -145,7 +145,9 @@ type Tx interface {
 	// ListTransfers returns the transfers matching the filter, oldest
 	// first, up to its limit: an empty slice, never an error, when none
 	// match. It serves the few transfers of one object (an authorization's
-	// hold, what posted or voided it, its refunds), never the ledger.
+	// hold, what posted or voided it, its refunds), never the ledger: a
+	// filter with neither a reference nor a pending id is an internal
+	// error.
 	ListTransfers(f TransferFilter) ([]*Transfer, error)
 
 	// FindIdempotency finds a stored idempotency record.

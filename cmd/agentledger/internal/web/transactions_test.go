@@ -39,6 +39,16 @@ func (b *browser) get(path string) string {
 
 var nextLink = regexp.MustCompile(`<a href="([^"]+)" rel="next">`)
 
+// regexpNext is the unescaped href of the next link whose text starts with
+// label; "" when there is none.
+func regexpNext(body, label string) string {
+	m := regexp.MustCompile(`<a href="([^"]+)" rel="next">` + regexp.QuoteMeta(label)).FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return html.UnescapeString(m[1])
+}
+
 // next is the page's next-page link, unescaped; "" when there is none.
 func next(body string) string {
 	m := nextLink.FindStringSubmatch(body)
