@@ -5,7 +5,7 @@ BIN := bin/agentledger
 RUN_DB ?= agentledger.db
 RUN_ADDR ?= 127.0.0.1:8765
 
-.PHONY: build test e2e-deps lint bench run install
+.PHONY: build test e2e-deps screenshots lint bench run install
 
 # build compiles every package and the agentledger binary into bin/.
 build:
@@ -36,6 +36,11 @@ test: e2e-deps
 	AGENTLEDGER_E2E=1 $(GO) test -race -count=1 ./...
 
 e2e-deps: $(E2E)/node_modules/.package-lock.json
+
+# screenshots runs the dashboard's browser tests (Chromium, playwright-core)
+# and writes their screenshots to examples/screenshots, shown in the README.
+screenshots: e2e-deps
+	AGENTLEDGER_E2E=1 AGENTLEDGER_SCREENSHOTS=1 $(GO) test -count=1 -run '^TestDashboardInABrowser$$' ./cmd/agentledger
 
 $(E2E)/node_modules/.package-lock.json: $(E2E)/package-lock.json
 	npm ci --prefix $(E2E) --no-audit --no-fund --loglevel=error
