@@ -78,7 +78,15 @@ class Run {
     await page.goto("/");
     this.expect(new URL(page.url()).pathname === "/signin", `signed out, / should lead to /signin, not ${page.url()}`);
     await page.fill('input[name="key"]', key);
-    await Promise.all([page.waitForURL((u) => u.pathname === "/"), page.click('button[type="submit"]')]);
+    await Promise.all([
+      page.waitForResponse((r) => new URL(r.url()).pathname === "/signin" && r.request().method() === "POST"),
+      page.click('button[type="submit"]'),
+    ]);
+    await page.waitForLoadState();
+    if (new URL(page.url()).pathname !== "/") {
+      const alert = await page.locator('[role="alert"]').allTextContents();
+      this.expect(false, `signing in should lead to /, not ${page.url()}; the page says: ${alert.join(" ") || "(no error)"}`);
+    }
     const h1 = await page.textContent("h1");
     this.expect(h1?.trim() === "Overview", `after signing in: the overview, not a page titled ${JSON.stringify(h1)}`);
     return page;
@@ -254,7 +262,28 @@ async function approvals(t) {
   });
 }
 
-const flows = { approvals };
+// Only admin and viewer keys sign in: an agent's key and a wrong key are
+// refused on the sign-in page with the reason.
+async function signin(t) {
+  const ctx = await t.context();
+  const page = await ctx.newPage();
+  for (const [key, want] of [[keys.agent, "only an admin or viewer key may sign in"], ["al_not_a_key", "unknown or revoked key"]]) {
+    await t.step(`sign-in refuses ${key === keys.agent ? "the agent's key" : "a wrong key"}`, async () => {
+      await page.goto("/signin");
+      await page.fill('input[name="key"]', key);
+      await Promise.all([page.waitForResponse((r) => r.request().method() === "POST"), page.click('button[type="submit"]')]);
+      await page.waitForLoadState();
+      t.expect(new URL(page.url()).pathname === "/signin", `still on /signin, not ${page.url()}`);
+      const alert = (await page.locator('[role="alert"]').allTextContents()).join(" ");
+      t.expect(alert.includes(want), `the page should say ${JSON.stringify(want)}, not ${JSON.stringify(alert)}`);
+      await page.goto("/");
+      t.expect(new URL(page.url()).pathname === "/signin", `not signed in: / leads to /signin, not ${page.url()}`);
+    });
+  }
+}
+
+// Every flow, in the order they run.
+const flows = { signin, approvals };
 
 const chosen = process.argv.slice(2);
 for (const name of chosen) if (!flows[name]) fail(`unknown flow ${name}; the flows are ${Object.keys(flows).join(", ")}`);
