@@ -174,8 +174,12 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	key := strings.TrimSpace(r.PostFormValue("key"))
 	actor, err := h.eng.Authenticate(r.Context(), key)
 	if err == nil && actor.Role != engine.RoleAdmin && actor.Role != engine.RoleViewer {
-		err = &engine.Error{Code: engine.CodeForbidden, Message: "only an admin or viewer key may sign in, not a " +
-			actor.Role + " key"}
+		article := "a "
+		if strings.ContainsRune("aeiou", rune(actor.Role[0])) {
+			article = "an "
+		}
+		err = &engine.Error{Code: engine.CodeForbidden, Message: "only an admin or viewer key may sign in, not " +
+			article + actor.Role + " key"}
 	}
 	if err != nil {
 		if engine.ErrorCode(err) == engine.CodeUnauthorized {

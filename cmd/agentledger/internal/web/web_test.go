@@ -134,7 +134,7 @@ func TestSignInAndOut(t *testing.T) {
 		message   string
 	}{
 		{"unknown key", "al_nosuchkey", 401, "unknown or revoked key"},
-		{"agent key", r.keys[engine.RoleAgent], 403, "only an admin or viewer key"},
+		{"agent key", r.keys[engine.RoleAgent], 403, "not an agent key"},
 		{"network key", r.keys[engine.RoleNetwork], 403, "only an admin or viewer key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
