@@ -88,7 +88,7 @@ func TestDashboardInABrowser(t *testing.T) {
 	for flow, steps := range run.Flows {
 		t.Logf("%s: %d steps passed", flow, len(steps))
 	}
-	for _, name := range []string{"overview.png", "approvals.png", "approvals-phone.png"} {
+	for _, name := range []string{"overview.png", "approvals.png", "approvals-phone.png", "transaction.png"} {
 		fi, err := os.Stat(filepath.Join(shots, name))
 		require.NoError(t, err, "the screenshot %s", name)
 		require.NotZero(t, fi.Size(), name)

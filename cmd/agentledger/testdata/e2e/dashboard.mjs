@@ -145,6 +145,7 @@ class Run {
 // token is refused, the operator approves it, and the agent's reveal and
 // charge go through. Then sign-out ends the session.
 async function approvals(t) {
+  let txn;
   const admin = await t.context();
   const page = await t.step("the admin signs in and sees the overview", () => t.signIn(admin, keys.admin));
   const pending = await page.textContent("#pending-count");
@@ -240,6 +241,16 @@ async function approvals(t) {
     const a = await t.network(card.id, 25000, "Dell");
     t.expect(a.status === "approved", `the charge should be approved, not ${a.status}: ${a.decline_code ?? ""} ${a.reason ?? ""}`);
     t.expect(a.intent_id === intent.id, `the charge matched the intent, not ${a.intent_id}`);
+    txn = a.id;
+  });
+
+  await t.step("the transaction's page shows its checks and its hold", async () => {
+    await page.goto(`/transactions/${txn}`);
+    const text = (await page.textContent("main")).replace(/\s+/g, " ");
+    for (const want of ["Dell", "$250.00", intent.id, "intent"]) {
+      t.expect(text.includes(want), `the transaction's page should show ${want}: ${text.trim().slice(0, 400)}`);
+    }
+    await t.screenshot(page, "transaction.png");
   });
 
   await t.step("the overview shows the spend", async () => {
