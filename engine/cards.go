@@ -376,6 +376,45 @@ func (e *Engine) FreezeAgentCards(ctx context.Context, actor Actor, in AgentCard
 	return e.changeAgentCards(ctx, actor, in, "agent.freeze_cards", freeze(actor))
 }
 
+// FreezeAllCardsInput asks to freeze every card there is.
+type FreezeAllCardsInput struct {
+	IdempotencyKey string `json:"-"`
+}
+
+// FreezeAllCards freezes every active card of every agent in one
+// transaction, the emergency stop, and returns the cards that are not
+// closed. Each card it freezes emits card.frozen. Operators only.
+func (e *Engine) FreezeAllCards(ctx context.Context, actor Actor, in FreezeAllCardsInput) ([]*Card, error) {
+	const op = "cards.freeze_all"
+	if err := actor.requireRole("freeze every card", RoleAdmin); err != nil {
+		return nil, err
+	}
+	change := freeze(actor)
+	var out []*Card
+	err := e.update(ctx, func(tx Tx, now time.Time) error {
+		var err error
+		out, err = idempotent(tx, actor, in.IdempotencyKey, op, in, now, func() ([]*Card, error) {
+			cards, err := tx.ListCards(CardFilter{})
+			if err != nil {
+				return nil, err
+			}
+			open := []*Card{}
+			for _, c := range cards {
+				if c.Status == CardClosed {
+					continue
+				}
+				if err := e.applyCardChange(tx, c, now, change); err != nil {
+					return nil, err
+				}
+				open = append(open, c)
+			}
+			return open, nil
+		})
+		return err
+	})
+	return out, err
+}
+
 // UnfreezeAgentCards unfreezes every frozen card of an agent in one
 // transaction (an agent key: only if it froze them all itself), and returns
 // the agent's cards that are not closed.
