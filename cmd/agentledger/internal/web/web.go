@@ -75,6 +75,7 @@ func New(eng *engine.Engine, opts Options) *Handler {
 	h.mux.HandleFunc("GET /approvals", h.signedIn(h.approvals))
 	h.mux.HandleFunc("GET /approvals/rows", h.signedIn(h.approvalRows))
 	h.mux.HandleFunc("POST /approvals/{decision}/{outcome}", h.signedIn(h.decide))
+	h.registerAgents()
 	h.registerRecords()
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "404 page not found", http.StatusNotFound)
