@@ -379,7 +379,7 @@ func (h *Handler) freezeAgentCards(w http.ResponseWriter, r *http.Request, sess 
 		return
 	}
 	back := "/agents/" + ag.ID
-	if r.PostFormValue("confirmed") != "yes" {
+	if unconfirmed(r, sess) {
 		h.confirm(w, sess, confirmData{Question: "Freeze every card of " + ag.Name + "?",
 			Detail: "Every active card of this agent stops working until an operator unfreezes it.",
 			Action: "/agents/" + ag.ID + "/freeze-cards", Button: "Freeze every card of " + ag.Name, Back: back})

@@ -193,6 +193,9 @@ func TestAViewerSeesTheCardsAndChangesNothing(t *testing.T) {
 		assert.Equal(t, http.StatusForbidden, p.status, path)
 		assert.Contains(t, p.body, `role="alert"`, path)
 	}
+	unasked := b.do("POST", "/cards/"+active.ID+"/close", url.Values{"csrf": {token}})
+	assert.Equal(t, http.StatusForbidden, unasked.status, "a viewer is not offered a confirmation button")
+	assert.NotContains(t, unasked.body, "confirmed")
 	assert.Equal(t, engine.CardFrozen, r.cardNow(card).Status)
 	assert.Equal(t, engine.CardActive, r.cardNow(active).Status)
 }
