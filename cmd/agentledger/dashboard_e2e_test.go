@@ -82,7 +82,7 @@ func TestDashboardInABrowser(t *testing.T) {
 
 	var run struct{ Flows map[string][]string }
 	require.NoError(t, json.Unmarshal([]byte(strings.TrimSpace(stdout.String())), &run), stdout.String())
-	for _, flow := range []string{"signin", "approvals"} {
+	for _, flow := range []string{"signin", "approvals", "policyAndCards"} {
 		require.NotEmpty(t, run.Flows[flow], "the %s flow ran", flow)
 	}
 	for flow, steps := range run.Flows {

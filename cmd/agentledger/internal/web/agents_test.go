@@ -25,7 +25,7 @@ var (
 
 // form reads the form that posts to action on a page as a browser would
 // submit it: its inputs' values (checked boxes only) and selected options.
-func form(t *testing.T, body, action string) url.Values {
+func form(t testing.TB, body, action string) url.Values {
 	t.Helper()
 	for _, m := range formTag.FindAllStringSubmatch(body, -1) {
 		if m[1] != action {

@@ -293,8 +293,61 @@ async function signin(t) {
   }
 }
 
+// The operator edits the agent's policy (a bad value is refused beside its
+// field and nothing is saved; a good one is saved exactly), then freezes a
+// card: the network's next charge on it is declined CARD_FROZEN.
+async function policyAndCards(t) {
+  const rest = async (path) => {
+    const res = await fetch(new URL(path, base), { headers: { Authorization: `Bearer ${keys.admin}` } });
+    t.expect(res.status === 200, `GET ${path}: HTTP ${res.status}`);
+    return res.json();
+  };
+  const admin = await t.context();
+  const page = await t.step("the admin signs in", () => t.signIn(admin, keys.admin));
+
+  await t.step("a bad daily limit is refused beside its field, and nothing is saved", async () => {
+    await page.goto("/agents/buyer");
+    await page.fill("#f-daily-limit", "1.005");
+    await Promise.all([page.waitForLoadState(), page.getByRole("button", { name: "Save policy" }).click()]);
+    await page.waitForSelector("#f-daily-limit-error");
+    const err = await page.textContent("#f-daily-limit-error");
+    t.expect(/decimal places/.test(err), `the error beside daily_limit should say why: ${err}`);
+    t.expect((await page.inputValue("#f-daily-limit")) === "1.005", "the form keeps what was typed");
+    const policy = await rest("/v1/agents/buyer/policy");
+    t.expect(policy.policy.daily_limit === null, `nothing was saved: daily_limit is ${policy.policy.daily_limit}`);
+  });
+
+  await t.step("a good daily limit is saved, to the cent", async () => {
+    await page.goto("/agents/buyer");
+    await page.fill("#f-daily-limit", "400.25");
+    await Promise.all([page.waitForLoadState(), page.getByRole("button", { name: "Save policy" }).click()]);
+    const alerts = await page.locator('[role="alert"]').allTextContents();
+    t.expect(alerts.length === 0, `the save should succeed: ${alerts.join(" ")}`);
+    const policy = await rest("/v1/agents/buyer/policy");
+    t.expect(policy.policy.daily_limit === 40025, `daily_limit should be 40025 cents, not ${policy.policy.daily_limit}`);
+  });
+
+  const agent = await t.agent("e2e-dashboard-cards");
+  const card = await t.step("the agent has a card", () => agent.must("ledger_card", { action: "create", purpose: "freeze e2e" }));
+
+  await t.step("the operator freezes the card, and the page says who froze it", async () => {
+    await page.goto("/cards?agent_id=buyer");
+    const row = page.locator(`#card-${card.id}`);
+    await Promise.all([page.waitForLoadState(), row.getByRole("button", { name: "Freeze", exact: true }).click()]);
+    const text = (await page.locator(`#card-${card.id}`).textContent()).replace(/\s+/g, " ");
+    t.expect(text.includes("frozen"), `the card's row should say frozen: ${text}`);
+    t.expect(text.includes("admin:"), `the card's row should say who froze it: ${text}`);
+  });
+
+  await t.step("a charge on the frozen card is declined CARD_FROZEN", async () => {
+    const a = await t.network(card.id, 1000, "Dell");
+    t.expect(a.status === "declined" && a.decline_code === "CARD_FROZEN",
+      `the charge should be declined CARD_FROZEN, not ${a.status} ${a.decline_code ?? ""}`);
+  });
+}
+
 // Every flow, in the order they run.
-const flows = { signin, approvals };
+const flows = { signin, approvals, policyAndCards };
 
 const chosen = process.argv.slice(2);
 for (const name of chosen) if (!flows[name]) fail(`unknown flow ${name}; the flows are ${Object.keys(flows).join(", ")}`);
