@@ -78,7 +78,7 @@ func Errorf(code, format string, args ...any) *Error {
 // masked (numbers are the engine's own, such as a limit).
 func invalid(field, format string, args ...any) *Error {
 	for i, a := range args {
-		if s, ok := a.(string); ok {
+		if s, ok := a.(string); ok && !isAnyID(s) {
 			args[i] = maskSecrets(s)
 		}
 	}
@@ -88,7 +88,22 @@ func invalid(field, format string, args ...any) *Error {
 // notFound returns a NOT_FOUND error naming what was looked up, the
 // reference masked if it is shaped like a card number.
 func notFound(field, what, ref string) *Error {
-	return &Error{Code: CodeNotFound, Field: field, Message: fmt.Sprintf("%s: %s %q not found", field, what, maskSecrets(ref))}
+	if !isAnyID(ref) {
+		ref = maskSecrets(ref)
+	}
+	return &Error{Code: CodeNotFound, Field: field, Message: fmt.Sprintf("%s: %s %q not found", field, what, ref)}
+}
+
+// isAnyID reports whether s is one of the engine's own ids, whose digits
+// can happen to look like a card number but are not secret.
+func isAnyID(s string) bool {
+	for _, p := range []string{PrefixUser, PrefixAgent, PrefixCard, PrefixIntent, PrefixAuthorization,
+		PrefixDecision, PrefixKey, PrefixWebhook, PrefixEvent, PrefixTransfer, PrefixFallback} {
+		if isID(s, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // keySecret is an API key's secret, as KeyPrefix and 64 hex digits make it.

@@ -29,3 +29,13 @@ func TestIDFloorBoundsIdsByTime(t *testing.T) {
 	var fresh idGenerator
 	assert.Less(t, floor, fresh.newID(PrefixAuthorization, at.Truncate(time.Millisecond)))
 }
+
+// An id in an error message is shown whole, even when its digits look like
+// a card number (they are random, so now and then they do).
+func TestIdsInErrorsAreNotMasked(t *testing.T) {
+	id := "card_019cdcc4-a200-7005-9863-5ded64051308" // "…7005-9863-5…" once masked as a PAN
+	err := invalid("currency", "agent has open card %s", id)
+	assert.Contains(t, err.Error(), id)
+	masked := invalid("card", "no card %s", "4242 4242 4242 4242")
+	assert.NotContains(t, masked.Error(), "4242 4242 4242 4242")
+}

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -49,8 +50,13 @@ func BenchmarkPages(b *testing.B) {
 	br := r.browser()
 	p := br.do("POST", "/signin", url.Values{"key": {r.keys[engine.RoleAdmin]}})
 	require.Equal(b, http.StatusSeeOther, p.status)
-	for _, path := range []string{"/", "/approvals", "/approvals/rows"} {
-		b.Run(path, func(b *testing.B) {
+	txns, err := r.env.Engine.ListAuthorizations(r.env.Ctx, engine.Operator, engine.ListAuthorizationsInput{Page: engine.Page{Limit: 1}})
+	require.NoError(b, err)
+	require.NotEmpty(b, txns.Items)
+	for _, path := range []string{"/", "/approvals", "/approvals/rows", "/agents", "/agents/" + r.agent.Name, "/cards",
+		"/transactions", "/transactions?status=settled&agent_id=" + r.agent.ID, "/transactions/" + txns.Items[0].ID,
+		"/intents", "/webhooks", "/ledger"} {
+		b.Run(strings.ReplaceAll(path, "/", "_"), func(b *testing.B) {
 			var times []time.Duration
 			for b.Loop() {
 				t0 := time.Now()
