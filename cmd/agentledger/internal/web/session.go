@@ -23,6 +23,9 @@ type session struct {
 	actor   engine.Actor
 	csrf    string
 	expires time.Time
+	// key is the key signed in with, kept in this process's memory only,
+	// so that every request checks it again: a revoked key's session ends.
+	key string
 }
 
 // sessions keeps sign-ins in memory: a server restart signs everyone out,
@@ -47,9 +50,9 @@ func randomToken() string {
 }
 
 // start signs an actor in and returns the session id for its cookie.
-func (s *sessions) start(actor engine.Actor) (string, *session) {
+func (s *sessions) start(actor engine.Actor, key string) (string, *session) {
 	id := randomToken()
-	sess := &session{actor: actor, csrf: randomToken(), expires: s.now().Add(s.ttl)}
+	sess := &session{actor: actor, csrf: randomToken(), expires: s.now().Add(s.ttl), key: key}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for k, v := range s.byID { // few sessions: drop the expired on every sign-in

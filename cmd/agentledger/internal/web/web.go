@@ -32,6 +32,9 @@ type Options struct {
 	Logger     *slog.Logger
 	// Now is the sessions' clock; time.Now when nil.
 	Now func() time.Time
+	// KeyCacheTTL is how long a checked key is trusted before a request
+	// checks it again (engine.DefaultKeyCacheTTL when zero).
+	KeyCacheTTL time.Duration
 }
 
 // Handler serves the dashboard.
@@ -39,6 +42,7 @@ type Handler struct {
 	eng      *engine.Engine
 	opts     Options
 	sessions *sessions
+	keys     *engine.KeyCache
 	pages    map[string]*template.Template
 	mux      *http.ServeMux
 	log      *slog.Logger
@@ -56,7 +60,8 @@ func New(eng *engine.Engine, opts Options) *Handler {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{eng: eng, opts: opts, sessions: newSessions(opts.SessionTTL, opts.Now), mux: http.NewServeMux(),
-		log: opts.Logger, pages: map[string]*template.Template{}}
+		keys: engine.NewKeyCache(eng, opts.KeyCacheTTL),
+		log:  opts.Logger, pages: map[string]*template.Template{}}
 	for _, page := range []string{"signin", "overview", "approvals"} {
 		h.pages[page] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS,
 			"templates/layout.html", "templates/"+page+".html"))
@@ -110,7 +115,15 @@ type sessionKey struct{}
 // CSRF token. Without a session a page redirects to sign-in.
 func (h *Handler) signedIn(next func(w http.ResponseWriter, r *http.Request, sess *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		_, sess := h.sessions.get(r)
+		id, sess := h.sessions.get(r)
+		if sess != nil {
+			// The key is checked again (cached for 2 s): revoking it ends
+			// its sessions.
+			if _, err := h.keys.Authenticate(r.Context(), sess.key); err != nil {
+				h.sessions.end(id)
+				sess = nil
+			}
+		}
 		if sess == nil {
 			if r.Method == http.MethodGet && r.Header.Get("HX-Request") == "" {
 				http.Redirect(w, r, "/signin", http.StatusSeeOther)
@@ -189,7 +202,7 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, "signin", view{Title: "Sign in"}, err)
 		return
 	}
-	id, _ := h.sessions.start(actor)
+	id, _ := h.sessions.start(actor, key)
 	setCookie(w, r, id, h.opts.SessionTTL)
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
