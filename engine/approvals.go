@@ -11,6 +11,9 @@ type ListApprovalsInput struct {
 	// Status is an approval status; default pending. "all" lists every
 	// decision that ever needed a human.
 	Status string
+	// Newest lists newest first (pending or approved only: the queue a
+	// human works); otherwise oldest first.
+	Newest bool
 	Page   Page
 }
 
@@ -26,13 +29,16 @@ func (e *Engine) ListApprovals(ctx context.Context, actor Actor, in ListApproval
 	if err := in.Page.check(PrefixDecision); err != nil {
 		return List[Decision]{}, err
 	}
+	if in.Newest && in.Status != ApprovalPending && in.Status != ApprovalApproved {
+		return List[Decision]{}, invalid("newest", "newest first is for the pending or approved queue, not %s", in.Status)
+	}
 	var err error
 	if in.Agent, err = actor.listScope(in.Agent); err != nil {
 		return List[Decision]{}, err
 	}
 	var out List[Decision]
 	err = e.view(ctx, func(tx Tx, now time.Time) error {
-		f := DecisionFilter{}
+		f := DecisionFilter{Newest: in.Newest}
 		switch in.Status {
 		case "all":
 			f.ApprovalStatuses = []string{ApprovalPending, ApprovalApproved, ApprovalDenied, ApprovalExpired, ApprovalExecuted}

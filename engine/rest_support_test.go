@@ -184,3 +184,32 @@ func TestAModeChangeMayBlockAndUnblockActionTypes(t *testing.T) {
 	a = set(engine.SetModeInput{Mode: engine.ModeLive, UnblockIfLive: []string{"trade"}})
 	assert.Equal(t, []string{"transfer"}, a.Policy.BlockedActionTypes)
 }
+
+func TestTheApprovalsQueueNewestFirst(t *testing.T) {
+	env := sqlitetest.New(t)
+	u := env.User("acme", 100_00)
+	a := env.Agent("bot", u, engine.Policy{ApprovalThreshold: sqlitetest.Ptr[int64](1_00)})
+	var ids []string
+	for range 5 {
+		d, err := env.Engine.PolicyCheck(env.Ctx, sqlitetest.AgentActor(a), engine.PolicyCheckInput{Amount: 5_00})
+		require.NoError(t, err)
+		ids = append(ids, d.ID)
+	}
+	var got []string
+	cursor := ""
+	for {
+		l, err := env.Engine.ListApprovals(env.Ctx, engine.Operator, engine.ListApprovalsInput{Newest: true,
+			Page: engine.Page{Limit: 2, StartingAfter: cursor}})
+		require.NoError(t, err)
+		for _, d := range l.Items {
+			got = append(got, d.ID)
+		}
+		if !l.HasMore {
+			break
+		}
+		cursor = l.Items[len(l.Items)-1].ID
+	}
+	assert.Equal(t, []string{ids[4], ids[3], ids[2], ids[1], ids[0]}, got)
+	_, err := env.Engine.ListApprovals(env.Ctx, engine.Operator, engine.ListApprovalsInput{Newest: true, Status: "denied"})
+	assert.Equal(t, engine.CodeInvalidInput, engine.ErrorCode(err))
+}

@@ -331,8 +331,11 @@ type DecisionFilter struct {
 	ApprovalStatuses      []string
 	ApprovalExpiresBefore *time.Time
 	ApprovalExpiresAfter  *time.Time // approval_expires_at > this
-	After                 string
-	Limit                 int
+	// Newest lists newest first; only with live approval statuses
+	// (pending, approved), which are few.
+	Newest bool
+	After  string
+	Limit  int
 }
 
 // CounterKey names one spend counter: a scope (an agent in a currency, or a

@@ -104,8 +104,11 @@ func (t *tx) ListDecisions(f engine.DecisionFilter) ([]*engine.Decision, error) 
 	if f.ApprovalExpiresAfter != nil {
 		c.and("approval_expires_at > ?", micros(*f.ApprovalExpiresAfter))
 	}
-	c.after(id, f.After, false)
+	c.after(id, f.After, f.Newest)
 	order := id
+	if f.Newest {
+		order = id + " DESC"
+	}
 	if f.ApprovalExpiresBefore != nil {
 		c.and("approval_expires_at <= ?", micros(*f.ApprovalExpiresBefore))
 		order = "approval_expires_at" // a sweep: walk the approvals index in expiry order

@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -107,6 +108,8 @@ func policyForm(p engine.Policy) []policyField {
 		return strconv.FormatInt(*v, 10)
 	}
 	list := func(l []string) string { return strings.Join(l, ", ") }
+	// Merchant names may contain commas ("Casino, Ltd."): one per line.
+	lines := func(l []string) string { return strings.Join(l, "\n") }
 	var vc, vw string
 	if p.Velocity != nil {
 		vc, vw = strconv.FormatInt(p.Velocity.Count, 10), strconv.FormatInt(p.Velocity.WindowSeconds, 10)
@@ -127,8 +130,8 @@ func policyForm(p engine.Policy) []policyField {
 		{Name: "velocity.window_seconds", Label: "Velocity: per seconds", Kind: "int", Hint: "no limit", Value: vw},
 		{Name: "allowed_mccs", Label: "Allowed MCCs", Kind: "list", Hint: "any", Value: list(p.AllowedMCCs)},
 		{Name: "blocked_mccs", Label: "Blocked MCCs", Kind: "list", Hint: "none", Value: list(p.BlockedMCCs)},
-		{Name: "allowed_merchants", Label: "Allowed merchants", Kind: "list", Hint: "any", Value: list(p.AllowedMerchants)},
-		{Name: "blocked_merchants", Label: "Blocked merchants", Kind: "list", Hint: "none", Value: list(p.BlockedMerchants)},
+		{Name: "allowed_merchants", Label: "Allowed merchants (one a line)", Kind: "lines", Hint: "any", Value: lines(p.AllowedMerchants)},
+		{Name: "blocked_merchants", Label: "Blocked merchants (one a line)", Kind: "lines", Hint: "none", Value: lines(p.BlockedMerchants)},
 		{Name: "blocked_action_types", Label: "Blocked action types", Kind: "list", Hint: "none", Value: list(p.BlockedActionTypes)},
 		{Name: "allow_reduce", Label: "Allow reduce", Kind: "bool", Value: strconv.FormatBool(p.AllowReduce)},
 		{Name: "intent_required", Label: "Intent required", Kind: "tristate", Hint: "default (yes)", Value: tri},
@@ -280,6 +283,9 @@ func (h *Handler) patchPolicy(w http.ResponseWriter, r *http.Request, sess *sess
 
 // buildPatch turns the changed fields of the form into a merge patch. When
 // the currency changes every amount is sent again, read in the new one.
+// plainDecimal is an amount as an operator types it.
+var plainDecimal = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?$`)
+
 func buildPatch(fields []policyField, byName map[string]*policyField, current string) (map[string]json.RawMessage, error) {
 	patch := map[string]json.RawMessage{}
 	cur := strings.ToUpper(byName["currency"].Value)
@@ -290,7 +296,20 @@ func buildPatch(fields []policyField, byName map[string]*policyField, current st
 		return nil, &engine.Error{Code: engine.CodeInvalidInput, Field: "currency",
 			Message: fmt.Sprintf("currency: unknown currency %q", byName["currency"].Value)}
 	}
-	newCurrency := cur != current
+	if cur != current {
+		// The engine keeps each amount's minor units when the currency
+		// changes (as the CLI and the REST API do): a form that also
+		// changed amounts would mean something else, so it changes the
+		// currency alone.
+		for _, f := range fields {
+			if f.Name != "currency" && f.Value != f.Was {
+				return nil, &engine.Error{Code: engine.CodeInvalidInput, Field: "currency",
+					Message: "currency: change the currency on its own; each amount keeps its minor units " +
+						"(100.00 USD becomes 10,000 JPY), then set the amounts"}
+			}
+		}
+		return map[string]json.RawMessage{"currency": json.RawMessage(strconv.Quote(cur))}, nil
+	}
 	raw := func(v any) json.RawMessage {
 		b, _ := json.Marshal(v)
 		return b
@@ -306,7 +325,7 @@ func buildPatch(fields []policyField, byName map[string]*policyField, current st
 	}
 	for i := range fields {
 		f := &fields[i]
-		changed := f.Value != f.Was || (f.Kind == "amount" && newCurrency)
+		changed := f.Value != f.Was
 		if !changed || strings.HasPrefix(f.Name, "velocity.") {
 			continue
 		}
@@ -316,6 +335,10 @@ func buildPatch(fields []policyField, byName map[string]*policyField, current st
 		}
 		switch f.Kind {
 		case "amount":
+			if !plainDecimal.MatchString(f.Value) { // as typed: no exponent, sign or grouping
+				return nil, &engine.Error{Code: engine.CodeInvalidInput, Field: f.Name,
+					Message: fmt.Sprintf("%s: must be a number such as 120 or 4832.50, got %q", f.Name, f.Value)}
+			}
 			n, err := engine.ParseDecimal(f.Name, f.Value, cur)
 			if err != nil {
 				return nil, err
@@ -327,9 +350,13 @@ func buildPatch(fields []policyField, byName map[string]*policyField, current st
 				return nil, err
 			}
 			patch[f.Name] = raw(n)
-		case "list":
+		case "list", "lines":
+			sep := ","
+			if f.Kind == "lines" {
+				sep = "\n"
+			}
 			var list []string
-			for _, s := range strings.Split(f.Value, ",") {
+			for _, s := range strings.Split(f.Value, sep) {
 				if s = strings.TrimSpace(s); s != "" {
 					list = append(list, s)
 				}

@@ -154,7 +154,8 @@ func TestEditThePolicy(t *testing.T) {
 	b.signIn(engine.RoleAdmin)
 
 	for _, tc := range []struct{ field, id, typed, message string }{
-		{"daily_limit", "f-daily-limit", "-5", "must not be negative"},
+		{"daily_limit", "f-daily-limit", "-5", "must be a number such as 120"},
+		{"daily_limit", "f-daily-limit", "2e3", "must be a number such as 120"},
 		{"daily_limit", "f-daily-limit", "1.005", "more decimal places"},
 		{"monthly_limit", "f-monthly-limit", "lots", "must be a number"},
 		{"risk_review_score", "f-risk-review-score", "500", "between 1 and 100"},
@@ -182,8 +183,8 @@ func TestEditThePolicy(t *testing.T) {
 		})
 	}
 
-	p := b.editPolicy(map[string]string{"daily_limit": "500.10", "monthly_limit": "1e3", "velocity.count": "5",
-		"velocity.window_seconds": "60", "blocked_merchants": "Casino, Lottery ,", "allow_reduce": "true",
+	p := b.editPolicy(map[string]string{"daily_limit": "500.10", "monthly_limit": "1000", "velocity.count": "5",
+		"velocity.window_seconds": "60", "blocked_merchants": "Casino, Ltd.\n Lottery \n", "allow_reduce": "true",
 		"intent_required": "false", "risk_review_score": "40", "risk_decline_score": "80"})
 	require.Equal(t, http.StatusSeeOther, p.status, p.body)
 	assert.Equal(t, "/agents/"+r.agent.ID, p.location)
@@ -192,7 +193,7 @@ func TestEditThePolicy(t *testing.T) {
 	assert.Equal(t, int64(500_10), *got.DailyLimit, "exact cents")
 	assert.Equal(t, int64(1000_00), *got.MonthlyLimit)
 	assert.Equal(t, &engine.Velocity{Count: 5, WindowSeconds: 60}, got.Velocity)
-	assert.Equal(t, []string{"Casino", "Lottery"}, got.BlockedMerchants)
+	assert.Equal(t, []string{"Casino, Ltd.", "Lottery"}, got.BlockedMerchants, "one a line: a comma stays in its name")
 	assert.True(t, got.AllowReduce)
 	assert.Equal(t, false, *got.IntentRequired)
 	assert.Equal(t, int64(100_00), *got.ApprovalThreshold, "a field not touched is kept")

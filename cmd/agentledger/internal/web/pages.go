@@ -121,19 +121,26 @@ type approvalRow struct {
 }
 
 type approvalsData struct {
-	Rows []approvalRow
-	More bool
+	Rows  []approvalRow
+	More  bool
+	Next  string // the cursor of the next (older) page
+	After string // this page's cursor: the poll refreshes this page
 }
 
 func (h *Handler) approvalsData(r *http.Request, a engine.Actor) (approvalsData, error) {
 	ctx := r.Context()
-	l, err := h.eng.ListApprovals(ctx, a, engine.ListApprovalsInput{Page: engine.Page{Limit: pageSize}})
+	after := r.URL.Query().Get("starting_after")
+	l, err := h.eng.ListApprovals(ctx, a, engine.ListApprovalsInput{Newest: true,
+		Page: engine.Page{Limit: pageSize, StartingAfter: after}})
 	if err != nil {
 		return approvalsData{}, err
 	}
-	d := approvalsData{More: l.HasMore}
+	d := approvalsData{More: l.HasMore, After: after}
+	if l.HasMore {
+		d.Next = l.Items[len(l.Items)-1].ID
+	}
 	names := map[string]string{}
-	for _, dec := range slices.Backward(l.Items) { // newest first
+	for _, dec := range l.Items {
 		row := approvalRow{Decision: dec, Agent: names[dec.AgentID]}
 		if row.Agent == "" {
 			ag, err := h.eng.GetAgent(ctx, a, dec.AgentID)
