@@ -394,25 +394,31 @@ func (e *Engine) FreezeAllCards(ctx context.Context, actor Actor, in FreezeAllCa
 	err := e.update(ctx, func(tx Tx, now time.Time) error {
 		var err error
 		out, err = idempotent(tx, actor, in.IdempotencyKey, op, in, now, func() ([]*Card, error) {
-			cards, err := tx.ListCards(CardFilter{})
-			if err != nil {
-				return nil, err
-			}
-			open := []*Card{}
-			for _, c := range cards {
-				if c.Status == CardClosed {
-					continue
-				}
-				if err := e.applyCardChange(tx, c, now, change); err != nil {
-					return nil, err
-				}
-				open = append(open, c)
-			}
-			return open, nil
+			return e.changeOpenCards(tx, CardFilter{}, now, change)
 		})
 		return err
 	})
 	return out, err
+}
+
+// changeOpenCards applies change to every card of the filter that is not
+// closed, and returns those cards.
+func (e *Engine) changeOpenCards(tx Tx, f CardFilter, now time.Time, change func(*Card, time.Time) error) ([]*Card, error) {
+	cards, err := tx.ListCards(f)
+	if err != nil {
+		return nil, err
+	}
+	open := []*Card{}
+	for _, c := range cards {
+		if c.Status == CardClosed {
+			continue
+		}
+		if err := e.applyCardChange(tx, c, now, change); err != nil {
+			return nil, err
+		}
+		open = append(open, c)
+	}
+	return open, nil
 }
 
 // UnfreezeAgentCards unfreezes every frozen card of an agent in one
@@ -439,21 +445,7 @@ func (e *Engine) changeAgentCards(ctx context.Context, actor Actor, in AgentCard
 			if err != nil {
 				return nil, err
 			}
-			cards, err := tx.ListCards(CardFilter{AgentID: a.ID})
-			if err != nil {
-				return nil, err
-			}
-			open := []*Card{}
-			for _, c := range cards {
-				if c.Status == CardClosed {
-					continue
-				}
-				if err := e.applyCardChange(tx, c, now, change); err != nil {
-					return nil, err
-				}
-				open = append(open, c)
-			}
-			return open, nil
+			return e.changeOpenCards(tx, CardFilter{AgentID: a.ID}, now, change)
 		})
 		return err
 	})
