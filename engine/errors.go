@@ -113,7 +113,10 @@ var keySecret = regexp.MustCompile(regexp.QuoteMeta(KeyPrefix) + `[0-9A-Fa-f]{8,
 // quotes back: an operator who pastes a key's secret where its id belongs
 // must not find it in the answer (and in every log on its way).
 func maskSecrets(s string) string {
-	return keySecret.ReplaceAllStringFunc(MaskPANs(s), func(k string) string { return k[:len(KeyPrefix)+8] + "…" })
+	// Keys first: a key's random hex may hold a run of digits that looks
+	// like a card number, and masking that first would leave the rest of
+	// the key unmatched, and shown.
+	return MaskPANs(keySecret.ReplaceAllStringFunc(s, func(k string) string { return k[:len(KeyPrefix)+8] + "…" }))
 }
 
 // ErrorCode returns the code of an engine error, or INTERNAL for any other error.

@@ -39,3 +39,12 @@ func TestIdsInErrorsAreNotMasked(t *testing.T) {
 	masked := invalid("card", "no card %s", "4242 4242 4242 4242")
 	assert.NotContains(t, masked.Error(), "4242 4242 4242 4242")
 }
+
+// A key secret whose hex holds a card-number-like run of digits is masked
+// whole (the run once got masked first, and the rest of the key shown).
+func TestAKeySecretWithDigitsIsMaskedWhole(t *testing.T) {
+	key := "al_ae09479041234523fda84d0b063177a66982fc5adee84ff0eba590434e132bc"
+	err := notFound("key_id", "key", key)
+	assert.NotContains(t, err.Error(), "fda84d0b063177a66982fc5adee84ff0eba590434e132bc")
+	assert.Contains(t, err.Error(), "al_ae094790…")
+}

@@ -191,10 +191,20 @@ func TestConformanceSuite(t *testing.T) {
 
 	for _, scenario := range conformanceScenarios {
 		t.Run(scenario, func(t *testing.T) {
-			cmd := exec.Command(nodeBin, "node_modules/@modelcontextprotocol/conformance/dist/index.js", "server",
-				"--url", "http://"+ln.Addr().String()+"/mcp", "--scenario", scenario)
-			cmd.Dir = e2eDir
-			out, err := cmd.CombinedOutput()
+			run := func() ([]byte, error) {
+				cmd := exec.Command(nodeBin, "node_modules/@modelcontextprotocol/conformance/dist/index.js", "server",
+					"--url", "http://"+ln.Addr().String()+"/mcp", "--scenario", scenario)
+				cmd.Dir = e2eDir
+				return cmd.CombinedOutput()
+			}
+			out, err := run()
+			if err != nil && strings.Contains(string(out), "Failed: terminated") {
+				// The suite's fetch reports a dropped connection as
+				// "terminated"; on a loaded CI machine it has happened once
+				// in many runs. A second failure is a failure.
+				t.Logf("retrying %s once after a dropped connection:\n%s", scenario, out)
+				out, err = run()
+			}
 			require.NoError(t, err, "%s", out)
 			assert.Regexp(t, regexp.MustCompile(`Passed: (\d+)/\d+, 0 failed`), string(out))
 			assert.NotContains(t, string(out), "Passed: 0/0", "the scenario ran checks")
