@@ -51,15 +51,11 @@ func (h *Handler) cardsData(r *http.Request, a engine.Actor, agentRef, after str
 	if agentRef != "" {
 		d.Back += "?agent_id=" + url.QueryEscape(agentRef)
 	}
-	names := map[string]string{}
+	names := h.agentNames(r, a)
 	for _, c := range l.Items {
-		row := cardRow{Card: c, Agent: names[c.AgentID]}
-		if row.Agent == "" {
-			ag, err := h.eng.GetAgent(ctx, a, c.AgentID)
-			if err != nil {
-				return cardsData{}, err
-			}
-			row.Agent, names[c.AgentID] = ag.Name, ag.Name
+		row := cardRow{Card: c}
+		if row.Agent, err = names.name(c.AgentID); err != nil {
+			return cardsData{}, err
 		}
 		d.Rows = append(d.Rows, row)
 	}

@@ -139,15 +139,11 @@ func (h *Handler) approvalsData(r *http.Request, a engine.Actor) (approvalsData,
 	if l.HasMore {
 		d.Next = l.Items[len(l.Items)-1].ID
 	}
-	names := map[string]string{}
+	names := h.agentNames(r, a)
 	for _, dec := range l.Items {
-		row := approvalRow{Decision: dec, Agent: names[dec.AgentID]}
-		if row.Agent == "" {
-			ag, err := h.eng.GetAgent(ctx, a, dec.AgentID)
-			if err != nil {
-				return approvalsData{}, err
-			}
-			row.Agent, names[dec.AgentID] = ag.Name, ag.Name
+		row := approvalRow{Decision: dec}
+		if row.Agent, err = names.name(dec.AgentID); err != nil {
+			return approvalsData{}, err
 		}
 		if dec.IntentID != "" {
 			i, err := h.eng.GetIntent(ctx, a, dec.IntentID)
