@@ -184,10 +184,13 @@ func (e *Engine) SetAgentMode(ctx context.Context, actor Actor, in SetModeInput)
 			if policy, err = policy.normalize(); err != nil {
 				return nil, err
 			}
-			return a, savePolicy(tx, a, policy, now)
+			return a, e.savePolicy(tx, a, policy, now)
 		})
 		return err
 	})
+	if err == nil {
+		e.followAgentIssuerCards(ctx, out.ID)
+	}
 	return out, err
 }
 
@@ -217,13 +220,16 @@ func (e *Engine) SetPolicy(ctx context.Context, actor Actor, in SetPolicyInput) 
 			if err != nil {
 				return nil, err
 			}
-			if err := savePolicy(tx, a, policy, now); err != nil {
+			if err := e.savePolicy(tx, a, policy, now); err != nil {
 				return nil, err
 			}
 			return a, nil
 		})
 		return err
 	})
+	if err == nil {
+		e.followAgentIssuerCards(ctx, out.ID)
+	}
 	return out, err
 }
 
@@ -291,13 +297,16 @@ func (e *Engine) PatchPolicy(ctx context.Context, actor Actor, in PatchPolicyInp
 			if policy, err = policy.normalize(); err != nil {
 				return nil, err
 			}
-			if err := savePolicy(tx, a, policy, now); err != nil {
+			if err := e.savePolicy(tx, a, policy, now); err != nil {
 				return nil, err
 			}
 			return a, nil
 		})
 		return err
 	})
+	if err == nil {
+		e.followAgentIssuerCards(ctx, out.ID)
+	}
 	return out, err
 }
 
@@ -370,8 +379,9 @@ func jsonKind(t reflect.Type) string {
 
 // savePolicy gives an agent a validated policy. The policy currency may
 // change only while the agent has no open card in the old one, since a
-// card's currency is its policy's.
-func savePolicy(tx Tx, a *Agent, policy Policy, now time.Time) error {
+// card's currency is its policy's. When the limits change, the agent's
+// issuer cards are queued: their issuers mirror the limits.
+func (e *Engine) savePolicy(tx Tx, a *Agent, policy Policy, now time.Time) error {
 	if policy.Currency != a.Policy.Effective().Currency {
 		cards, err := tx.ListCards(CardFilter{AgentID: a.ID})
 		if err != nil {
@@ -383,8 +393,22 @@ func savePolicy(tx Tx, a *Agent, policy Policy, now time.Time) error {
 			}
 		}
 	}
+	limitsChanged := !sameLimits(a.Policy.SpendLimits, policy.SpendLimits)
 	a.Policy, a.UpdatedAt = policy, now
-	return tx.UpdateAgent(a)
+	if err := tx.UpdateAgent(a); err != nil {
+		return err
+	}
+	if limitsChanged {
+		return e.queueAgentIssuerCards(tx, a.ID, now)
+	}
+	return nil
+}
+
+// sameLimits reports whether two sets of limits are equal.
+func sameLimits(a, b SpendLimits) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	return errA == nil && errB == nil && bytes.Equal(ja, jb)
 }
 
 // FundPaperInput adds virtual money to a paper agent's balance.

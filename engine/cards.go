@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -9,16 +10,28 @@ import (
 
 // CreateCardInput issues a virtual card to an agent.
 type CreateCardInput struct {
-	Agent          string      `json:"agent"`
-	Type           string      `json:"type"`     // default multi_use
-	Currency       string      `json:"currency"` // default: the agent's policy currency
-	Purpose        string      `json:"purpose,omitempty"`
-	Limits         SpendLimits `json:"limits"`
-	IdempotencyKey string      `json:"-"`
+	Agent    string      `json:"agent"`
+	Type     string      `json:"type"`     // default multi_use
+	Currency string      `json:"currency"` // default: the agent's policy currency
+	Purpose  string      `json:"purpose,omitempty"`
+	Limits   SpendLimits `json:"limits"`
+	// Issuer provisions the card at a real issuer (IssuerStripe,
+	// IssuerLithic); IssuerNone asks for a sandbox card. Empty: the agent's
+	// default issuer, else a sandbox card.
+	Issuer         string `json:"issuer,omitempty"`
+	IdempotencyKey string `json:"-"`
 }
 
-// CreateCard issues a card: a Luhn-valid PAN on the test BIN, a CVV and an
-// expiry three years out. The agent's user must have passed KYC, the agent
+// errProvision stops CreateCard's first transaction when the card is to be
+// made at an issuer first.
+var errProvision = errors.New("provision at the issuer first")
+
+// CreateCard issues a card. A sandbox card gets a Luhn-valid PAN on the test
+// BIN, a CVV and an expiry three years out. A card at a real issuer is
+// created there first, with its controls mirrored from the limits, and then
+// recorded here with the issuer's last four digits and expiry; its number
+// stays at the issuer. A card the issuer made but that cannot be recorded
+// here is cancelled there. The agent's user must have passed KYC, the agent
 // must not be disabled, and the card's own limits may only be tighter than
 // the agent's policy. Operators, and agents for themselves.
 func (e *Engine) CreateCard(ctx context.Context, actor Actor, in CreateCardInput) (*Card, error) {
@@ -36,6 +49,11 @@ func (e *Engine) CreateCard(ctx context.Context, actor Actor, in CreateCardInput
 	if err := checkOneOf("type", in.Type, CardSingleUse, CardMultiUse); err != nil {
 		return nil, err
 	}
+	if in.Issuer != "" {
+		if err := checkOneOf("issuer", in.Issuer, IssuerStripe, IssuerLithic, IssuerNone); err != nil {
+			return nil, err
+		}
+	}
 	if in.Purpose, err = checkFreeText("purpose", in.Purpose, maxMerchantLen, false); err != nil {
 		return nil, err
 	}
@@ -43,38 +61,25 @@ func (e *Engine) CreateCard(ctx context.Context, actor Actor, in CreateCardInput
 		return nil, err
 	}
 	var out *Card
+	var plan *IssuerCardSpec
+	var planIssuer string
 	err = e.update(ctx, func(tx Tx, now time.Time) error {
 		out, err = idempotent(tx, actor, in.IdempotencyKey, "card.create", in, now, func() (*Card, error) {
-			agent, err := findAgentFor(tx, actor, "agent_id", in.Agent)
+			card, agent, user, err := e.prepareCard(tx, actor, in, e.newID(PrefixCard, now), now)
 			if err != nil {
 				return nil, err
 			}
-			policy := agent.Policy.Effective()
-			cur, err := normalizeCurrency("currency", in.Currency, policy.Currency)
-			if err != nil {
-				return nil, err
-			}
-			if cur != policy.Currency {
-				return nil, invalid("currency", "agent %s's policy is in %s; its cards must be too", agent.Name, policy.Currency)
-			}
-			if err := in.Limits.notLooserThan(policy); err != nil {
-				return nil, err
-			}
-			if agent.Mode == ModeDisabled {
-				return nil, Errorf(CodeAgentDisabled, "agent %s is disabled", agent.Name)
-			}
-			user, err := tx.FindUser(agent.UserID)
-			if err != nil {
-				return nil, err
-			}
-			if user.KYCStatus != KYCApproved {
-				return nil, Errorf(CodeKYCRequired, "user %s has not passed KYC (status %s); no card can be issued", user.Name, user.KYCStatus)
-			}
-			exp := now.AddDate(cardValidityYears, 0, 0)
-			card := &Card{
-				ID: e.newID(PrefixCard, now), AgentID: agent.ID, Type: in.Type, Status: CardActive,
-				ExpMonth: int(exp.Month()), ExpYear: exp.Year(), Currency: cur, Purpose: in.Purpose,
-				Limits: in.Limits, CreatedAt: now, UpdatedAt: now,
+			if issuer := cardIssuerOf(in, agent); issuer != "" {
+				holder := ""
+				if h, err := tx.FindCardholder(issuer, user.ID); err == nil {
+					holder = h.ExternalID
+				} else if !IsNotFound(err) {
+					return nil, err
+				}
+				card.Issuer = issuer
+				spec := issuerSpec(card, agent.Policy.Effective(), user, holder)
+				plan, planIssuer = &spec, issuer
+				return nil, errProvision
 			}
 			// A PAN collision on 10^9 numbers is unlikely but not impossible.
 			for attempt := 0; ; attempt++ {
@@ -88,9 +93,124 @@ func (e *Engine) CreateCard(ctx context.Context, actor Actor, in CreateCardInput
 				}
 			}
 		})
+		if errors.Is(err, errProvision) {
+			return nil // nothing written; the issuer comes first
+		}
 		return err
 	})
-	return out, err
+	if err != nil || plan == nil {
+		return out, err
+	}
+	return e.provisionCard(ctx, actor, in, planIssuer, *plan)
+}
+
+// cardIssuerOf is the issuer a new card is provisioned at: the one asked
+// for, else the agent's default; empty for a sandbox card.
+func cardIssuerOf(in CreateCardInput, agent *Agent) string {
+	switch in.Issuer {
+	case IssuerNone:
+		return ""
+	case "":
+		return agent.DefaultIssuer
+	}
+	return in.Issuer
+}
+
+// prepareCard validates a new card against its agent, user and policy, and
+// returns it, not yet stored and without its number.
+func (e *Engine) prepareCard(tx Tx, actor Actor, in CreateCardInput, id string, now time.Time) (*Card, *Agent, *User, error) {
+	agent, err := findAgentFor(tx, actor, "agent_id", in.Agent)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	policy := agent.Policy.Effective()
+	cur, err := normalizeCurrency("currency", in.Currency, policy.Currency)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if cur != policy.Currency {
+		return nil, nil, nil, invalid("currency", "agent %s's policy is in %s; its cards must be too", agent.Name, policy.Currency)
+	}
+	if err := in.Limits.notLooserThan(policy); err != nil {
+		return nil, nil, nil, err
+	}
+	if agent.Mode == ModeDisabled {
+		return nil, nil, nil, Errorf(CodeAgentDisabled, "agent %s is disabled", agent.Name)
+	}
+	user, err := tx.FindUser(agent.UserID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if user.KYCStatus != KYCApproved {
+		return nil, nil, nil, Errorf(CodeKYCRequired, "user %s has not passed KYC (status %s); no card can be issued", user.Name, user.KYCStatus)
+	}
+	exp := now.AddDate(cardValidityYears, 0, 0)
+	card := &Card{
+		ID: id, AgentID: agent.ID, Type: in.Type, Status: CardActive,
+		ExpMonth: int(exp.Month()), ExpYear: exp.Year(), Currency: cur, Purpose: in.Purpose,
+		Limits: in.Limits, CreatedAt: now, UpdatedAt: now,
+	}
+	return card, agent, user, nil
+}
+
+// provisionCard creates the planned card at its issuer, then records it
+// here (validated again: the agent may have changed meanwhile). An issuer
+// card that is not recorded is abandoned: cancelled at the issuer.
+func (e *Engine) provisionCard(ctx context.Context, actor Actor, in CreateCardInput, issuer string, spec IssuerCardSpec) (*Card, error) {
+	iss, err := e.issuerAPI(issuer)
+	if err != nil {
+		return nil, &Error{Code: CodeInvalidInput, Field: "issuer", Message: "issuer: " + ErrorMessage(err)}
+	}
+	callCtx, cancel := context.WithTimeout(ctx, issuerCallTimeout)
+	issued, err := iss.CreateCard(callCtx, spec)
+	cancel()
+	if err != nil {
+		var ie *IssuerError
+		if errors.As(err, &ie) && ie.Unreached() {
+			// The issuer may have made the card before its answer was lost.
+			e.abandonIssuerCard(ctx, iss, spec, "", err)
+		}
+		return nil, issuerFailure(err, "no card was created")
+	}
+	var out *Card
+	err = e.update(ctx, func(tx Tx, now time.Time) error {
+		var err error
+		out, err = idempotent(tx, actor, in.IdempotencyKey, "card.create", in, now, func() (*Card, error) {
+			card, _, user, err := e.prepareCard(tx, actor, in, spec.CardID, now)
+			if err != nil {
+				return nil, err
+			}
+			card.Issuer, card.IssuerCardID, card.Last4 = issuer, issued.ExternalID, issued.Last4
+			if issued.ExpMonth != 0 {
+				card.ExpMonth, card.ExpYear = issued.ExpMonth, issued.ExpYear
+			}
+			if issued.CardholderID != "" && spec.Cardholder.ExternalID == "" {
+				if err := tx.PutCardholder(&Cardholder{Issuer: issuer, UserID: user.ID, ExternalID: issued.CardholderID,
+					CreatedAt: now}); err != nil {
+					return nil, err
+				}
+			}
+			if err := tx.InsertCard(card, CardSecret{}); err != nil {
+				return nil, err
+			}
+			if err := tx.PutCardLink(&CardLink{Issuer: issuer, ExternalID: issued.ExternalID, CardID: card.ID,
+				CreatedAt: now}); err != nil {
+				return nil, err
+			}
+			return card, e.emit(tx, now, EventCardCreated, card)
+		})
+		return err
+	})
+	if err != nil {
+		e.abandonIssuerCard(ctx, iss, spec, issued.ExternalID, err)
+		return nil, err
+	}
+	if out.ID != spec.CardID {
+		// A concurrent request with the same idempotency key recorded its
+		// card first: this one is not needed.
+		e.abandonIssuerCard(ctx, iss, spec, issued.ExternalID, nil)
+	}
+	return out, nil
 }
 
 // GetCard returns a card the actor may see.
@@ -163,13 +283,16 @@ type CardDetails struct {
 // be meant it fails (INVALID_INPUT on intent_id) and lists them. The intent
 // becomes revealed and bound to the card. Without one the call fails with INTENT_REQUIRED ("Declare intent
 // first"). Revealing again for an intent already revealed on this card shows
-// the same details, so a retry is harmless. Agents, and operators acting for
-// an agent.
+// the same details, so a retry is harmless. A card at a real issuer has its
+// number fetched from the issuer once the intent is revealed, never before
+// and never kept; if the issuer cannot answer, asking again fetches it for
+// the same intent. Agents, and operators acting for an agent.
 func (e *Engine) RevealCard(ctx context.Context, actor Actor, in RevealInput) (*CardDetails, error) {
 	if err := actor.requireRole("reveal card", RoleAdmin, RoleAgent); err != nil {
 		return nil, err
 	}
 	var out *CardDetails
+	var card *Card
 	err := e.update(ctx, func(tx Tx, now time.Time) error {
 		var err error
 		if in.CardID, err = keyedCardRef(tx, actor, in.CardID); err != nil {
@@ -178,9 +301,29 @@ func (e *Engine) RevealCard(ctx context.Context, actor Actor, in RevealInput) (*
 		out, err = idempotent(tx, actor, in.IdempotencyKey, "card.details", in, now, func() (*CardDetails, error) {
 			return e.revealCard(tx, actor, in, now)
 		})
+		if err == nil {
+			card, err = tx.FindCard(out.CardID)
+		}
 		return err
 	})
-	return out, err
+	if err != nil || card.Issuer == "" {
+		return out, err
+	}
+	iss, err := e.issuerAPI(card.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	callCtx, cancel := context.WithTimeout(ctx, issuerCallTimeout)
+	creds, err := iss.Credentials(callCtx, card.IssuerCardID)
+	cancel()
+	if err != nil {
+		return nil, issuerFailure(err, "intent "+out.IntentID+" is revealed: ask for the details again to fetch them")
+	}
+	out.PAN, out.CVV = creds.PAN, creds.CVV
+	if creds.ExpMonth != 0 {
+		out.ExpMonth, out.ExpYear = creds.ExpMonth, creds.ExpYear
+	}
+	return out, nil
 }
 
 func (e *Engine) revealCard(tx Tx, actor Actor, in RevealInput, now time.Time) (*CardDetails, error) {
@@ -211,12 +354,17 @@ func (e *Engine) revealCard(tx Tx, actor Actor, in RevealInput, now time.Time) (
 			return nil, err
 		}
 	}
+	details := &CardDetails{CardID: card.ID, ExpMonth: card.ExpMonth, ExpYear: card.ExpYear,
+		IntentID: intent.ID, ExpiresAt: intent.ExpiresAt}
+	if card.Issuer != "" {
+		return details, nil // the number is the issuer's, fetched after this commits
+	}
 	secret, err := tx.CardSecret(card.ID)
 	if err != nil {
 		return nil, err
 	}
-	return &CardDetails{CardID: card.ID, PAN: secret.PAN, CVV: secret.CVV, ExpMonth: card.ExpMonth, ExpYear: card.ExpYear,
-		IntentID: intent.ID, ExpiresAt: intent.ExpiresAt}, nil
+	details.PAN, details.CVV = secret.PAN, secret.CVV
+	return details, nil
 }
 
 // intentForReveal picks the intent a reveal of card is for, expiring any
@@ -398,6 +546,9 @@ func (e *Engine) FreezeAllCards(ctx context.Context, actor Actor, in FreezeAllCa
 		})
 		return err
 	})
+	if err == nil {
+		e.followIssuers(ctx, out)
+	}
 	return out, err
 }
 
@@ -449,6 +600,9 @@ func (e *Engine) changeAgentCards(ctx context.Context, actor Actor, in AgentCard
 		})
 		return err
 	})
+	if err == nil {
+		e.followIssuers(ctx, out)
+	}
 	return out, err
 }
 
@@ -505,6 +659,9 @@ func (e *Engine) changeCard(ctx context.Context, actor Actor, in CardActionInput
 		})
 		return err
 	})
+	if err == nil {
+		e.followIssuers(ctx, []*Card{out})
+	}
 	return out, err
 }
 
@@ -518,6 +675,9 @@ func (e *Engine) applyCardChange(tx Tx, c *Card, now time.Time, change func(*Car
 	if c.Status != before {
 		c.UpdatedAt = now
 		if err := tx.UpdateCard(c); err != nil {
+			return err
+		}
+		if err := e.queueIssuerCard(tx, c, now); err != nil {
 			return err
 		}
 		if err := e.emit(tx, now, cardEvent(c.Status), c); err != nil {

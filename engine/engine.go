@@ -7,6 +7,7 @@ package engine
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -31,6 +32,9 @@ type Options struct {
 	// retry; when every retry has failed the delivery is failed.
 	// DefaultWebhookBackoff when nil.
 	WebhookBackoff []time.Duration
+	// Issuers are the real issuers' APIs cards may be provisioned at, by
+	// name; none when nil.
+	Issuers []CardIssuer
 }
 
 // Engine decides and records every spend. It is safe for concurrent use;
@@ -42,6 +46,8 @@ type Engine struct {
 	approvalTTL time.Duration
 	backoff     []time.Duration
 	ids         idGenerator
+	issuers     map[string]CardIssuer
+	syncLocks   sync.Map // card id → *sync.Mutex: one push of a card at a time
 }
 
 // New returns an engine over the store.
@@ -55,6 +61,10 @@ func New(store Store, opts Options) *Engine {
 	}
 	if e.approvalTTL <= 0 {
 		e.approvalTTL = DefaultApprovalTTL
+	}
+	e.issuers = map[string]CardIssuer{}
+	for _, iss := range opts.Issuers {
+		e.issuers[iss.Name()] = iss
 	}
 	e.backoff = opts.WebhookBackoff
 	if e.backoff == nil {

@@ -20,6 +20,11 @@ const (
 	CodeBusy                = "BUSY"                 // the database stayed locked past the busy timeout
 	CodeUnavailable         = "UNAVAILABLE"          // the database could not commit; nothing was written: retry
 	CodeInternal            = "INTERNAL"             // a bug or an I/O failure
+	// CodeIssuerUnavailable: a real issuer (Stripe, Lithic) could not be
+	// reached, timed out or failed (5xx, 429); a retry may succeed.
+	CodeIssuerUnavailable = "ISSUER_UNAVAILABLE"
+	// CodeIssuerRefused: a real issuer refused the request (4xx).
+	CodeIssuerRefused = "ISSUER_REFUSED"
 
 	// Decline codes (DESIGN §4), in the order the checks run.
 	CodeCardNotFound          = "CARD_NOT_FOUND"

@@ -61,7 +61,8 @@ type Tx interface {
 	ListAgents(f AgentFilter) ([]*Agent, error)
 
 	// InsertCard stores a card and its secret, which the store encrypts.
-	// CodeConflict when the PAN is already issued.
+	// CodeConflict when the PAN is already issued. A card provisioned at an
+	// issuer (Issuer set) has an empty secret: its number stays there.
 	InsertCard(c *Card, secret CardSecret) error
 	// UpdateCard saves a card's status and limits.
 	UpdateCard(c *Card) error
@@ -210,6 +211,30 @@ type Tx interface {
 	// ListCardLinks returns the links of a card.
 	ListCardLinks(cardID string) ([]*CardLink, error)
 
+	// FindCardholder returns the issuer's cardholder of a user; CodeNotFound
+	// when the issuer has none yet.
+	FindCardholder(issuer, userID string) (*Cardholder, error)
+	// PutCardholder records the issuer's cardholder of a user, keeping an
+	// earlier one if there is one.
+	PutCardholder(c *Cardholder) error
+
+	// QueueIssuerSync adds an issuer card to the queue of cards whose state
+	// must reach the issuer, or gives its entry a new version and makes it
+	// due now.
+	QueueIssuerSync(s *IssuerSync) error
+	// FindIssuerSync returns a card's queue entry; CodeNotFound when none.
+	FindIssuerSync(cardID string) (*IssuerSync, error)
+	// ListIssuerSync returns queue entries, those due soonest first; with
+	// DueBy set only those due by then.
+	ListIssuerSync(f IssuerSyncFilter) ([]*IssuerSync, error)
+	// RetryIssuerSync saves a failed attempt (attempts, next attempt, last
+	// error) of the entry's version; CodeNotFound, with nothing written,
+	// when the entry has since changed or gone.
+	RetryIssuerSync(s *IssuerSync) error
+	// DoneIssuerSync removes a card's entry if it still has version, and
+	// reports whether it did.
+	DoneIssuerSync(cardID, version string) (bool, error)
+
 	// Settings returns the organisation's settings; CodeNotFound only for a
 	// database not migrated.
 	Settings() (*Settings, error)
@@ -276,7 +301,16 @@ type AgentFilter struct {
 // CardFilter selects cards.
 type CardFilter struct {
 	AgentID string
-	After   string
+	// IssuerOnly selects only cards provisioned at a real issuer.
+	IssuerOnly bool
+	After      string
+	Limit      int
+}
+
+// IssuerSyncFilter selects issuer queue entries.
+type IssuerSyncFilter struct {
+	AgentID string
+	DueBy   *time.Time
 	Limit   int
 }
 

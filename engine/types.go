@@ -34,13 +34,16 @@ const (
 
 // Agent is a spending identity under one user. Its policy travels with it.
 type Agent struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	UserID    string    `json:"user_id"`
-	Mode      string    `json:"mode"`
-	Policy    Policy    `json:"policy"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	UserID string `json:"user_id"`
+	Mode   string `json:"mode"`
+	Policy Policy `json:"policy"`
+	// DefaultIssuer is the issuer the agent's new cards are provisioned at,
+	// IssuerStripe or IssuerLithic; empty for agentledger's sandbox cards.
+	DefaultIssuer string    `json:"default_issuer,omitempty"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 
 	// Risk is the agent's rolling history the risk signals read. The engine
 	// keeps it; no face shows it.
@@ -60,22 +63,30 @@ const (
 // Card is a virtual card issued to an agent. The PAN and CVV are not part of
 // it: they live encrypted in the store and come out only through a reveal.
 type Card struct {
-	ID        string      `json:"id"`
-	AgentID   string      `json:"agent_id"`
-	Type      string      `json:"type"`
-	Status    string      `json:"status"`
-	Last4     string      `json:"last4"`
-	ExpMonth  int         `json:"exp_month"`
-	ExpYear   int         `json:"exp_year"`
-	Currency  string      `json:"currency"`
-	Purpose   string      `json:"purpose,omitempty"`
-	Limits    SpendLimits `json:"limits"`
-	FrozenBy  string      `json:"frozen_by,omitempty"`
-	FrozenAt  *time.Time  `json:"frozen_at,omitempty"`
-	ClosedBy  string      `json:"closed_by,omitempty"`
-	ClosedAt  *time.Time  `json:"closed_at,omitempty"`
-	CreatedAt time.Time   `json:"created_at"`
-	UpdatedAt time.Time   `json:"updated_at"`
+	ID       string      `json:"id"`
+	AgentID  string      `json:"agent_id"`
+	Type     string      `json:"type"`
+	Status   string      `json:"status"`
+	Last4    string      `json:"last4"`
+	ExpMonth int         `json:"exp_month"`
+	ExpYear  int         `json:"exp_year"`
+	Currency string      `json:"currency"`
+	Purpose  string      `json:"purpose,omitempty"`
+	Limits   SpendLimits `json:"limits"`
+	FrozenBy string      `json:"frozen_by,omitempty"`
+	FrozenAt *time.Time  `json:"frozen_at,omitempty"`
+	ClosedBy string      `json:"closed_by,omitempty"`
+	ClosedAt *time.Time  `json:"closed_at,omitempty"`
+	// Issuer is the real issuer the card was provisioned at (IssuerStripe,
+	// IssuerLithic), whose number it carries; empty for a sandbox card.
+	Issuer       string `json:"issuer,omitempty"`
+	IssuerCardID string `json:"issuer_card_id,omitempty"`
+	// IssuerSync says, in the answer of a change to an issuer card, whether
+	// the issuer has it yet: "synced", or "pending: <why>" while the change
+	// waits in the issuer queue. It is not stored.
+	IssuerSync string    `json:"issuer_sync,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // CardSecret is what a reveal shows. The store keeps it encrypted.

@@ -8,13 +8,13 @@ import (
 
 var policies = newJSONCache(engine.Policy.Clone)
 
-const agentColumns = `id, name, user_id, mode, policy, risk, created_at, updated_at`
+const agentColumns = `id, name, user_id, mode, policy, risk, created_at, updated_at, default_issuer`
 
 func scanAgent(s scanner) (*engine.Agent, error) {
 	var a engine.Agent
 	var policy, risk string
 	var created, updated int64
-	if err := s.Scan(&a.ID, &a.Name, &a.UserID, &a.Mode, &policy, &risk, &created, &updated); err != nil {
+	if err := s.Scan(&a.ID, &a.Name, &a.UserID, &a.Mode, &policy, &risk, &created, &updated, &a.DefaultIssuer); err != nil {
 		return nil, err
 	}
 	if err := policies.decode(policy, &a.Policy); err != nil {
@@ -29,15 +29,15 @@ func scanAgent(s scanner) (*engine.Agent, error) {
 
 // InsertAgent implements engine.Tx.
 func (t *tx) InsertAgent(a *engine.Agent) error {
-	_, err := t.exec(`INSERT INTO agents (`+agentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		a.ID, a.Name, a.UserID, a.Mode, mustJSON(a.Policy), mustJSON(a.Risk), micros(a.CreatedAt), micros(a.UpdatedAt))
+	_, err := t.exec(`INSERT INTO agents (`+agentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		a.ID, a.Name, a.UserID, a.Mode, mustJSON(a.Policy), mustJSON(a.Risk), micros(a.CreatedAt), micros(a.UpdatedAt), a.DefaultIssuer)
 	return err
 }
 
 // UpdateAgent implements engine.Tx.
 func (t *tx) UpdateAgent(a *engine.Agent) error {
-	return t.execOne(notFound("agent", a.ID), `UPDATE agents SET mode = ?, policy = ?, risk = ?, updated_at = ? WHERE id = ?`,
-		a.Mode, mustJSON(a.Policy), mustJSON(a.Risk), micros(a.UpdatedAt), a.ID)
+	return t.execOne(notFound("agent", a.ID), `UPDATE agents SET mode = ?, policy = ?, risk = ?, updated_at = ?, default_issuer = ? WHERE id = ?`,
+		a.Mode, mustJSON(a.Policy), mustJSON(a.Risk), micros(a.UpdatedAt), a.DefaultIssuer, a.ID)
 }
 
 // UpdateAgentRisk implements engine.Tx.

@@ -10,7 +10,7 @@ import (
 var cardLimits = newJSONCache(engine.SpendLimits.Clone)
 
 const cardColumns = `id, agent_id, type, status, last4, exp_month, exp_year, currency, purpose, limits,
-	frozen_by, frozen_at, closed_by, closed_at, created_at, updated_at`
+	frozen_by, frozen_at, closed_by, closed_at, created_at, updated_at, issuer, issuer_card_id`
 
 func scanCard(s scanner) (*engine.Card, error) {
 	var c engine.Card
@@ -18,7 +18,7 @@ func scanCard(s scanner) (*engine.Card, error) {
 	var frozenAt, closedAt sql.NullInt64
 	var created, updated int64
 	if err := s.Scan(&c.ID, &c.AgentID, &c.Type, &c.Status, &c.Last4, &c.ExpMonth, &c.ExpYear, &c.Currency, &c.Purpose, &limits,
-		&c.FrozenBy, &frozenAt, &c.ClosedBy, &closedAt, &created, &updated); err != nil {
+		&c.FrozenBy, &frozenAt, &c.ClosedBy, &closedAt, &created, &updated, &c.Issuer, &c.IssuerCardID); err != nil {
 		return nil, err
 	}
 	if err := cardLimits.decode(limits, &c.Limits); err != nil {
@@ -33,11 +33,17 @@ func scanCard(s scanner) (*engine.Card, error) {
 // bound to the card id; the PAN's keyed fingerprint allows lookup by number.
 func (t *tx) InsertCard(c *engine.Card, secret engine.CardSecret) error {
 	sealed := t.db.seal.seal([]byte(secret.PAN+":"+secret.CVV), []byte(c.ID))
+	fingerprint := secret.PAN
+	if c.Issuer != "" {
+		// The number lives at the issuer: the fingerprint only has to be
+		// unique, and must match no card number.
+		fingerprint = "issuer:" + c.Issuer + ":" + c.IssuerCardID
+	}
 	_, err := t.exec(`INSERT INTO cards (`+cardColumns+`, pan_fingerprint, secret)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.AgentID, c.Type, c.Status, c.Last4, c.ExpMonth, c.ExpYear, c.Currency, c.Purpose, mustJSON(c.Limits),
 		c.FrozenBy, nullMicros(c.FrozenAt), c.ClosedBy, nullMicros(c.ClosedAt), micros(c.CreatedAt), micros(c.UpdatedAt),
-		t.db.seal.fingerprint(secret.PAN), sealed)
+		c.Issuer, c.IssuerCardID, t.db.seal.fingerprint(fingerprint), sealed)
 	return err
 }
 
@@ -81,6 +87,9 @@ func (t *tx) ListCards(f engine.CardFilter) ([]*engine.Card, error) {
 	var c conditions
 	if f.AgentID != "" {
 		c.and("agent_id = ?", f.AgentID)
+	}
+	if f.IssuerOnly {
+		c.and("issuer <> ''")
 	}
 	c.after("id", f.After, false)
 	q, args := c.query(`SELECT `+cardColumns+` FROM cards`, "id", f.Limit)

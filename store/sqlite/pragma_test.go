@@ -24,7 +24,7 @@ func TestConnectionSettings(t *testing.T) {
 	assert.Equal(t, "2", pragma("synchronous"), "FULL")
 	assert.Equal(t, "1", pragma("foreign_keys"))
 	assert.Equal(t, "5000", pragma("busy_timeout"))
-	assert.Equal(t, "5", pragma("user_version"))
+	assert.Equal(t, "6", pragma("user_version"))
 
 	var queryOnly string
 	require.NoError(t, db.reader.QueryRowContext(ctx, "PRAGMA query_only").Scan(&queryOnly))
