@@ -54,6 +54,8 @@ type IssuerSync struct {
 	// Version changes with every change, so that a push started before it
 	// cannot mark it done.
 	Version string `json:"-"`
+	// Kind is IssuerSyncChange or IssuerSyncAbandoned.
+	Kind string `json:"kind"`
 	// Abandoned is the JSON of the spec an abandoned card was created with;
 	// empty for a card of ours.
 	Abandoned     string    `json:"-"`
@@ -63,6 +65,14 @@ type IssuerSync struct {
 	CreatedAt     time.Time `json:"created_at"`
 	UpdatedAt     time.Time `json:"updated_at"`
 }
+
+// Kinds of issuer queue entries.
+const (
+	// IssuerSyncChange: a change here still to reach the issuer.
+	IssuerSyncChange = "change"
+	// IssuerSyncAbandoned: a half-made card still to cancel at the issuer.
+	IssuerSyncAbandoned = "cancel_abandoned"
+)
 
 // IsAbandoned reports whether the entry is a card to cancel at the issuer
 // rather than one of ours to bring up to date.

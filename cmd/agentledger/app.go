@@ -194,7 +194,7 @@ Amounts on the command line are in minor units: --amount 1250 is $12.50.`,
 		c.GroupID = "money"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{a.webhookCommand(), a.openapiCommand()} {
+	for _, c := range []*cobra.Command{a.webhookCommand(), a.issuerCommand(), a.openapiCommand()} {
 		c.GroupID = "integrations"
 		root.AddCommand(c)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"strings"
@@ -182,12 +183,27 @@ func (a *app) agentCommand() *cobra.Command {
 		}),
 	}
 	fund.Flags().StringVar(&paperCurrency, "currency", "", "currency (default: the agent's policy currency)")
-	cmd.AddCommand(create, list, show, setMode, fund)
+	issuer := &cobra.Command{
+		Use:   "issuer AGENT stripe|lithic|none",
+		Short: "Set the issuer the agent's new cards are provisioned at (none: sandbox cards)",
+		Args:  cobra.ExactArgs(2),
+		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
+			ag, err := a.engine.SetDefaultIssuer(a.ctx, op, engine.SetDefaultIssuerInput{Agent: args[0], Issuer: args[1]})
+			if err != nil {
+				return err
+			}
+			return a.emit(ag, func(w io.Writer) {
+				fmt.Fprintf(w, "Agent %s's new cards are provisioned at %s.\n", ag.Name, cmp.Or(ag.DefaultIssuer, "agentledger (sandbox)"))
+			})
+		}),
+	}
+	cmd.AddCommand(create, list, show, setMode, fund, issuer)
 	return cmd
 }
 
 func printAgent(w io.Writer, ag *engine.Agent) {
-	fields(w, "id", ag.ID, "name", ag.Name, "user_id", ag.UserID, "mode", ag.Mode, "created_at", timestamp(ag.CreatedAt))
+	fields(w, "id", ag.ID, "name", ag.Name, "user_id", ag.UserID, "mode", ag.Mode,
+		"default_issuer", orDash(ag.DefaultIssuer), "created_at", timestamp(ag.CreatedAt))
 }
 
 func (a *app) policyCommand() *cobra.Command {
@@ -388,6 +404,8 @@ func (a *app) cardCommand() *cobra.Command {
 	create.Flags().StringVar(&in.Type, "type", engine.CardMultiUse, "single_use (closes after its first approved charge) or multi_use")
 	create.Flags().StringVar(&in.Currency, "currency", "", "card currency (default: the agent's policy currency)")
 	create.Flags().StringVar(&in.Purpose, "purpose", "", "what the card is for")
+	create.Flags().StringVar(&in.Issuer, "issuer", "",
+		"provision the card at a real issuer: stripe or lithic (none: a sandbox card; default: the agent's default issuer)")
 	limitFlags(create.Flags(), &in.Limits)
 	create.MarkFlagRequired("agent")
 
@@ -428,7 +446,12 @@ func (a *app) cardCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return a.emit(c, func(w io.Writer) { fmt.Fprintf(w, "Card %s ····%s is %s.\n", c.ID, c.Last4, c.Status) })
+				return a.emit(c, func(w io.Writer) {
+					fmt.Fprintf(w, "Card %s ····%s is %s.\n", c.ID, c.Last4, c.Status)
+					if c.IssuerSync != "" {
+						fmt.Fprintf(w, "At %s: %s.\n", c.Issuer, c.IssuerSync)
+					}
+				})
 			}),
 		}
 	}
@@ -491,4 +514,10 @@ func printCard(w io.Writer, c *engine.Card) {
 		"allowed_mccs", list(l.AllowedMCCs), "blocked_mccs", list(l.BlockedMCCs),
 		"frozen_by", orDash(c.FrozenBy), "closed_by", orDash(c.ClosedBy), "created_at", timestamp(c.CreatedAt),
 	)
+	if c.Issuer != "" {
+		fields(w, "issuer", c.Issuer+" "+c.IssuerCardID)
+	}
+	if c.IssuerSync != "" {
+		fields(w, "at the issuer", c.IssuerSync)
+	}
 }

@@ -74,12 +74,14 @@ expiries every 30 s.`,
 			ctx, cancel := context.WithCancel(a.ctx)
 			swept := make(chan struct{})
 			go func() { a.sweep(ctx, logger); close(swept) }()
+			synced := make(chan struct{})
+			go func() { a.followIssuerQueue(ctx, logger); close(synced) }()
 			waitSender := func() {}
 			if !noWebhooks {
 				waitSender = a.runSender(ctx, logger)
 			}
 			// The database closes after the sweeper and the sender stop.
-			defer func() { cancel(); <-swept; waitSender() }()
+			defer func() { cancel(); <-swept; <-synced; waitSender() }()
 			if stdio {
 				key := strings.TrimSpace(a.getenv("LEDGER_API_KEY"))
 				if key == "" {
@@ -140,6 +142,30 @@ expiries every 30 s.`,
 }
 
 // sweep records due expiries until ctx ends.
+// issuerQueueEvery is how often serve works the issuer queue: changes to
+// issuer cards that did not reach the issuer at once, and half-made cards
+// to cancel there. Each entry backs off on its own.
+const issuerQueueEvery = 5 * time.Second
+
+func (a *app) followIssuerQueue(ctx context.Context, logger *slog.Logger) {
+	t := time.NewTicker(issuerQueueEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		tried, left, err := a.engine.SyncIssuerQueue(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Warn("issuer queue failed", "err", err)
+		case tried > 0:
+			logger.Info("issuer queue", "tried", tried, "still_queued", left)
+		}
+	}
+}
+
 func (a *app) sweep(ctx context.Context, logger *slog.Logger) {
 	t := time.NewTicker(sweepEvery)
 	defer t.Stop()

@@ -36,6 +36,10 @@ func scanIssuerSync(s scanner) (*engine.IssuerSync, error) {
 		return nil, err
 	}
 	q.NextAttemptAt, q.CreatedAt, q.UpdatedAt = fromMicros(next), fromMicros(created), fromMicros(updated)
+	q.Kind = engine.IssuerSyncChange
+	if q.IsAbandoned() {
+		q.Kind = engine.IssuerSyncAbandoned
+	}
 	return &q, nil
 }
 

@@ -16,7 +16,7 @@ import (
 var errorStatuses = []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound,
 	http.StatusNotAcceptable, http.StatusConflict, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType,
 	http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusInternalServerError,
-	http.StatusServiceUnavailable}
+	http.StatusBadGateway, http.StatusServiceUnavailable}
 
 // response is an operation's answer: a JSON body.
 type response[T any] struct {

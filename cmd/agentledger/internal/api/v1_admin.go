@@ -180,7 +180,30 @@ func (h *Handler) registerSettings() {
 		})
 }
 
+type issuerSyncRequest struct {
+	Body *struct {
+		DryRun bool `json:"dry_run,omitempty" doc:"Only report: change nothing here or at the issuers."`
+	}
+}
+
+func (h *Handler) registerIssuers() {
+	register(h, huma.Operation{OperationID: "sync-issuers", Method: http.MethodPost, Path: "/v1/issuers/sync",
+		Tags: []string{"Cards"}, Summary: "Compare issuer cards with their issuers and repair drift",
+		Description: "Every open card provisioned at Stripe Issuing or Lithic is compared with the issuer's copy; " +
+			"queued changes are pushed, a card closed or frozen at the issuer alone is closed or frozen here, " +
+			"and the issuer queue is worked once. queued lists what still has not reached its issuer. " +
+			"No Idempotency-Key: a second sync repairs only what drifted since."},
+		func(ctx context.Context, a engine.Actor, in *issuerSyncRequest) (*engine.IssuerSyncReport, error) {
+			var sin engine.IssuerSyncInput
+			if in.Body != nil {
+				sin.DryRun = in.Body.DryRun
+			}
+			return h.eng.SyncIssuers(ctx, a, sin)
+		})
+}
+
 func (h *Handler) registerV1() {
+	h.registerIssuers()
 	h.registerSettings()
 	h.registerUsers()
 	h.registerAgents()

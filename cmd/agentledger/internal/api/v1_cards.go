@@ -25,6 +25,7 @@ type createCardBody struct {
 	Currency  string      `json:"currency,omitempty" doc:"ISO 4217; default the agent's policy currency."`
 	Limits    *limitsBody `json:"limits,omitempty" doc:"The card's own limits and merchant controls, tighter than the policy's."`
 	MaxAmount *int64      `json:"maxAmount,omitempty" doc:"LedgerOS: the most the card may ever spend, in minor units (its lifetime_limit)." example:"10000"`
+	Issuer    string      `json:"issuer,omitempty" enum:"stripe,lithic,none" doc:"Provision the card at a real issuer; none asks for a sandbox card. Default: the agent's default_issuer."`
 }
 
 type createCardRequest struct {
@@ -60,11 +61,14 @@ func (h *Handler) registerCards() {
 	tags := []string{"Cards"}
 	register(h, huma.Operation{OperationID: "create-card", Method: http.MethodPost, Path: "/v1/agents/{agent}/cards",
 		Tags: tags, Summary: "Issue a virtual card to an agent",
-		Description: "The card number is never returned: an agent sees it only through MCP, after declaring an intent."},
+		Description: "The card number is never returned: an agent sees it only through MCP, after declaring an intent. " +
+			"With an issuer (or the agent's default_issuer) the card is created at Stripe Issuing or Lithic first, " +
+			"its controls mirrored from the limits; ISSUER_UNAVAILABLE (503) or ISSUER_REFUSED (502) when the issuer fails, " +
+			"and then no card exists on either side."},
 		func(ctx context.Context, a engine.Actor, in *createCardRequest) (*engine.Card, error) {
 			b := in.Body
 			cin := engine.CreateCardInput{Agent: in.Agent, Type: b.Type, Purpose: b.Purpose, Currency: b.Currency,
-				IdempotencyKey: in.IdempotencyKey}
+				Issuer: b.Issuer, IdempotencyKey: in.IdempotencyKey}
 			switch b.Type {
 			case "single":
 				cin.Type = engine.CardSingleUse

@@ -119,7 +119,8 @@ type patchAgentRequest struct {
 	Idempotency
 	AgentPath
 	Body struct {
-		Mode string `json:"mode" enum:"live,paper,approval_only,disabled" doc:"The agent's new mode."`
+		Mode          string `json:"mode,omitempty" enum:"live,paper,approval_only,disabled" doc:"The agent's new mode."`
+		DefaultIssuer string `json:"default_issuer,omitempty" enum:"stripe,lithic,none" doc:"The issuer the agent's new cards are provisioned at; none for sandbox cards."`
 	}
 }
 
@@ -167,8 +168,16 @@ func (h *Handler) registerAgents() {
 			return h.eng.GetAgent(ctx, a, in.Agent)
 		})
 	register(h, huma.Operation{OperationID: "update-agent", Method: http.MethodPatch, Path: "/v1/agents/{agent}",
-		Tags: tags, Summary: "Change an agent's mode"},
+		Tags: tags, Summary: "Change an agent's mode or default issuer", Description: "One of mode and default_issuer per request."},
 		func(ctx context.Context, a engine.Actor, in *patchAgentRequest) (*engine.Agent, error) {
+			switch b := in.Body; {
+			case (b.Mode == "") == (b.DefaultIssuer == ""):
+				return nil, &engine.Error{Code: engine.CodeInvalidInput, Field: "mode",
+					Message: "mode: give either mode or default_issuer (one per request)"}
+			case b.DefaultIssuer != "":
+				return h.eng.SetDefaultIssuer(ctx, a, engine.SetDefaultIssuerInput{Agent: in.Agent, Issuer: b.DefaultIssuer,
+					IdempotencyKey: in.IdempotencyKey})
+			}
 			return h.eng.SetAgentMode(ctx, a, engine.SetModeInput{Agent: in.Agent, Mode: in.Body.Mode,
 				IdempotencyKey: in.IdempotencyKey})
 		})

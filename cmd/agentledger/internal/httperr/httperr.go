@@ -44,7 +44,9 @@ func Status(code string) int {
 		return http.StatusConflict
 	case CodeRateLimited:
 		return http.StatusTooManyRequests
-	case engine.CodeBusy, engine.CodeUnavailable:
+	case engine.CodeIssuerRefused:
+		return http.StatusBadGateway
+	case engine.CodeBusy, engine.CodeUnavailable, engine.CodeIssuerUnavailable:
 		return http.StatusServiceUnavailable
 	case engine.CodeInternal, "":
 		return http.StatusInternalServerError
