@@ -102,6 +102,9 @@ var (
 		"exp_month": integer("", 1), "exp_year": integer("", 2000),
 		"currency": str(""), "purpose": str(""), "limits": schema{"type": "object"},
 		"frozen_by": str(""), "created_at": str("RFC 3339"),
+		"issuer":         enum("The real issuer the card is at; absent for a sandbox card.", "stripe", "lithic"),
+		"issuer_card_id": str("The issuer's card id."),
+		"issuer_sync":    str("After a change: synced, or pending: why (the issuer is told later)."),
 	}, "id", "agent_id", "type", "status", "last4", "currency")
 
 	detailsOut = object(schema{

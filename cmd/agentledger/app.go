@@ -244,11 +244,15 @@ func (a *app) openOrCreate() error {
 	}
 	_, statErr := os.Stat(a.dbPath)
 	created := errors.Is(statErr, os.ErrNotExist)
+	issuers, err := a.cardIssuers()
+	if err != nil {
+		return err
+	}
 	db, err := sqlite.Open(a.dbPath, sqlite.Options{Key: key})
 	if err != nil {
 		return err
 	}
-	a.db, a.engine = db, engine.New(db, engine.Options{Clock: a.clock})
+	a.db, a.engine = db, engine.New(db, engine.Options{Clock: a.clock, Issuers: issuers})
 	if err := a.checkTimeZone(created); err != nil {
 		a.close()
 		return err
