@@ -155,7 +155,7 @@ func (c *Client) fail(op string, err error, cl *call) *engine.IssuerError {
 			e.Status = status
 			e.Message = fmt.Sprintf("%s: %s, with a body that is not a Stripe error", op, http.StatusText(status))
 		case status > 0:
-			e.Message = fmt.Sprintf("%s: answered %d with a body that is not the expected Stripe object (the call may have taken effect)", op, status)
+			e.Message = fmt.Sprintf("%s: the answer (%d) could not be read as a Stripe object (the call may have taken effect)", op, status)
 		default:
 			e.Message = op + ": request not sent: " + err.Error()
 		}
