@@ -92,9 +92,10 @@ var (
 )
 
 // Binary returns the path of the stripe-mock binary, building it into the
-// cache when it is not there yet. Concurrent builds (parallel test
-// processes) each build into their own temporary directory and rename the
-// result into place, so a reader never sees a half-written binary.
+// cache when it is not there yet. Test processes started together (go test
+// ./...) take a file lock, so one builds and the others wait for it; the
+// build goes to a temporary directory and is renamed into place, so a
+// reader never sees a half-written binary.
 func Binary() (string, error) {
 	binOnce.Do(func() { binPath, binErr = build() })
 	return binPath, binErr
@@ -118,11 +119,23 @@ func build() (string, error) {
 		name += ".exe"
 	}
 	bin := filepath.Join(dir, name)
-	if fi, err := os.Stat(bin); err == nil && fi.Mode().IsRegular() && fi.Size() > 0 {
+	cached := func() bool {
+		fi, err := os.Stat(bin)
+		return err == nil && fi.Mode().IsRegular() && fi.Size() > 0
+	}
+	if cached() {
 		return bin, nil
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("cache directory: %w", err)
+	}
+	unlock, err := lockBuild(filepath.Join(dir, ".lock"))
+	if err != nil {
+		return "", fmt.Errorf("cache directory: %w", err)
+	}
+	defer unlock()
+	if cached() { // built by another process while this one waited
+		return bin, nil
 	}
 	tmp, err := os.MkdirTemp(dir, "build-")
 	if err != nil {
