@@ -156,8 +156,9 @@ func createControls(w wanted) *stripe.IssuingCardCreateSpendingControlsParams {
 // `spending_controls[spending_limits]=`, Stripe's way to empty an array).
 // Clearing only what is there keeps the request one that Stripe's
 // published schema (and stripe-mock, which enforces it) accepts, since the
-// schema types these fields as arrays only, and never sends an allow list
-// and a block list together.
+// schema types these fields as arrays only. An allow list and a block list
+// are never both sent non-empty (Stripe takes one or the other); one may be
+// set while the other is cleared.
 func updateControls(w wanted, cur *stripe.IssuingCardSpendingControls) *stripe.IssuingCardUpdateSpendingControlsParams {
 	if cur == nil {
 		cur = &stripe.IssuingCardSpendingControls{}
