@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/agentledger/agentledger/cmd/agentledger/internal/issuers/lithicapi/lithictest"
+	"github.com/agentledger/agentledger/cmd/agentledger/internal/issuers/stripeapi/stripemock"
 	"github.com/agentledger/agentledger/engine"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -76,4 +77,32 @@ func TestIssuerCardsFromTheCommandLine(t *testing.T) {
 	assert.True(t, strings.Contains(c.ok("agent", "show", "buyer"), "lithic"))
 	assert.Len(t, srv.Cards(), 2)
 	c.ok("ledger", "verify")
+}
+
+// The Stripe configuration from the environment, against stripe-mock.
+func TestStripeCardFromTheCommandLine(t *testing.T) {
+	mock := stripemock.Start(t)
+	c := newCLI(t)
+	c.ok("init")
+	c.ok("user", "create", "acme", "--email", "ops@acme.example")
+	c.ok("user", "approve", "acme")
+	c.ok("agent", "create", "buyer", "--user", "acme")
+	c.env["AGENTLEDGER_STRIPE_API_KEY"] = "sk_test_cli"
+	c.env["AGENTLEDGER_STRIPE_API_BASE"] = mock.URL
+	c.env["AGENTLEDGER_STRIPE_BILLING_ADDRESS"] = `{"line1":"1 Main St","city":"Oakland"}`
+	errOut := c.fail(exitError, "card", "list")
+	assert.Contains(t, errOut, "AGENTLEDGER_STRIPE_BILLING_ADDRESS", "a bad address is refused, naming the variable")
+	c.env["AGENTLEDGER_STRIPE_BILLING_ADDRESS"] = ""
+	errOut = c.fail(exitError, "card", "create", "--agent", "buyer", "--issuer", "stripe")
+	assert.Contains(t, errOut, "AGENTLEDGER_STRIPE_BILLING_ADDRESS", "a cardholder needs the address")
+	c.env["AGENTLEDGER_STRIPE_BILLING_ADDRESS"] = `{"line1":"1 Main St","city":"Oakland","state":"CA","postal_code":"94607","country":"US"}`
+
+	var card engine.Card
+	c.json(&card, "card", "create", "--agent", "buyer", "--issuer", "stripe")
+	assert.Equal(t, engine.IssuerStripe, card.Issuer)
+	assert.True(t, strings.HasPrefix(card.IssuerCardID, "ic_"), card.IssuerCardID)
+	var frozen engine.Card
+	c.json(&frozen, "card", "freeze", card.ID)
+	assert.Equal(t, engine.IssuerSynced, frozen.IssuerSync)
+	assert.NotContains(t, c.snapshot(), "sk_test_cli", "the API key is not stored")
 }

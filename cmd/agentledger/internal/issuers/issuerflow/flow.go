@@ -40,6 +40,9 @@ type Issuer struct {
 	// OpenCards counts the cards the issuer holds that are not closed, when
 	// it keeps state.
 	OpenCards func() int
+	// Rewrite, when set, changes the issuer's answers on their way back
+	// (a mock that cannot give some field).
+	Rewrite func(*http.Response) error
 }
 
 // clientTimeout is the issuer client's timeout in the scenario: a hung
@@ -67,7 +70,7 @@ func newWorld(t *testing.T, is Issuer) *world {
 	if is.Start != nil {
 		target = is.Start(t)
 	}
-	proxy := NewProxy(t, target, 3*clientTimeout)
+	proxy := NewProxy(t, target, 3*clientTimeout, is.Rewrite)
 	// No keep-alive: a refused connection is then never retried unseen.
 	hc := &http.Client{Timeout: clientTimeout, Transport: &http.Transport{DisableKeepAlives: true}}
 	env := sqlitetest.NewWith(t, sqlitetest.Options{Engine: engine.Options{
@@ -85,6 +88,13 @@ func newWorld(t *testing.T, is Issuer) *world {
 	_, err = env.Engine.SetDefaultIssuer(env.Ctx, engine.Operator, engine.SetDefaultIssuerInput{Agent: agent.ID, Issuer: is.Name})
 	require.NoError(t, err)
 	w := &world{t: t, is: is, env: env, proxy: proxy, agent: agent}
+	t.Cleanup(func() {
+		// Every call agentledger made was accepted by the issuer's API
+		// (stripe-mock checks each against Stripe's OpenAPI schema).
+		for _, r := range proxy.Refused() {
+			t.Errorf("the issuer refused %s %s?%s (%d): %s", r.Method, r.Path, r.Query, r.Status, r.Body)
+		}
+	})
 	w.mcp = connect(t, mcp.New(env.Engine, mcp.Options{}), engine.Actor{Role: engine.RoleAgent, AgentID: agent.ID, KeyID: "key_flow"})
 	return w
 }

@@ -27,6 +27,7 @@ type Request struct {
 	Query  string
 	Body   string
 	Fault  string // the fault injected, if any
+	Status int    // the issuer's answer's status; 0 when faulted
 }
 
 func (r Request) String() string { return r.Method + " " + r.Path }
@@ -51,13 +52,15 @@ type Proxy struct {
 
 // NewProxy starts a proxy to target until t ends. hang is how long a hung
 // request hangs (longer than the client's timeout).
-func NewProxy(t testing.TB, target string, hang time.Duration) *Proxy {
+// rewrite, when set, may change the issuer's answers on their way back.
+func NewProxy(t testing.TB, target string, hang time.Duration, rewrite func(*http.Response) error) *Proxy {
 	u, err := url.Parse(target)
 	if err != nil {
 		t.Fatal(err)
 	}
 	p := &Proxy{hang: hang}
 	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ModifyResponse = rewrite
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -68,6 +71,7 @@ func NewProxy(t testing.TB, target string, hang time.Duration) *Proxy {
 		}
 		p.mu.Lock()
 		p.requests = append(p.requests, req)
+		i := len(p.requests) - 1
 		p.mu.Unlock()
 		switch f {
 		case "500":
@@ -95,11 +99,47 @@ func NewProxy(t testing.TB, target string, hang time.Duration) *Proxy {
 			}
 			panic(http.ErrAbortHandler)
 		}
-		rp.ServeHTTP(w, r)
+		sw := &statusWriter{ResponseWriter: w}
+		rp.ServeHTTP(sw, r)
+		p.mu.Lock()
+		p.requests[i].Status = sw.status
+		p.mu.Unlock()
 	}))
 	p.URL = p.srv.URL
 	t.Cleanup(p.srv.Close)
 	return p
+}
+
+// statusWriter notes the status of an answer.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Refused returns the requests the issuer itself refused (4xx): with a
+// schema-checking issuer API, a call agentledger got wrong.
+func (p *Proxy) Refused() []Request {
+	var out []Request
+	for _, r := range p.Requests() {
+		if r.Status >= 400 && r.Status < 500 {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Fail makes the next n requests of method under pathPrefix fail: kind is

@@ -284,6 +284,11 @@ func (c *Client) Credentials(ctx context.Context, externalID string) (*engine.Is
 	if err != nil {
 		return nil, err
 	}
+	if card.Number == "" || card.CVC == "" {
+		return nil, &engine.IssuerError{Issuer: engine.IssuerStripe, Status: http.StatusOK, Code: CodeNoNumber,
+			Message: "Stripe gave no number for card " + externalID +
+				" (only virtual cards, and only accounts Stripe has enabled to retrieve numbers, get one)"}
+	}
 	return &engine.IssuerCredentials{
 		PAN: card.Number, CVV: card.CVC, ExpMonth: int(card.ExpMonth), ExpYear: int(card.ExpYear),
 	}, nil

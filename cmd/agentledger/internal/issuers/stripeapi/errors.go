@@ -28,6 +28,10 @@ const (
 	// CodeCardClosed: the card is canceled at Stripe and the update would
 	// reopen it. Status is 409.
 	CodeCardClosed = "agentledger_card_closed"
+	// CodeNoNumber: Stripe answered a card's retrieval with number and CVC
+	// expanded but without them (a physical card, or an account Stripe has
+	// not enabled to retrieve numbers through the API).
+	CodeNoNumber = "agentledger_no_number"
 )
 
 // call is what the transport saw of one API call's HTTP exchange: stripe-go
