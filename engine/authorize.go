@@ -580,7 +580,7 @@ func (r *authRun) recordApproval() error {
 		if err := r.tx.UpdateCard(r.card); err != nil {
 			return err
 		}
-		if err := r.e.queueIssuerCard(r.tx, r.card, now); err != nil {
+		if err := r.e.queueIssuerCard(r.tx, r.card, now, true); err != nil {
 			return err
 		}
 		if err := r.e.emit(r.tx, now, EventCardClosed, r.card); err != nil {

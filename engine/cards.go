@@ -155,28 +155,34 @@ func (e *Engine) prepareCard(tx Tx, actor Actor, in CreateCardInput, id string, 
 
 // provisionCard creates the planned card at its issuer, then records it
 // here (validated again: the agent may have changed meanwhile). An issuer
-// card that is not recorded is abandoned: cancelled at the issuer.
+// card that is not recorded is abandoned: cancelled at the issuer. One
+// that is recorded but whose policy changed while it was being made, is
+// queued and brought up to date.
 func (e *Engine) provisionCard(ctx context.Context, actor Actor, in CreateCardInput, issuer string, spec IssuerCardSpec) (*Card, error) {
 	iss, err := e.issuerAPI(issuer)
 	if err != nil {
 		return nil, &Error{Code: CodeInvalidInput, Field: "issuer", Message: "issuer: " + ErrorMessage(err)}
 	}
-	callCtx, cancel := context.WithTimeout(ctx, issuerCallTimeout)
+	callCtx, cancel := context.WithTimeout(ctx, e.issuerWait)
 	issued, err := iss.CreateCard(callCtx, spec)
 	cancel()
 	if err != nil {
+		what := "no card was created"
 		var ie *IssuerError
-		if errors.As(err, &ie) && ie.Unreached() {
+		if errors.As(err, &ie) && ie.MayHaveActed() {
 			// The issuer may have made the card before its answer was lost.
-			e.abandonIssuerCard(ctx, iss, spec, "", err)
+			if aerr := e.abandonIssuerCard(ctx, iss, spec, ""); aerr != nil {
+				what = "no card was recorded here; " + ErrorMessage(aerr)
+			}
 		}
-		return nil, issuerFailure(err, "no card was created")
+		return nil, issuerFailure(err, what)
 	}
 	var out *Card
+	var stale bool
 	err = e.update(ctx, func(tx Tx, now time.Time) error {
 		var err error
 		out, err = idempotent(tx, actor, in.IdempotencyKey, "card.create", in, now, func() (*Card, error) {
-			card, _, user, err := e.prepareCard(tx, actor, in, spec.CardID, now)
+			card, agent, user, err := e.prepareCard(tx, actor, in, spec.CardID, now)
 			if err != nil {
 				return nil, err
 			}
@@ -197,20 +203,43 @@ func (e *Engine) provisionCard(ctx context.Context, actor Actor, in CreateCardIn
 				CreatedAt: now}); err != nil {
 				return nil, err
 			}
+			// The policy may have changed while the issuer made the card, or
+			// the issuer may have handed back a card an earlier attempt made.
+			want := iss.Mirrored(mirrorControls(card.Limits, agent.Policy.Effective().SpendLimits))
+			if stale = !sameControls(want, issued.Controls) || issued.Status != card.Status; stale {
+				if err := e.queueIssuerCard(tx, card, now, issued.Status != card.Status); err != nil {
+					return nil, err
+				}
+			}
 			return card, e.emit(tx, now, EventCardCreated, card)
 		})
 		return err
 	})
 	if err != nil {
-		e.abandonIssuerCard(ctx, iss, spec, issued.ExternalID, err)
+		if aerr := e.abandonIssuerCard(ctx, iss, spec, issued.ExternalID); aerr != nil {
+			return nil, &Error{Code: ErrorCode(err), Field: fieldOf(err), Message: ErrorMessage(err) + "; " + ErrorMessage(aerr)}
+		}
 		return nil, err
 	}
 	if out.ID != spec.CardID {
 		// A concurrent request with the same idempotency key recorded its
 		// card first: this one is not needed.
-		e.abandonIssuerCard(ctx, iss, spec, issued.ExternalID, nil)
+		_ = e.abandonIssuerCard(ctx, iss, spec, issued.ExternalID)
+		return out, nil
+	}
+	if stale {
+		e.followIssuers(ctx, []*Card{out})
 	}
 	return out, nil
+}
+
+// fieldOf is the field an error names, if any.
+func fieldOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Field
+	}
+	return ""
 }
 
 // GetCard returns a card the actor may see.
@@ -301,10 +330,15 @@ func (e *Engine) RevealCard(ctx context.Context, actor Actor, in RevealInput) (*
 		out, err = idempotent(tx, actor, in.IdempotencyKey, "card.details", in, now, func() (*CardDetails, error) {
 			return e.revealCard(tx, actor, in, now)
 		})
-		if err == nil {
-			card, err = tx.FindCard(out.CardID)
+		if err != nil {
+			return err
 		}
-		return err
+		if card, err = tx.FindCard(out.CardID); err != nil || card.Issuer == "" {
+			return err
+		}
+		// The number is fetched anew even for a repeated request: the card,
+		// its agent and the intent must allow it now, as at the first reveal.
+		return e.stillRevealable(tx, card, out.IntentID, now)
 	})
 	if err != nil || card.Issuer == "" {
 		return out, err
@@ -313,7 +347,7 @@ func (e *Engine) RevealCard(ctx context.Context, actor Actor, in RevealInput) (*
 	if err != nil {
 		return nil, err
 	}
-	callCtx, cancel := context.WithTimeout(ctx, issuerCallTimeout)
+	callCtx, cancel := context.WithTimeout(ctx, e.issuerWait)
 	creds, err := iss.Credentials(callCtx, card.IssuerCardID)
 	cancel()
 	if err != nil {
@@ -324,6 +358,36 @@ func (e *Engine) RevealCard(ctx context.Context, actor Actor, in RevealInput) (*
 		out.ExpMonth, out.ExpYear = creds.ExpMonth, creds.ExpYear
 	}
 	return out, nil
+}
+
+// stillRevealable fails unless an issuer card may show its number for the
+// intent now: the card usable, its agent not disabled, the intent revealed
+// on this card and not lapsed.
+func (e *Engine) stillRevealable(tx Tx, card *Card, intentID string, now time.Time) error {
+	if err := cardUsable(card); err != nil {
+		return err
+	}
+	agent, err := tx.FindAgent(card.AgentID)
+	if err != nil {
+		return err
+	}
+	if agent.Mode == ModeDisabled {
+		return Errorf(CodeAgentDisabled, "agent %s is disabled", agent.Name)
+	}
+	i, err := tx.FindIntent(intentID)
+	if err != nil {
+		return err
+	}
+	if err := e.expireIfDue(tx, i, now); err != nil {
+		return err
+	}
+	switch {
+	case i.Status == IntentExpired:
+		return Errorf(CodeIntentExpired, "intent %s expired at %s; declare a new one", i.ID, i.ExpiresAt.Format(time.RFC3339))
+	case i.Status != IntentRevealed || i.CardID != card.ID:
+		return Errorf(CodeInvalidState, "intent %s is %s; declare a new one", i.ID, i.Status)
+	}
+	return nil
 }
 
 func (e *Engine) revealCard(tx Tx, actor Actor, in RevealInput, now time.Time) (*CardDetails, error) {
@@ -677,7 +741,7 @@ func (e *Engine) applyCardChange(tx Tx, c *Card, now time.Time, change func(*Car
 		if err := tx.UpdateCard(c); err != nil {
 			return err
 		}
-		if err := e.queueIssuerCard(tx, c, now); err != nil {
+		if err := e.queueIssuerCard(tx, c, now, true); err != nil {
 			return err
 		}
 		if err := e.emit(tx, now, cardEvent(c.Status), c); err != nil {

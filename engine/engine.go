@@ -35,7 +35,13 @@ type Options struct {
 	// Issuers are the real issuers' APIs cards may be provisioned at, by
 	// name; none when nil.
 	Issuers []CardIssuer
+	// IssuerTimeout bounds one call to an issuer made while a caller waits
+	// (a create, a freeze, a reveal); DefaultIssuerTimeout when zero.
+	IssuerTimeout time.Duration
 }
+
+// DefaultIssuerTimeout is Options.IssuerTimeout's default.
+const DefaultIssuerTimeout = 10 * time.Second
 
 // Engine decides and records every spend. It is safe for concurrent use;
 // all state lives in the Store.
@@ -47,7 +53,8 @@ type Engine struct {
 	backoff     []time.Duration
 	ids         idGenerator
 	issuers     map[string]CardIssuer
-	syncLocks   sync.Map // card id → *sync.Mutex: one push of a card at a time
+	issuerWait  time.Duration
+	syncLocks   sync.Map // card id → chan struct{} (cap 1): one push of a card at a time
 }
 
 // New returns an engine over the store.
@@ -61,6 +68,10 @@ func New(store Store, opts Options) *Engine {
 	}
 	if e.approvalTTL <= 0 {
 		e.approvalTTL = DefaultApprovalTTL
+	}
+	e.issuerWait = opts.IssuerTimeout
+	if e.issuerWait <= 0 {
+		e.issuerWait = DefaultIssuerTimeout
 	}
 	e.issuers = map[string]CardIssuer{}
 	for _, iss := range opts.Issuers {

@@ -23,7 +23,8 @@ type issuerWorld struct {
 func newIssuerWorld(t *testing.T) *issuerWorld {
 	stripe, lithic := issuertest.New(engine.IssuerStripe), issuertest.New(engine.IssuerLithic)
 	lithic.MirrorsMCCs = false
-	env := sqlitetest.NewWith(t, sqlitetest.Options{Engine: engine.Options{Issuers: []engine.CardIssuer{stripe, lithic}}})
+	env := sqlitetest.NewWith(t, sqlitetest.Options{Engine: engine.Options{Issuers: []engine.CardIssuer{stripe, lithic},
+		IssuerTimeout: 200 * time.Millisecond}})
 	u := env.User("Ada Lovelace", 100_000)
 	a := env.Agent("buyer", u, engine.Policy{SpendLimits: engine.SpendLimits{
 		PerTransactionLimit: sqlitetest.Ptr[int64](5_000), DailyLimit: sqlitetest.Ptr[int64](10_000),
@@ -130,6 +131,15 @@ func TestProvisionFailures(t *testing.T) {
 		// ... and when the issuer stays away, the cancellation is queued.
 		{"answer lost, issuer gone", []issuertest.Fault{issuertest.LostAnswer, issuertest.Unreached},
 			engine.CodeIssuerUnavailable, false, true},
+		// ... or hangs past the timeout: the queue entry is written first.
+		{"answer lost, issuer hangs", []issuertest.Fault{issuertest.LostAnswer, issuertest.Hang},
+			engine.CodeIssuerUnavailable, false, true},
+		// ... or answers that the first request is still under way, which
+		// does not prove that no card was made.
+		{"answer lost, key in use", []issuertest.Fault{issuertest.LostAnswer, issuertest.InUse},
+			engine.CodeIssuerUnavailable, false, true},
+		// An answer that cannot be used: the card may exist all the same.
+		{"answer garbled", []issuertest.Fault{issuertest.Garbled}, engine.CodeIssuerRefused, true, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := newIssuerWorld(t)
@@ -258,9 +268,10 @@ func TestIssuerDownFreezeIsQueued(t *testing.T) {
 		got, err := w.Engine.GetCard(w.Ctx, engine.Operator, card.ID)
 		require.NoError(t, err)
 		assert.Equal(t, engine.CardFrozen, got.Status)
-		_, err = w.Engine.Authorize(w.Ctx, engine.Operator, engine.AuthorizeInput{CardID: card.ID, Amount: 100, Currency: "USD",
+		a, err := w.Engine.Authorize(w.Ctx, engine.Operator, engine.AuthorizeInput{CardID: card.ID, Amount: 100, Currency: "USD",
 			Merchant: engine.Merchant{Name: "Shop"}})
 		require.NoError(t, err)
+		assert.Equal(t, engine.CodeCardFrozen, a.DeclineCode, "declined here from the moment of the freeze")
 
 		q := w.queue()
 		require.Len(t, q, 1)
@@ -386,4 +397,182 @@ func TestSyncIssuersRepairsDrift(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, again.Drift, "no drift once repaired")
 	w.Verify()
+}
+
+// A change of controls alone never undoes a freeze made at the issuer.
+func TestControlsChangeKeepsIssuerFreeze(t *testing.T) {
+	w := newIssuerWorld(t)
+	card, err := w.create(engine.CreateCardInput{Issuer: engine.IssuerStripe})
+	require.NoError(t, err)
+	w.stripe.SetStatus(card.IssuerCardID, engine.CardFrozen) // the fraud team, in Stripe's dashboard
+	_, err = w.Engine.PatchPolicy(w.Ctx, engine.Operator, engine.PatchPolicyInput{Agent: w.agent.ID,
+		Patch: map[string]json.RawMessage{"daily_limit": json.RawMessage("900")}})
+	require.NoError(t, err)
+	at, _ := w.stripe.Card(card.IssuerCardID)
+	assert.Equal(t, engine.CardFrozen, at.Status, "still frozen at the issuer")
+	assert.Equal(t, int64(900), at.Controls.Daily, "the controls changed")
+
+	// A controls change still queued when sync runs: the issuer's freeze is adopted.
+	w.stripe.Fail("UpdateCard", issuertest.Unreached)
+	_, err = w.Engine.PatchPolicy(w.Ctx, engine.Operator, engine.PatchPolicyInput{Agent: w.agent.ID,
+		Patch: map[string]json.RawMessage{"daily_limit": json.RawMessage("800")}})
+	require.NoError(t, err)
+	require.Len(t, w.queue(), 1)
+	r, err := w.Engine.SyncIssuers(w.Ctx, engine.Operator, engine.IssuerSyncInput{})
+	require.NoError(t, err)
+	require.NotEmpty(t, r.Drift)
+	assert.Equal(t, "frozen here", r.Drift[0].Repair)
+	got, _ := w.Engine.GetCard(w.Ctx, engine.Operator, card.ID)
+	assert.Equal(t, engine.CardFrozen, got.Status)
+	at, _ = w.stripe.Card(card.IssuerCardID)
+	assert.Equal(t, engine.CardFrozen, at.Status)
+	assert.Equal(t, int64(800), at.Controls.Daily)
+	assert.Empty(t, r.Queued)
+}
+
+// A card closed at the issuer is closed here, even with a change of its
+// status still queued: nothing can reopen it.
+func TestClosedAtIssuerWinsOverQueuedChange(t *testing.T) {
+	w := newIssuerWorld(t)
+	card, err := w.create(engine.CreateCardInput{Issuer: engine.IssuerLithic})
+	require.NoError(t, err)
+	w.lithic.Fail("UpdateCard", issuertest.Unreached)
+	_, err = w.Engine.FreezeCard(w.Ctx, engine.Operator, engine.CardActionInput{CardID: card.ID})
+	require.NoError(t, err)
+	w.lithic.SetStatus(card.IssuerCardID, engine.CardClosed)
+	r, err := w.Engine.SyncIssuers(w.Ctx, engine.Operator, engine.IssuerSyncInput{})
+	require.NoError(t, err)
+	require.Len(t, r.Drift, 1)
+	assert.Equal(t, "closed here", r.Drift[0].Repair)
+	assert.Empty(t, r.Queued, "nothing left to retry forever")
+	got, _ := w.Engine.GetCard(w.Ctx, engine.Operator, card.ID)
+	assert.Equal(t, engine.CardClosed, got.Status)
+}
+
+// A repeated reveal (same idempotency key) fetches the number again only
+// while the card, agent and intent still allow it.
+func TestRevealReplayChecksAgain(t *testing.T) {
+	for name, change := range map[string]func(w *issuerWorld, card *engine.Card){
+		"card closed": func(w *issuerWorld, card *engine.Card) {
+			_, err := w.Engine.CloseCard(w.Ctx, engine.Operator, engine.CardActionInput{CardID: card.ID})
+			require.NoError(w.T, err)
+		},
+		"agent disabled": func(w *issuerWorld, _ *engine.Card) {
+			_, err := w.Engine.SetAgentMode(w.Ctx, engine.Operator, engine.SetModeInput{Agent: w.agent.ID, Mode: engine.ModeDisabled})
+			require.NoError(w.T, err)
+		},
+		"intent lapsed": func(w *issuerWorld, _ *engine.Card) { w.Clock.Advance(time.Hour) },
+		"intent cancelled": func(w *issuerWorld, _ *engine.Card) {
+			intents, err := w.Engine.ListIntents(w.Ctx, engine.Operator, engine.ListIntentsInput{Agent: w.agent.ID})
+			require.NoError(w.T, err)
+			_, err = w.Engine.CancelIntent(w.Ctx, engine.Operator, engine.CancelIntentInput{IntentID: intents.Items[0].ID})
+			require.NoError(w.T, err)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := newIssuerWorld(t)
+			card, err := w.create(engine.CreateCardInput{Issuer: engine.IssuerStripe})
+			require.NoError(t, err)
+			actor := sqlitetest.AgentActor(w.agent)
+			_, err = w.Engine.DeclareIntent(w.Ctx, actor, engine.DeclareIntentInput{CardID: card.ID, Summary: "paper", Amount: 500})
+			require.NoError(t, err)
+			in := engine.RevealInput{CardID: card.ID, IdempotencyKey: "k"}
+			_, err = w.Engine.RevealCard(w.Ctx, actor, in)
+			require.NoError(t, err)
+			change(w, card)
+			before := len(w.stripe.Calls())
+			_, err = w.Engine.RevealCard(w.Ctx, actor, in)
+			require.Error(t, err, "a replay does not skip the checks")
+			for _, c := range w.stripe.Calls()[before:] {
+				assert.NotEqual(t, "Credentials", c.Method, "no number fetched")
+			}
+		})
+	}
+}
+
+// The policy tightened while the issuer was making the card: the card is
+// brought up to date at once.
+func TestPolicyChangedDuringCreate(t *testing.T) {
+	w := newIssuerWorld(t)
+	w.stripe.OnCreate = func() {
+		w.stripe.OnCreate = nil
+		_, err := w.Engine.PatchPolicy(w.Ctx, engine.Operator, engine.PatchPolicyInput{Agent: w.agent.ID,
+			Patch: map[string]json.RawMessage{"daily_limit": json.RawMessage("100")}})
+		require.NoError(t, err)
+	}
+	card, err := w.create(engine.CreateCardInput{Issuer: engine.IssuerStripe})
+	require.NoError(t, err)
+	at, _ := w.stripe.Card(card.IssuerCardID)
+	assert.Equal(t, int64(100), at.Controls.Daily, "the tightened limit reached the issuer")
+	assert.Empty(t, w.queue())
+}
+
+// Two processes push one card: the older push lands last, and is
+// repeated with the card's present state.
+func TestStalePushFromAnotherProcessIsRepaired(t *testing.T) {
+	w := newIssuerWorld(t)
+	card, err := w.create(engine.CreateCardInput{Issuer: engine.IssuerStripe})
+	require.NoError(t, err)
+	_, err = w.Engine.FreezeCard(w.Ctx, engine.Operator, engine.CardActionInput{CardID: card.ID})
+	require.NoError(t, err)
+	other := w.Reopen(engine.Options{Issuers: []engine.CardIssuer{w.stripe, w.lithic}})
+
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once bool
+	w.stripe.OnUpdate = func(spec engine.IssuerCardSpec) {
+		if !once && spec.Status == engine.CardActive {
+			once = true
+			close(entered)
+			<-release // the first process's unfreeze is slow to land
+		}
+	}
+	done := make(chan error)
+	go func() {
+		_, err := w.Engine.UnfreezeCard(w.Ctx, engine.Operator, engine.CardActionInput{CardID: card.ID})
+		done <- err
+	}()
+	<-entered
+	_, err = other.Engine.FreezeCard(w.Ctx, engine.Operator, engine.CardActionInput{CardID: card.ID})
+	require.NoError(t, err)
+	at, _ := w.stripe.Card(card.IssuerCardID)
+	require.Equal(t, engine.CardFrozen, at.Status)
+	close(release)
+	require.NoError(t, <-done)
+
+	got, _ := w.Engine.GetCard(w.Ctx, engine.Operator, card.ID)
+	assert.Equal(t, engine.CardFrozen, got.Status)
+	at, _ = w.stripe.Card(card.IssuerCardID)
+	assert.Equal(t, engine.CardFrozen, at.Status, "the stale unfreeze was overwritten with the card's present state")
+}
+
+// Concurrent creates with one idempotency key: one card, and no other
+// usable at the issuer.
+func TestConcurrentProvisionSameKey(t *testing.T) {
+	w := newIssuerWorld(t)
+	const n = 4
+	ids := make(chan string, n)
+	for range n {
+		go func() {
+			c, err := w.create(engine.CreateCardInput{Issuer: engine.IssuerStripe, IdempotencyKey: "same"})
+			if err != nil {
+				ids <- "error: " + err.Error()
+				return
+			}
+			ids <- c.ID
+		}()
+	}
+	seen := map[string]bool{}
+	for range n {
+		seen[<-ids] = true
+	}
+	require.Len(t, seen, 1, "every request got the same card: %v", seen)
+	open := 0
+	for _, c := range w.stripe.Calls() {
+		if c.Method == "CreateCard" && c.Ext != "" {
+			if at, _ := w.stripe.Card(c.Ext); at.Status != engine.CardClosed {
+				open++
+			}
+		}
+	}
+	assert.Equal(t, 1, open, "the others were cancelled at the issuer")
 }

@@ -15,7 +15,10 @@ type IssuerCardSpec struct {
 	CardID   string
 	Type     string // CardSingleUse or CardMultiUse
 	Currency string // ISO 4217, upper case
-	Status   string // CardActive, CardFrozen or CardClosed
+	// Status is CardActive, CardFrozen or CardClosed. In UpdateCard an empty
+	// Status leaves the card's status as the issuer has it: a change of
+	// controls alone must not undo a freeze made at the issuer.
+	Status   string
 	Controls IssuerControls
 	// Cardholder is whom the card is issued to (Stripe needs one per user).
 	Cardholder IssuerCardholder
@@ -124,4 +127,19 @@ func (e *IssuerError) Error() string {
 // failed there for a reason a retry can cure (no answer, 429 or 5xx).
 func (e *IssuerError) Unreached() bool {
 	return e.Status == 0 || e.Status == 429 || e.Status >= 500
+}
+
+// MayHaveActed reports whether the failed call may have taken effect at the
+// issuer all the same: no answer, a 5xx, or a success answer that could not
+// be used.
+func (e *IssuerError) MayHaveActed() bool {
+	return e.Status == 0 || e.Status >= 500 || (e.Status >= 200 && e.Status < 300)
+}
+
+// ProvesNothingDone reports whether the issuer refused the call for its
+// content (400, 422), so that it cannot have acted on it. Other refusals
+// (401, 403, 409 while the first request is still running, 429) prove
+// nothing of the kind.
+func (e *IssuerError) ProvesNothingDone() bool {
+	return e.Status == 400 || e.Status == 422
 }

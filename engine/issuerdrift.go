@@ -75,12 +75,13 @@ type IssuerSyncInput struct {
 }
 
 // SyncIssuers compares every open issuer card with its issuer and repairs
-// what differs, then works the whole issuer queue. A card with a queued
-// change is pushed: agentledger's state is the one wanted. A card that
-// changed at the issuer alone (someone used the issuer's dashboard) keeps
-// the stricter state: closed at the issuer closes it here, frozen there
-// freezes it here, and anything looser is pushed back. Controls are always
-// pushed. With DryRun nothing is changed. Operators only.
+// what differs, then works the whole issuer queue. A status changed here
+// and still queued is pushed: agentledger's state is the one wanted. A
+// status changed at the issuer alone (someone used the issuer's dashboard)
+// keeps the stricter one: frozen there freezes the card here, anything
+// looser is pushed back. A card closed at the issuer is closed here, queued
+// or not, since nothing can reopen it. Controls are always pushed. With
+// DryRun nothing is changed. Operators only.
 func (e *Engine) SyncIssuers(ctx context.Context, actor Actor, in IssuerSyncInput) (*IssuerSyncReport, error) {
 	if err := actor.requireRole("sync issuers", RoleAdmin); err != nil {
 		return nil, err
@@ -89,7 +90,7 @@ func (e *Engine) SyncIssuers(ctx context.Context, actor Actor, in IssuerSyncInpu
 	after := ""
 	for {
 		var cards []*Card
-		queued := map[string]bool{}
+		queued := map[string]*IssuerSync{}
 		specs := map[string]IssuerCardSpec{}
 		err := e.view(ctx, func(tx Tx, _ time.Time) error {
 			var err error
@@ -97,8 +98,8 @@ func (e *Engine) SyncIssuers(ctx context.Context, actor Actor, in IssuerSyncInpu
 				return err
 			}
 			for _, c := range cards {
-				if _, err := tx.FindIssuerSync(c.ID); err == nil {
-					queued[c.ID] = true
+				if q, err := tx.FindIssuerSync(c.ID); err == nil {
+					queued[c.ID] = q
 				} else if !IsNotFound(err) {
 					return err
 				}
@@ -112,7 +113,7 @@ func (e *Engine) SyncIssuers(ctx context.Context, actor Actor, in IssuerSyncInpu
 			return nil, err
 		}
 		for _, c := range cards {
-			if c.Status == CardClosed && !queued[c.ID] {
+			if c.Status == CardClosed && queued[c.ID] == nil {
 				continue // closed here and told: nothing can reopen it
 			}
 			report.Checked++
@@ -146,8 +147,8 @@ func (e *Engine) SyncIssuers(ctx context.Context, actor Actor, in IssuerSyncInpu
 }
 
 // checkIssuerCard compares one card with its issuer's copy and repairs the
-// difference unless dryRun.
-func (e *Engine) checkIssuerCard(ctx context.Context, c *Card, spec IssuerCardSpec, queued, dryRun bool) []IssuerDrift {
+// difference unless dryRun. q is the card's queue entry, if it has one.
+func (e *Engine) checkIssuerCard(ctx context.Context, c *Card, spec IssuerCardSpec, q *IssuerSync, dryRun bool) []IssuerDrift {
 	drift := func(field, here, there string) IssuerDrift {
 		return IssuerDrift{CardID: c.ID, Issuer: c.Issuer, IssuerCardID: c.IssuerCardID, Field: field, Here: here,
 			AtIssuer: there, Repair: "none (dry run)"}
@@ -155,7 +156,7 @@ func (e *Engine) checkIssuerCard(ctx context.Context, c *Card, spec IssuerCardSp
 	iss, err := e.issuerAPI(c.Issuer)
 	var have *IssuedCard
 	if err == nil {
-		callCtx, cancel := context.WithTimeout(ctx, issuerCallTimeout)
+		callCtx, cancel := context.WithTimeout(ctx, e.issuerWait)
 		have, err = iss.GetCard(callCtx, c.IssuerCardID)
 		cancel()
 		err = issuerFailure(err, "")
@@ -166,17 +167,18 @@ func (e *Engine) checkIssuerCard(ctx context.Context, c *Card, spec IssuerCardSp
 		return []IssuerDrift{d}
 	}
 	var out []IssuerDrift
-	push := queued
+	push, pushStatus := q != nil, q != nil && q.StatusChanged
 	if have.Status != c.Status {
 		d := drift("status", c.Status, have.Status)
-		stricter := statusRank(have.Status) > statusRank(c.Status)
+		changedHere := q != nil && q.StatusChanged
 		switch {
 		case dryRun:
-		case queued || !stricter:
-			push = true
-			d.Repair = "pushed to the issuer"
-		default:
+		case have.Status == CardClosed || (statusRank(have.Status) > statusRank(c.Status) && !changedHere):
 			d.Repair = e.adoptIssuerStatus(ctx, c, have.Status)
+			push = false
+		default:
+			push, pushStatus = true, true
+			d.Repair = "pushed to the issuer"
 		}
 		out = append(out, d)
 	}
@@ -189,7 +191,7 @@ func (e *Engine) checkIssuerCard(ctx context.Context, c *Card, spec IssuerCardSp
 		out = append(out, d)
 	}
 	if push && !dryRun {
-		if err := e.forcePush(ctx, c); err != nil {
+		if err := e.forcePush(ctx, c, pushStatus); err != nil {
 			for i := range out {
 				if out[i].Repair == "pushed to the issuer" {
 					out[i].Repair = "push failed, queued: " + ErrorMessage(err)
@@ -200,13 +202,10 @@ func (e *Engine) checkIssuerCard(ctx context.Context, c *Card, spec IssuerCardSp
 	return out
 }
 
-// forcePush queues a card (if it is not queued) and pushes it now.
-func (e *Engine) forcePush(ctx context.Context, c *Card) error {
+// forcePush queues a card (keeping what its entry says) and pushes it now.
+func (e *Engine) forcePush(ctx context.Context, c *Card, withStatus bool) error {
 	if err := e.update(ctx, func(tx Tx, now time.Time) error {
-		if _, err := tx.FindIssuerSync(c.ID); err == nil {
-			return nil
-		}
-		return e.queueIssuerCard(tx, c, now)
+		return e.queueIssuerCard(tx, c, now, withStatus)
 	}); err != nil {
 		return err
 	}

@@ -15,9 +15,6 @@ const IssuerNone = "none"
 
 // How long agentledger waits on an issuer, and how it retries.
 const (
-	// issuerCallTimeout bounds one call to an issuer made while a caller
-	// waits (a freeze, a reveal): past it the change waits in the queue.
-	issuerCallTimeout = 10 * time.Second
 	// followBudget bounds how long a change of many issuer cards (freezing
 	// every card) waits on the issuers before answering; the rest is queued.
 	followBudget   = 15 * time.Second
@@ -56,6 +53,10 @@ type IssuerSync struct {
 	Version string `json:"-"`
 	// Kind is IssuerSyncChange or IssuerSyncAbandoned.
 	Kind string `json:"kind"`
+	// StatusChanged says the card's status changed here (not only its
+	// controls): only then is the status pushed, so that a change of
+	// controls never undoes a freeze made at the issuer.
+	StatusChanged bool `json:"status_changed"`
 	// Abandoned is the JSON of the spec an abandoned card was created with;
 	// empty for a card of ours.
 	Abandoned     string    `json:"-"`
@@ -196,13 +197,13 @@ func mirrorControls(card, policy SpendLimits) IssuerControls {
 }
 
 // queueIssuerCard records, in the transaction of a change to an issuer
-// card's status or controls, that the issuer must be told.
-func (e *Engine) queueIssuerCard(tx Tx, c *Card, now time.Time) error {
+// card's status (statusChanged) or controls, that the issuer must be told.
+func (e *Engine) queueIssuerCard(tx Tx, c *Card, now time.Time, statusChanged bool) error {
 	if c.Issuer == "" {
 		return nil
 	}
 	return tx.QueueIssuerSync(&IssuerSync{
-		CardID: c.ID, Issuer: c.Issuer, ExternalID: c.IssuerCardID, AgentID: c.AgentID,
+		CardID: c.ID, Issuer: c.Issuer, ExternalID: c.IssuerCardID, AgentID: c.AgentID, StatusChanged: statusChanged,
 		Version: e.newID("isv", now), NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
 	})
 }
@@ -218,7 +219,7 @@ func (e *Engine) queueAgentIssuerCards(tx Tx, agentID string, now time.Time) err
 		if c.Status == CardClosed {
 			continue
 		}
-		if err := e.queueIssuerCard(tx, c, now); err != nil {
+		if err := e.queueIssuerCard(tx, c, now, false); err != nil {
 			return err
 		}
 	}
@@ -284,29 +285,50 @@ func (e *Engine) followAgentIssuerCards(ctx context.Context, agentID string) {
 	}
 }
 
-// syncLock serialises the pushes of one card within this process.
-func (e *Engine) syncLock(cardID string) *sync.Mutex {
-	mu, _ := e.syncLocks.LoadOrStore(cardID, &sync.Mutex{})
-	return mu.(*sync.Mutex)
+// lockCard takes this process's lock on pushing a card, or fails when ctx
+// ends first: a caller waiting on a hung issuer must not wait on it twice.
+func (e *Engine) lockCard(ctx context.Context, cardID string) (unlock func(), err error) {
+	v, _ := e.syncLocks.LoadOrStore(cardID, make(chan struct{}, 1))
+	ch := v.(chan struct{})
+	select {
+	case ch <- struct{}{}:
+		return func() { <-ch }, nil
+	case <-ctx.Done():
+		return nil, Errorf(CodeIssuerUnavailable, "another push of card %s to its issuer is under way", cardID)
+	}
 }
 
 // pushIssuerCard brings the issuer's copy of a queued card up to date, and
-// takes it off the queue unless it changed again meanwhile (then it pushes
-// again). A card without a queue entry is up to date already.
+// takes it off the queue unless it changed again meanwhile. A card without
+// a queue entry is up to date already.
+//
+// Pushes of one card are serialised within a process, not across processes
+// (a CLI command and a server may push the same card). So when the entry
+// has changed by the time a push lands, that push may have landed after a
+// newer one and overwritten it: the card's present state is pushed once
+// more, whether or not the entry is still there.
 func (e *Engine) pushIssuerCard(ctx context.Context, cardID string) error {
-	mu := e.syncLock(cardID)
-	mu.Lock()
-	defer mu.Unlock()
+	unlock, err := e.lockCard(ctx, cardID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	repush, repushStatus := false, false
 	for range pushRounds {
 		var q *IssuerSync
 		var card *Card
 		var spec IssuerCardSpec
 		err := e.view(ctx, func(tx Tx, _ time.Time) error {
 			var err error
-			if q, err = tx.FindIssuerSync(cardID); err != nil {
+			q, err = tx.FindIssuerSync(cardID)
+			switch {
+			case IsNotFound(err) && !repush:
 				return err
-			}
-			if q.IsAbandoned() {
+			case IsNotFound(err):
+				q = nil
+			case err != nil:
+				return err
+			case q.IsAbandoned():
 				return nil
 			}
 			if card, err = tx.FindCard(cardID); err != nil {
@@ -320,19 +342,33 @@ func (e *Engine) pushIssuerCard(ctx context.Context, cardID string) error {
 			return nil
 		case err != nil:
 			return err
-		case q.IsAbandoned():
+		case q != nil && q.IsAbandoned():
 			return e.cancelAbandoned(ctx, q)
 		}
-		iss, err := e.issuerAPI(q.Issuer)
+		withStatus := repushStatus || (q != nil && q.StatusChanged)
+		if !withStatus {
+			spec.Status = "" // controls only: keep what the issuer has
+		}
+		iss, err := e.issuerAPI(card.Issuer)
 		if err == nil {
-			callCtx, cancel := context.WithTimeout(ctx, issuerCallTimeout)
+			callCtx, cancel := context.WithTimeout(ctx, e.issuerWait)
 			_, err = iss.UpdateCard(callCtx, card.IssuerCardID, spec)
 			cancel()
 			err = issuerFailure(err, "")
 		}
 		if err != nil {
+			if q == nil {
+				// The repeat of an overwritten push failed: queue it again.
+				_ = e.update(context.WithoutCancel(ctx), func(tx Tx, now time.Time) error {
+					return e.queueIssuerCard(tx, card, now, withStatus)
+				})
+				return err
+			}
 			e.retryIssuerLater(ctx, q, err)
 			return err
+		}
+		if q == nil {
+			return nil
 		}
 		var done bool
 		if err := e.update(ctx, func(tx Tx, _ time.Time) error {
@@ -345,6 +381,7 @@ func (e *Engine) pushIssuerCard(ctx context.Context, cardID string) error {
 		if done {
 			return nil
 		}
+		repush, repushStatus = true, withStatus
 	}
 	return nil // it changed again each time; the queue has the rest
 }
@@ -374,27 +411,41 @@ func issuerBackoff(attempts int) time.Duration {
 }
 
 // abandonIssuerCard cancels, at the issuer, a card agentledger asked for and
-// will not record (the issuer's answer was lost, or recording it failed):
-// no half-made card may stay usable there. externalID is empty when the
-// issuer's answer was lost; the create is then repeated (it is idempotent)
-// to learn the card. What cannot be cancelled now is queued.
-func (e *Engine) abandonIssuerCard(ctx context.Context, iss CardIssuer, spec IssuerCardSpec, externalID string, why error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), issuerCallTimeout)
-	defer cancel()
-	raw, _ := json.Marshal(spec)
-	q := &IssuerSync{CardID: spec.CardID, Issuer: iss.Name(), ExternalID: externalID, Abandoned: string(raw)}
-	if err := cancelAbandonedAt(ctx, iss, q); err == nil {
-		return
-	} else {
-		why = err
+// will not record (the issuer's answer was lost or unusable, or recording
+// it failed): no half-made card may stay usable there. externalID is empty
+// when the issuer's answer was lost; the create is then repeated (it is
+// idempotent) to learn the card. The card is queued first, so that a
+// cancellation that fails now, or a process that dies, leaves it in the
+// queue. It returns an error only when the card could be neither queued nor
+// cancelled: then it may be left usable at the issuer.
+func (e *Engine) abandonIssuerCard(ctx context.Context, iss CardIssuer, spec IssuerCardSpec, externalID string) error {
+	ctx = context.WithoutCancel(ctx)
+	raw, err := json.Marshal(spec)
+	if err != nil {
+		return err
 	}
-	_ = e.update(ctx, func(tx Tx, now time.Time) error {
+	q := &IssuerSync{CardID: spec.CardID, Issuer: iss.Name(), ExternalID: externalID, Abandoned: string(raw)}
+	queueErr := e.update(ctx, func(tx Tx, now time.Time) error {
 		q.Version, q.NextAttemptAt, q.CreatedAt, q.UpdatedAt = e.newID("isv", now), now.Add(issuerRetryMin), now, now
-		q.Attempts, q.LastError = 1, ErrorMessage(why)
-		if err := tx.QueueIssuerSync(q); err != nil {
-			return err
-		}
-		return tx.RetryIssuerSync(q)
+		return tx.QueueIssuerSync(q)
+	})
+	callCtx, cancel := context.WithTimeout(ctx, e.issuerWait)
+	err = cancelAbandonedAt(callCtx, iss, q)
+	cancel()
+	switch {
+	case queueErr != nil && err != nil:
+		return Errorf(CodeIssuerUnavailable, "a %s card for %s may have been made and could not be cancelled: "+
+			"cancel any %s card with agentledger_card_id %s (%s)", iss.Name(), spec.CardID, iss.Name(), spec.CardID,
+			ErrorMessage(err))
+	case queueErr != nil:
+		return nil
+	case err != nil:
+		e.retryIssuerLater(ctx, q, err)
+		return nil
+	}
+	return e.update(ctx, func(tx Tx, _ time.Time) error {
+		_, err := tx.DoneIssuerSync(q.CardID, q.Version)
+		return err
 	})
 }
 
@@ -402,7 +453,7 @@ func (e *Engine) abandonIssuerCard(ctx context.Context, iss CardIssuer, spec Iss
 func (e *Engine) cancelAbandoned(ctx context.Context, q *IssuerSync) error {
 	iss, err := e.issuerAPI(q.Issuer)
 	if err == nil {
-		callCtx, cancel := context.WithTimeout(ctx, issuerCallTimeout)
+		callCtx, cancel := context.WithTimeout(ctx, e.issuerWait)
 		err = cancelAbandonedAt(callCtx, iss, q)
 		cancel()
 	}
@@ -416,6 +467,8 @@ func (e *Engine) cancelAbandoned(ctx context.Context, q *IssuerSync) error {
 	})
 }
 
+// cancelAbandonedAt cancels an abandoned card at its issuer, first
+// repeating its create to learn it when its id is unknown.
 func cancelAbandonedAt(ctx context.Context, iss CardIssuer, q *IssuerSync) error {
 	var spec IssuerCardSpec
 	if err := json.Unmarshal([]byte(q.Abandoned), &spec); err != nil {
@@ -424,8 +477,8 @@ func cancelAbandonedAt(ctx context.Context, iss CardIssuer, q *IssuerSync) error
 	if q.ExternalID == "" {
 		issued, err := iss.CreateCard(ctx, spec)
 		var ie *IssuerError
-		if errors.As(err, &ie) && !ie.Unreached() {
-			return nil // the issuer refuses the create outright: it made no card
+		if errors.As(err, &ie) && ie.ProvesNothingDone() {
+			return nil // the issuer refuses the create for its content: it made no card
 		} else if err != nil {
 			return issuerFailure(err, "")
 		}

@@ -220,7 +220,7 @@ type Tx interface {
 
 	// QueueIssuerSync adds an issuer card to the queue of cards whose state
 	// must reach the issuer, or gives its entry a new version and makes it
-	// due now.
+	// due now (StatusChanged, once set, stays set until the entry is done).
 	QueueIssuerSync(s *IssuerSync) error
 	// FindIssuerSync returns a card's queue entry; CodeNotFound when none.
 	FindIssuerSync(cardID string) (*IssuerSync, error)

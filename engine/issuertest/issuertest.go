@@ -36,6 +36,13 @@ const (
 	ServerError
 	// Refused answers 400 without acting.
 	Refused
+	// InUse answers 409 without acting, as Stripe answers a request whose
+	// idempotency key is still in use by a request under way.
+	InUse
+	// Hang answers nothing until the caller gives up (Status 0).
+	Hang
+	// Garbled acts, then answers 200 with a body that cannot be used.
+	Garbled
 )
 
 // Issuer is a fake issuer. The zero value is not usable: use New.
@@ -55,6 +62,9 @@ type Issuer struct {
 	// OnCreate, when set, runs during each CreateCard, before it answers,
 	// without the issuer's lock: a test changes things here meanwhile.
 	OnCreate func()
+	// OnUpdate, when set, runs at the start of each UpdateCard, without the
+	// issuer's lock: a test holds a push here.
+	OnUpdate func(spec engine.IssuerCardSpec)
 }
 
 // New returns an empty issuer of the name.
@@ -123,17 +133,26 @@ func (f *Issuer) Name() string { return f.name }
 
 // fault takes the next fault of method, if any: its error and whether the
 // call is to act anyway.
-func (f *Issuer) fault(method string) (error, bool) {
+func (f *Issuer) fault(ctx context.Context, method string) (error, bool) {
 	q := f.faults[method]
 	if len(q) == 0 {
 		return nil, true
 	}
 	f.faults[method] = q[1:]
 	switch q[0] {
+	case Hang:
+		f.mu.Unlock()
+		<-ctx.Done()
+		f.mu.Lock()
+		return &engine.IssuerError{Issuer: f.name, Message: "timeout awaiting response headers"}, false
+	case InUse:
+		return &engine.IssuerError{Issuer: f.name, Status: 409, Code: "idempotency_key_in_use", Message: "in use"}, false
 	case Unreached:
 		return &engine.IssuerError{Issuer: f.name, Message: "connection refused"}, false
 	case LostAnswer:
 		return &engine.IssuerError{Issuer: f.name, Message: "timeout awaiting response headers"}, true
+	case Garbled:
+		return &engine.IssuerError{Issuer: f.name, Status: 200, Code: "invalid_response", Message: "not JSON"}, true
 	case ServerError:
 		return &engine.IssuerError{Issuer: f.name, Status: 500, Message: "internal error"}, false
 	}
@@ -141,14 +160,14 @@ func (f *Issuer) fault(method string) (error, bool) {
 }
 
 // CreateCard implements engine.CardIssuer.
-func (f *Issuer) CreateCard(_ context.Context, spec engine.IssuerCardSpec) (*engine.IssuedCard, error) {
+func (f *Issuer) CreateCard(ctx context.Context, spec engine.IssuerCardSpec) (*engine.IssuedCard, error) {
 	if f.OnCreate != nil {
 		f.OnCreate()
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, Call{Method: "CreateCard", CardID: spec.CardID, Status: spec.Status})
-	err, act := f.fault("CreateCard")
+	err, act := f.fault(ctx, "CreateCard")
 	if act {
 		if ext, ok := f.byCard[spec.CardID]; ok {
 			c := *f.cards[ext]
@@ -177,11 +196,14 @@ func (f *Issuer) CreateCard(_ context.Context, spec engine.IssuerCardSpec) (*eng
 }
 
 // UpdateCard implements engine.CardIssuer.
-func (f *Issuer) UpdateCard(_ context.Context, ext string, spec engine.IssuerCardSpec) (*engine.IssuedCard, error) {
+func (f *Issuer) UpdateCard(ctx context.Context, ext string, spec engine.IssuerCardSpec) (*engine.IssuedCard, error) {
+	if f.OnUpdate != nil {
+		f.OnUpdate(spec)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, Call{Method: "UpdateCard", CardID: spec.CardID, Ext: ext, Status: spec.Status})
-	err, act := f.fault("UpdateCard")
+	err, act := f.fault(ctx, "UpdateCard")
 	if !act {
 		return nil, err
 	}
@@ -189,10 +211,13 @@ func (f *Issuer) UpdateCard(_ context.Context, ext string, spec engine.IssuerCar
 	switch {
 	case !ok:
 		return nil, &engine.IssuerError{Issuer: f.name, Status: 404, Message: "no such card"}
-	case c.Status == engine.CardClosed && spec.Status != engine.CardClosed:
+	case c.Status == engine.CardClosed && spec.Status != engine.CardClosed && spec.Status != "":
 		return nil, &engine.IssuerError{Issuer: f.name, Status: 400, Message: "the card is canceled"}
 	}
-	c.Status, c.Controls = spec.Status, f.Mirrored(spec.Controls)
+	if spec.Status != "" {
+		c.Status = spec.Status
+	}
+	c.Controls = f.Mirrored(spec.Controls)
 	if err != nil {
 		return nil, err
 	}
@@ -201,11 +226,11 @@ func (f *Issuer) UpdateCard(_ context.Context, ext string, spec engine.IssuerCar
 }
 
 // GetCard implements engine.CardIssuer.
-func (f *Issuer) GetCard(_ context.Context, ext string) (*engine.IssuedCard, error) {
+func (f *Issuer) GetCard(ctx context.Context, ext string) (*engine.IssuedCard, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, Call{Method: "GetCard", Ext: ext})
-	if err, act := f.fault("GetCard"); !act || err != nil {
+	if err, act := f.fault(ctx, "GetCard"); !act || err != nil {
 		return nil, err
 	}
 	c, ok := f.cards[ext]
@@ -218,11 +243,11 @@ func (f *Issuer) GetCard(_ context.Context, ext string) (*engine.IssuedCard, err
 
 // Credentials implements engine.CardIssuer. The number is a test number
 // ending in the card's last four digits.
-func (f *Issuer) Credentials(_ context.Context, ext string) (*engine.IssuerCredentials, error) {
+func (f *Issuer) Credentials(ctx context.Context, ext string) (*engine.IssuerCredentials, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, Call{Method: "Credentials", Ext: ext})
-	if err, act := f.fault("Credentials"); !act || err != nil {
+	if err, act := f.fault(ctx, "Credentials"); !act || err != nil {
 		return nil, err
 	}
 	c, ok := f.cards[ext]

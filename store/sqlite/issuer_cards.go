@@ -25,13 +25,13 @@ func (t *tx) PutCardholder(c *engine.Cardholder) error {
 	return err
 }
 
-const issuerSyncColumns = `card_id, issuer, external_id, agent_id, version, abandoned, attempts, next_attempt_at, last_error,
-	created_at, updated_at`
+const issuerSyncColumns = `card_id, issuer, external_id, agent_id, version, abandoned, status_changed, attempts,
+	next_attempt_at, last_error, created_at, updated_at`
 
 func scanIssuerSync(s scanner) (*engine.IssuerSync, error) {
 	var q engine.IssuerSync
 	var next, created, updated int64
-	if err := s.Scan(&q.CardID, &q.Issuer, &q.ExternalID, &q.AgentID, &q.Version, &q.Abandoned, &q.Attempts, &next,
+	if err := s.Scan(&q.CardID, &q.Issuer, &q.ExternalID, &q.AgentID, &q.Version, &q.Abandoned, &q.StatusChanged, &q.Attempts, &next,
 		&q.LastError, &created, &updated); err != nil {
 		return nil, err
 	}
@@ -45,11 +45,12 @@ func scanIssuerSync(s scanner) (*engine.IssuerSync, error) {
 
 // QueueIssuerSync implements engine.Tx.
 func (t *tx) QueueIssuerSync(q *engine.IssuerSync) error {
-	_, err := t.exec(`INSERT INTO issuer_sync (`+issuerSyncColumns+`) VALUES (?, ?, ?, ?, ?, ?, 0, ?, '', ?, ?)
+	_, err := t.exec(`INSERT INTO issuer_sync (`+issuerSyncColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, '', ?, ?)
 		ON CONFLICT (card_id) DO UPDATE SET version = excluded.version, abandoned = excluded.abandoned,
+			status_changed = MAX(status_changed, excluded.status_changed),
 			external_id = CASE WHEN excluded.external_id <> '' THEN excluded.external_id ELSE external_id END,
 			attempts = 0, next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at`,
-		q.CardID, q.Issuer, q.ExternalID, q.AgentID, q.Version, q.Abandoned, micros(q.NextAttemptAt),
+		q.CardID, q.Issuer, q.ExternalID, q.AgentID, q.Version, q.Abandoned, q.StatusChanged, micros(q.NextAttemptAt),
 		micros(q.CreatedAt), micros(q.UpdatedAt))
 	return err
 }

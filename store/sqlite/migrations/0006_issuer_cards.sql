@@ -34,6 +34,10 @@ CREATE TABLE issuer_sync (
     agent_id      TEXT NOT NULL DEFAULT '',
     version       TEXT NOT NULL,
     abandoned     TEXT NOT NULL DEFAULT '',  -- JSON of the spec of an abandoned card; '' for a card of ours
+    -- 1 when the card's status changed here (not only its controls): only
+    -- then is the status pushed, so that a change of controls never undoes
+    -- a freeze made at the issuer.
+    status_changed INTEGER NOT NULL DEFAULT 0,
     attempts      INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL,
     last_error    TEXT NOT NULL DEFAULT '',

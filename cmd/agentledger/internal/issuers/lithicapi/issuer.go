@@ -213,17 +213,24 @@ func (c *Client) findByMemo(ctx context.Context, memo string) (*Card, error) {
 // remove one. A closed card is not reopened: Lithic refuses, and should it
 // answer with the card still closed, so does UpdateCard (Code "card_closed").
 func (c *Client) UpdateCard(ctx context.Context, externalID string, spec engine.IssuerCardSpec) (*engine.IssuedCard, error) {
+	keepState := spec.Status == "" // a change of controls alone: the state stays as Lithic has it
+	if keepState {
+		spec.Status = engine.CardActive // only for the checks; no state is sent
+	}
 	if err := checkSpec(spec); err != nil {
 		return nil, err
 	}
 	state, _ := lithicState(spec.Status)
+	if keepState {
+		state = ""
+	}
 	limit, d := spendLimit(spec.Controls)
 	p := UpdateCardParams{State: state, SpendLimit: &limit, SpendLimitDuration: d}
 	card, err := c.Update(ctx, externalID, p)
 	if err != nil {
 		return nil, err
 	}
-	if card.State == StateClosed && state != StateClosed {
+	if card.State == StateClosed && state != StateClosed && !keepState {
 		return nil, answerError("card_closed", fmt.Sprintf("Lithic card %s is closed and cannot be reopened", card.Token))
 	}
 	return issued(card)

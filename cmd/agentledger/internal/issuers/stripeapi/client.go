@@ -223,7 +223,8 @@ func (c *Client) createCardholder(ctx context.Context, h engine.IssuerCardholder
 	return holder.ID, nil
 }
 
-// UpdateCard sets the card's status and spending controls to spec's. It
+// UpdateCard sets the card's status (unless spec.Status is empty) and
+// spending controls to spec's. It
 // reads the card first: to refuse reopening a canceled card (CodeCardClosed),
 // to leave a canceled card that is to stay closed alone, and to clear only
 // the controls the card holds (see updateControls).
@@ -231,16 +232,19 @@ func (c *Client) UpdateCard(ctx context.Context, externalID string, spec engine.
 	if externalID == "" {
 		return nil, notSent("no Stripe card id")
 	}
-	status, err := updateStatus(spec.Status)
-	if err != nil {
-		return nil, err
+	status := "" // empty: the status stays as Stripe has it (a change of controls alone)
+	if spec.Status != "" {
+		var err error
+		if status, err = updateStatus(spec.Status); err != nil {
+			return nil, err
+		}
 	}
 	cur, err := c.retrieve(ctx, externalID, false)
 	if err != nil {
 		return nil, err
 	}
 	if string(cur.Status) == stripeCanceled {
-		if status != stripeCanceled {
+		if status != stripeCanceled && status != "" {
 			return nil, &engine.IssuerError{
 				Issuer: engine.IssuerStripe, Status: http.StatusConflict, Code: CodeCardClosed,
 				Message: fmt.Sprintf("update card %s: the card is canceled at Stripe and cannot be reopened", externalID),
@@ -249,8 +253,10 @@ func (c *Client) UpdateCard(ctx context.Context, externalID string, spec engine.
 		return issued(cur), nil
 	}
 	params := &stripe.IssuingCardUpdateParams{
-		Status:           stripe.String(status),
 		SpendingControls: updateControls(want(mirror(spec.Controls)), cur.SpendingControls),
+	}
+	if status != "" {
+		params.Status = stripe.String(status)
 	}
 	ctx, cl := withCall(ctx)
 	card, err := c.sc.V1IssuingCards.Update(ctx, externalID, params)
