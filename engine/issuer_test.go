@@ -576,3 +576,29 @@ func TestConcurrentProvisionSameKey(t *testing.T) {
 	}
 	assert.Equal(t, 1, open, "the others were cancelled at the issuer")
 }
+
+// BenchmarkFreezeUnfreeze measures what following an issuer adds to a card
+// change: a sandbox card beside an issuer card at an in-memory issuer that
+// answers at once (the queue entry, the push's reads and its removal; no
+// network).
+func BenchmarkFreezeUnfreeze(b *testing.B) {
+	for _, issuer := range []string{engine.IssuerNone, engine.IssuerStripe} {
+		b.Run("issuer="+issuer, func(b *testing.B) {
+			stripe := issuertest.New(engine.IssuerStripe)
+			env := sqlitetest.NewWith(b, sqlitetest.Options{Engine: engine.Options{Issuers: []engine.CardIssuer{stripe}}})
+			_, agent, _ := env.Setup(1000, engine.Policy{})
+			card, err := env.Engine.CreateCard(env.Ctx, engine.Operator, engine.CreateCardInput{Agent: agent.ID, Issuer: issuer})
+			require.NoError(b, err)
+			in := engine.CardActionInput{CardID: card.ID}
+			b.ResetTimer()
+			for range b.N {
+				if _, err := env.Engine.FreezeCard(env.Ctx, engine.Operator, in); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := env.Engine.UnfreezeCard(env.Ctx, engine.Operator, in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
