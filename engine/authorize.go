@@ -84,7 +84,11 @@ func (e *Engine) recordAuthorization(ctx context.Context, actor Actor, in Author
 		return nil, err
 	}
 	var out *Authorization
+	var fresh bool
+	var last4 string
+	start := time.Now()
 	err = e.update(ctx, func(tx Tx, now time.Time) error {
+		fresh = false
 		var keyed keyedCharge
 		if in.IdempotencyKey != "" {
 			if keyed, err = in.keyed(tx); err != nil {
@@ -95,10 +99,22 @@ func (e *Engine) recordAuthorization(ctx context.Context, actor Actor, in Author
 			if in.NetworkID == "" {
 				in.NetworkID = e.newID("net_", now)
 			}
-			return decide(tx, in, now)
+			fresh = true
+			a, err := decide(tx, in, now)
+			if err == nil && e.observer != nil && a.CardID != "" {
+				if c, err := tx.FindCard(a.CardID); err == nil {
+					last4 = c.Last4
+				}
+			}
+			return a, err
 		})
 		return err
 	})
+	if err == nil && fresh {
+		e.observe(Observation{Kind: ObservedAuthorization, ID: out.ID, AgentID: out.AgentID, CardLast4: last4,
+			Amount: out.Amount, Currency: out.Currency, Status: out.Status, DeclineCode: out.DeclineCode,
+			RiskScore: out.RiskScore, Duration: time.Since(start)})
+	}
 	return out, err
 }
 

@@ -65,12 +65,19 @@ func (e *Engine) PolicyCheck(ctx context.Context, actor Actor, in PolicyCheckInp
 		}
 	}
 	var out *Decision
+	var fresh bool
+	start := time.Now()
 	err = e.update(ctx, func(tx Tx, now time.Time) error {
+		fresh = false
 		out, err = idempotent(tx, actor, in.IdempotencyKey, "policy.check", in, now, func() (*Decision, error) {
+			fresh = true
 			return e.policyCheck(tx, actor, in, now)
 		})
 		return err
 	})
+	if err == nil && fresh {
+		e.observe(checkObservation(out, time.Since(start)))
+	}
 	return out, err
 }
 

@@ -38,6 +38,9 @@ type Options struct {
 	// IssuerTimeout bounds one call to an issuer made while a caller waits
 	// (a create, a freeze, a reveal); DefaultIssuerTimeout when zero.
 	IssuerTimeout time.Duration
+	// Observer hears of every committed decision (logs, metrics); none
+	// when nil.
+	Observer Observer
 }
 
 // DefaultIssuerTimeout is Options.IssuerTimeout's default.
@@ -54,6 +57,7 @@ type Engine struct {
 	ids         idGenerator
 	issuers     map[string]CardIssuer
 	issuerWait  time.Duration
+	observer    Observer
 	syncLocks   sync.Map // card id → chan struct{} (cap 1): one push of a card at a time
 }
 
@@ -69,6 +73,7 @@ func New(store Store, opts Options) *Engine {
 	if e.approvalTTL <= 0 {
 		e.approvalTTL = DefaultApprovalTTL
 	}
+	e.observer = opts.Observer
 	e.issuerWait = opts.IssuerTimeout
 	if e.issuerWait <= 0 {
 		e.issuerWait = DefaultIssuerTimeout

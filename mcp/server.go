@@ -30,6 +30,22 @@ type Options struct {
 	// KeyCacheTTL overrides KeyCacheTTL (how long a checked key is trusted);
 	// negative checks every time.
 	KeyCacheTTL time.Duration
+	// OnToolCall, when set, hears of every tool call once it is answered
+	// (logs, metrics). It must be quick.
+	OnToolCall func(ToolCall)
+}
+
+// ToolCall is one answered tool call, as an operator watches it: never its
+// arguments or its result, which may hold a card number.
+type ToolCall struct {
+	Tool    string
+	Action  string
+	AgentID string // the agent the key acts as, when it is an agent key or names one
+	KeyID   string
+	// Code is empty when the call succeeded, else its error code (a
+	// decline code, INTENT_REQUIRED, INVALID_INPUT, …).
+	Code     string
+	Duration time.Duration
 }
 
 // Server is the MCP server over one engine.
@@ -41,6 +57,7 @@ type Server struct {
 	stateKey []byte // signs approval round-trip state
 	// agentTools are the tools as agent keys see them: without agent_id.
 	agentTools map[string]mcpgo.Tool
+	onCall     func(ToolCall)
 }
 
 // New builds the MCP server with its tools.
@@ -54,7 +71,7 @@ func New(eng *engine.Engine, opts Options) *Server {
 	if opts.KeyCacheTTL == 0 {
 		opts.KeyCacheTTL = KeyCacheTTL
 	}
-	s := &Server{eng: eng, log: opts.Logger, stateKey: make([]byte, 32),
+	s := &Server{eng: eng, log: opts.Logger, stateKey: make([]byte, 32), onCall: opts.OnToolCall,
 		keys:       engine.NewKeyCache(eng, opts.KeyCacheTTL),
 		agentTools: map[string]mcpgo.Tool{}}
 	if _, err := rand.Read(s.stateKey); err != nil {
@@ -82,8 +99,44 @@ func New(eng *engine.Engine, opts Options) *Server {
 
 // addTool adds a tool and remembers how agent keys see it.
 func (s *Server) addTool(t mcpgo.Tool, handler server.ToolHandlerFunc) {
-	s.mcp.AddTool(t, handler)
+	s.mcp.AddTool(t, s.observed(t.Name, handler))
 	s.agentTools[t.Name] = withoutAgentID(t)
+}
+
+// observed wraps a tool's handler to tell OnToolCall of each call.
+func (s *Server) observed(tool string, handler server.ToolHandlerFunc) server.ToolHandlerFunc {
+	if s.onCall == nil {
+		return handler
+	}
+	return func(ctx context.Context, req mcpgo.CallToolRequest) (*mcpgo.CallToolResult, error) {
+		start := time.Now()
+		res, err := handler(ctx, req)
+		c := ToolCall{Tool: tool, Duration: time.Since(start)}
+		args := req.GetArguments()
+		c.Action, _ = args["action"].(string)
+		if actor, err := s.keyActor(ctx); err == nil {
+			c.KeyID, c.AgentID = actor.KeyID, actor.AgentID
+		}
+		if c.AgentID == "" {
+			c.AgentID, _ = args["agent_id"].(string)
+		}
+		switch {
+		case err != nil:
+			c.Code = engine.CodeInternal
+		case res != nil && res.IsError:
+			c.Code = resultCode(res)
+		}
+		s.onCall(c)
+		return res, err
+	}
+}
+
+// resultCode is the error code of a failed call's result.
+func resultCode(res *mcpgo.CallToolResult) string {
+	if body, ok := res.StructuredContent.(errorBody); ok {
+		return body.Error.Code
+	}
+	return "ERROR"
 }
 
 // withoutAgentID is t without the agent_id argument, which only admin and

@@ -61,6 +61,83 @@ type HTTPOptions struct {
 	// MaxBodyBytes bounds every request body, on /mcp and on mounted routes
 	// (default DefaultMaxBodyBytes). Larger bodies are answered 413.
 	MaxBodyBytes int64
+	// OnRequest, when set, hears of every request once it is answered
+	// (logs, metrics). It must be quick.
+	OnRequest func(RequestInfo)
+}
+
+// RequestInfo is one answered HTTP request, as an operator watches it:
+// never its body, its query or its key.
+type RequestInfo struct {
+	Method string
+	Path   string
+	Status int
+	// KeyID is the API key the request was authenticated with (key_…),
+	// when a face said so with NoteKey.
+	KeyID    string
+	Duration time.Duration
+}
+
+// requestNote is where a face notes, for the request's log line, which key
+// it authenticated.
+type requestNote struct{ keyID string }
+
+type requestNoteKey struct{}
+
+// NoteKey records the key id a request was authenticated with, for its log
+// line and metrics. Faces call it once they have checked the key.
+func NoteKey(ctx context.Context, keyID string) {
+	if n, ok := ctx.Value(requestNoteKey{}).(*requestNote); ok {
+		n.keyID = keyID
+	}
+}
+
+// statusRecorder notes the status of an answer. It passes Flush on, for
+// streamed answers (MCP's SSE).
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusRecorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusRecorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusRecorder) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusRecorder) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// observeRequests tells OnRequest of each request.
+func (h *HTTPServer) observeRequests(next http.Handler) http.Handler {
+	if h.opts.OnRequest == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		note := &requestNote{}
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestNoteKey{}, note)))
+		if rec.status == 0 {
+			rec.status = http.StatusOK
+		}
+		h.opts.OnRequest(RequestInfo{Method: r.Method, Path: r.URL.Path, Status: rec.status, KeyID: note.keyID,
+			Duration: time.Since(start)})
+	})
 }
 
 // DefaultMaxBodyBytes is the default bound on a request body: MCP messages
@@ -92,7 +169,7 @@ func (s *Server) NewHTTP(opts HTTPOptions) *HTTPServer {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	h := &HTTPServer{s: s, opts: opts, mux: http.NewServeMux(), sessions: newSessions()}
-	h.http = &http.Server{Handler: h.mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	h.http = &http.Server{Handler: h.observeRequests(h.mux), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	h.streamable = server.NewStreamableHTTPServer(s.mcp,
 		server.WithSessionIdManagerResolver(h.sessions),
 		server.WithSessionIdleTTL(opts.SessionIdleTTL),
@@ -117,7 +194,7 @@ func (s *Server) NewHTTP(opts HTTPOptions) *HTTPServer {
 }
 
 // Handler is the whole HTTP face, for tests and embedding.
-func (h *HTTPServer) Handler() http.Handler { return h.mux }
+func (h *HTTPServer) Handler() http.Handler { return h.http.Handler }
 
 // Serve serves on ln until ctx ends, then shuts down gracefully: open
 // streams are closed, in-flight calls finish.
@@ -212,6 +289,7 @@ func (h *HTTPServer) authenticate(next http.Handler) http.Handler {
 			httpError(w, http.StatusUnauthorized, "UNAUTHORIZED", "invalid API key")
 			return
 		}
+		NoteKey(r.Context(), actor.KeyID)
 		next.ServeHTTP(w, r.WithContext(WithActor(r.Context(), actor)))
 	})
 }

@@ -51,6 +51,9 @@ type app struct {
 
 	db     *sqlite.DB
 	engine *engine.Engine
+	// hooks carry what the engine, store and faces report to serve's log
+	// and metrics.
+	hooks hooks
 }
 
 // usageError marks errors in the command line rather than in what it asked.
@@ -248,11 +251,11 @@ func (a *app) openOrCreate() error {
 	if err != nil {
 		return err
 	}
-	db, err := sqlite.Open(a.dbPath, sqlite.Options{Key: key})
+	db, err := sqlite.Open(a.dbPath, sqlite.Options{Key: key, OnCommit: a.hooks.committed})
 	if err != nil {
 		return err
 	}
-	a.db, a.engine = db, engine.New(db, engine.Options{Clock: a.clock, Issuers: issuers})
+	a.db, a.engine = db, engine.New(db, engine.Options{Clock: a.clock, Issuers: issuers, Observer: &a.hooks})
 	if err := a.checkTimeZone(created); err != nil {
 		a.close()
 		return err

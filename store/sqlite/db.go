@@ -48,6 +48,10 @@ type Options struct {
 	MaxBatch int
 	// Readers is the size of the read connection pool. DefaultReaders when zero.
 	Readers int
+	// OnCommit, when set, hears of each commit of the writer: how many write
+	// transactions it carried and how long it took from BEGIN to COMMIT
+	// (metrics). It runs on the writer goroutine: it must be quick.
+	OnCommit func(transactions int, took time.Duration)
 }
 
 // DB is an open agentledger database. It implements engine.Store.
@@ -65,6 +69,7 @@ type DB struct {
 	seal      *sealer
 
 	maxBatch int
+	onCommit func(transactions int, took time.Duration)
 	requests chan *writeRequest
 	closing  chan struct{}
 	stopped  chan struct{}
@@ -106,7 +111,7 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db := &DB{
-		path: abs, seal: seal, stmts: map[string]*sql.Stmt{}, maxBatch: opts.MaxBatch,
+		path: abs, seal: seal, stmts: map[string]*sql.Stmt{}, maxBatch: opts.MaxBatch, onCommit: opts.OnCommit,
 		requests: make(chan *writeRequest, 4*opts.MaxBatch), closing: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	if err := db.open(opts); err != nil {
@@ -288,6 +293,7 @@ func (db *DB) writeLoop() {
 // COMMIT fails, every request of the batch gets a retryable error.
 func (db *DB) runBatch(batch []*writeRequest) {
 	ctx := context.Background() // commits are never cancelled half-way
+	began := time.Now()
 	if _, err := db.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
 		db.fail(batch, mapError(err))
 		return
@@ -347,6 +353,9 @@ func (db *DB) runBatch(batch []*writeRequest) {
 	}
 	db.commits.Add(1)
 	db.transactions.Add(int64(succeeded))
+	if db.onCommit != nil {
+		db.onCommit(succeeded, time.Since(began))
+	}
 	db.answer(batch, answers)
 }
 

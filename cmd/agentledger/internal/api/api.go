@@ -17,6 +17,7 @@ import (
 
 	"github.com/agentledger/agentledger/cmd/agentledger/internal/httperr"
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/mcp"
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 )
@@ -136,6 +137,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httperr.WriteEngine(w, err)
 		return
 	}
+	mcp.NoteKey(r.Context(), actor.KeyID)
 	if actor.Role == engine.RoleViewer && r.Method != http.MethodGet && r.Method != http.MethodHead {
 		// Refused before the body is decoded: a viewer's write is 403
 		// whatever it sends.

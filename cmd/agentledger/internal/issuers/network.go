@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/mcp"
 )
 
 // networkActor authenticates a sandbox network request: an admin or
@@ -26,6 +27,7 @@ func (h *Handler) networkActor(w http.ResponseWriter, r *http.Request) (engine.A
 		writeEngineError(w, err)
 		return engine.Actor{}, false
 	}
+	mcp.NoteKey(r.Context(), actor.KeyID)
 	if actor.Role != engine.RoleAdmin && actor.Role != engine.RoleNetwork {
 		writeError(w, http.StatusForbidden, engine.CodeForbidden, "the network endpoints need an admin or network key, not a "+actor.Role+" key", "")
 		return engine.Actor{}, false

@@ -16,6 +16,7 @@ import (
 
 	"github.com/agentledger/agentledger/cmd/agentledger/internal/httperr"
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/mcp"
 )
 
 //go:embed templates/*.html
@@ -138,6 +139,7 @@ func (h *Handler) signedIn(next func(w http.ResponseWriter, r *http.Request, ses
 				return
 			}
 		}
+		mcp.NoteKey(r.Context(), sess.actor.KeyID)
 		next(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, sess)), sess)
 	}
 }

@@ -55,6 +55,10 @@ type Sender struct {
 	// the engine's clock.)
 	Now    func() time.Time
 	Logger *slog.Logger
+	// OnDelivery, when set, hears of each recorded attempt: the delivery's
+	// status after it (pending when it will be retried, delivered, failed)
+	// and whether the attempt succeeded (metrics).
+	OnDelivery func(status string, ok bool)
 
 	once sync.Once
 	wake chan struct{}
@@ -182,12 +186,15 @@ func (s *Sender) deliver(ctx context.Context, job *engine.DeliveryJob) error {
 		s.Logger.Warn("webhook delivery not recorded (it will be sent again)", "event", job.Event.ID, "endpoint", job.EndpointID, "err", err)
 		return err
 	}
-	level := slog.LevelDebug
+	level := slog.LevelInfo
 	if res.Error != "" {
 		level = slog.LevelWarn
 	}
 	s.Logger.Log(ctx, level, "webhook delivery", "event", job.Event.ID, "type", job.Event.Type, "endpoint", job.EndpointID,
 		"status", d.Status, "attempts", d.Attempts, "code", res.StatusCode, "err", res.Error)
+	if s.OnDelivery != nil {
+		s.OnDelivery(d.Status, res.Error == "")
+	}
 	return nil
 }
 
