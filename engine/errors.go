@@ -114,6 +114,10 @@ func isAnyID(s string) bool {
 // keySecret is an API key's secret, as KeyPrefix and 64 hex digits make it.
 var keySecret = regexp.MustCompile(regexp.QuoteMeta(KeyPrefix) + `[0-9A-Fa-f]{8,}`)
 
+// MaskSecrets masks card numbers and API key secrets in text: for a face's
+// log lines, which may quote what a caller sent (a path, an id).
+func MaskSecrets(s string) string { return maskSecrets(s) }
+
 // maskSecrets masks card numbers and API key secrets in text an error
 // quotes back: an operator who pastes a key's secret where its id belongs
 // must not find it in the answer (and in every log on its way).

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -21,8 +23,8 @@ import (
 const sweepEvery = 30 * time.Second
 
 func (a *app) serveCommand() *cobra.Command {
-	var stdio, noop, noWebhooks bool
-	var addr, fallback string
+	var stdio, noop, noWebhooks, insecureHTTP bool
+	var addr, fallback, logFormat, logLevel, tlsCert, tlsKey string
 	var origins []string
 	budget := issuers.DefaultBudget
 	var maxBody int64
@@ -69,8 +71,16 @@ expiries every 30 s.`,
 			if maxBody <= 0 {
 				return usagef("--max-body-bytes must be positive")
 			}
-			logger := slog.New(slog.NewTextHandler(a.err, &slog.HandlerOptions{Level: slog.LevelInfo}))
-			srv := mcp.New(a.engine, mcp.Options{Version: version, Logger: logger, NoopTool: noop})
+			if (tlsCert == "") != (tlsKey == "") {
+				return usagef("give both --tls-cert and --tls-key, or neither")
+			}
+			logger, err := newLogger(a.err, logFormat, logLevel)
+			if err != nil {
+				return err
+			}
+			a.hooks.add(logSink(logger))
+			srv := mcp.New(a.engine, mcp.Options{Version: version, Logger: logger, NoopTool: noop,
+				OnToolCall: a.hooks.toolCall})
 			ctx, cancel := context.WithCancel(a.ctx)
 			swept := make(chan struct{})
 			go func() { a.sweep(ctx, logger); close(swept) }()
@@ -101,7 +111,7 @@ expiries every 30 s.`,
 			if strings.HasPrefix(addr, ":") {
 				addr = "127.0.0.1" + addr
 			}
-			ln, err := net.Listen("tcp", addr)
+			ln, scheme, err := listen(addr, tlsCert, tlsKey, insecureHTTP, a.err)
 			if err != nil {
 				return err
 			}
@@ -120,9 +130,9 @@ expiries every 30 s.`,
 			dashboard := web.New(a.engine, web.Options{Version: version, Logger: logger})
 			mount := func(mux *http.ServeMux) { iss.Mount(mux); rest.Mount(mux); dashboard.Mount(mux) }
 			h := srv.NewHTTP(mcp.HTTPOptions{AllowedOrigins: origins, Health: a.db.Ping, Mount: mount,
-				MaxBodyBytes: maxBody})
-			fmt.Fprintf(a.err, "agentledger MCP server on http://%[1]s/mcp, dashboard on http://%[1]s/, "+
-				"REST API on http://%[1]s/v1 (OpenAPI: /v1/openapi.json), health: /healthz; Ctrl-C stops it\n", ln.Addr())
+				MaxBodyBytes: maxBody, OnRequest: a.hooks.request})
+			fmt.Fprintf(a.err, "agentledger MCP server on %[2]s://%[1]s/mcp, dashboard on %[2]s://%[1]s/, "+
+				"REST API on %[2]s://%[1]s/v1 (OpenAPI: /v1/openapi.json), health: /healthz; Ctrl-C stops it\n", ln.Addr(), scheme)
 			return h.Serve(ctx, ln)
 		}),
 	}
@@ -136,12 +146,56 @@ expiries every 30 s.`,
 	cmd.Flags().BoolVar(&noWebhooks, "no-webhooks", false, "do not send webhooks from this process (run 'agentledger webhook run' elsewhere)")
 	cmd.Flags().DurationVar(&budget, "issuer-budget", issuers.DefaultBudget, "how long an issuer's authorization request waits for a decision before the fallback answers")
 	cmd.Flags().StringVar(&fallback, "issuer-fallback", "decline", "the answer when no decision comes within the budget: decline or approve")
+	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log lines on stderr as text or json")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
+	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "the certificate's private key (PEM)")
+	cmd.Flags().BoolVar(&insecureHTTP, "insecure-http", false,
+		"allow plain HTTP on a non-loopback address (only behind a reverse proxy that terminates TLS)")
 	cmd.Flags().BoolVar(&noop, "bench-noop-tool", false, "add a no-op tool, for measuring the transport")
 	cmd.Flags().MarkHidden("bench-noop-tool")
 	return cmd
 }
 
 // sweep records due expiries until ctx ends.
+// listen opens the HTTP listener: TLS when a certificate is given. Plain
+// HTTP on an address other than loopback is refused unless insecure says a
+// TLS-terminating proxy is in front: card numbers and API keys would cross
+// the network in clear.
+func listen(addr, certFile, keyFile string, insecure bool, stderr io.Writer) (net.Listener, string, error) {
+	var cfg *tls.Config
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, "", fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		cfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12,
+			NextProtos: []string{"http/1.1"}}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", err
+	}
+	loopback := false
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
+		loopback = tcp.IP.IsLoopback()
+	}
+	switch {
+	case cfg != nil:
+		return tls.NewListener(ln, cfg), "https", nil
+	case loopback:
+		return ln, "http", nil
+	case !insecure:
+		ln.Close()
+		return nil, "", usagef("refusing plain HTTP on %s, which is not a loopback address: card numbers and API "+
+			"keys would cross the network in clear. Give --tls-cert and --tls-key, or --insecure-http when a "+
+			"reverse proxy in front terminates TLS", addr)
+	}
+	fmt.Fprintf(stderr, "warning: serving plain HTTP on %s (--insecure-http): put a TLS-terminating reverse proxy "+
+		"in front, or card numbers and keys cross the network in clear\n", ln.Addr())
+	return ln, "http", nil
+}
+
 // issuerQueueEvery is how often serve works the issuer queue: changes to
 // issuer cards that did not reach the issuer at once, and half-made cards
 // to cancel there. Each entry backs off on its own.
