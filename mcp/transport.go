@@ -56,6 +56,9 @@ type HTTPOptions struct {
 	// Health reports whether the server can serve (e.g. the database is
 	// readable); /healthz answers 503 when it fails.
 	Health func(context.Context) error
+	// Version and Revision, when set, are reported by /healthz beside its
+	// status.
+	Version, Revision string
 	// Mount adds further routes (such as issuer webhooks) to the mux.
 	Mount func(*http.ServeMux)
 	// MaxBodyBytes bounds every request body, on /mcp and on mounted routes
@@ -230,9 +233,16 @@ func (h *HTTPServer) health(w http.ResponseWriter, r *http.Request) {
 			status, code = "unavailable", http.StatusServiceUnavailable
 		}
 	}
+	body := map[string]string{"status": status}
+	if h.opts.Version != "" {
+		body["version"] = h.opts.Version
+	}
+	if h.opts.Revision != "" {
+		body["revision"] = h.opts.Revision
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(map[string]string{"status": status})
+	json.NewEncoder(w).Encode(body)
 }
 
 // checkOrigin refuses browser requests from foreign origins (403): a web
