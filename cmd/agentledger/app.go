@@ -17,8 +17,9 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+// version may be set at build time with -ldflags "-X main.version=…";
+// otherwise it comes from the build info (see cmd_version.go).
+var version string
 
 // Exit codes.
 const (
@@ -184,7 +185,9 @@ Amounts on the command line are in minor units: --amount 1250 is $12.50.`,
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print results as JSON (and errors, on stderr)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddGroup(&cobra.Group{ID: "setup", Title: "Getting started:"}, &cobra.Group{ID: "objects", Title: "Users, agents and cards:"},
-		&cobra.Group{ID: "money", Title: "Spending and the ledger:"}, &cobra.Group{ID: "integrations", Title: "Integrations:"})
+		&cobra.Group{ID: "money", Title: "Spending and the ledger:"}, &cobra.Group{ID: "integrations", Title: "Integrations:"},
+		&cobra.Group{ID: "operations", Title: "Operations:"})
+	root.SetVersionTemplate(build.line() + "\n")
 	for _, c := range []*cobra.Command{a.initCommand(), a.quickstartCommand(), a.serveCommand(), a.timezoneCommand()} {
 		c.GroupID = "setup"
 		root.AddCommand(c)
@@ -199,6 +202,10 @@ Amounts on the command line are in minor units: --amount 1250 is $12.50.`,
 	}
 	for _, c := range []*cobra.Command{a.webhookCommand(), a.issuerCommand(), a.openapiCommand()} {
 		c.GroupID = "integrations"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{a.backupCommand(), a.restoreCommand(), a.versionCommand(), a.healthzCommand()} {
+		c.GroupID = "operations"
 		root.AddCommand(c)
 	}
 	return root

@@ -130,7 +130,7 @@ expiries every 30 s.`,
 			dashboard := web.New(a.engine, web.Options{Version: version, Logger: logger})
 			mount := func(mux *http.ServeMux) { iss.Mount(mux); rest.Mount(mux); dashboard.Mount(mux) }
 			h := srv.NewHTTP(mcp.HTTPOptions{AllowedOrigins: origins, Health: a.db.Ping, Mount: mount,
-				MaxBodyBytes: maxBody, OnRequest: a.hooks.request})
+				MaxBodyBytes: maxBody, OnRequest: a.hooks.request, Version: version, Revision: build.Revision})
 			fmt.Fprintf(a.err, "agentledger MCP server on %[2]s://%[1]s/mcp, dashboard on %[2]s://%[1]s/, "+
 				"REST API on %[2]s://%[1]s/v1 (OpenAPI: /v1/openapi.json), health: /healthz; Ctrl-C stops it\n", ln.Addr(), scheme)
 			return h.Serve(ctx, ln)

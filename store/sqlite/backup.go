@@ -394,8 +394,7 @@ func Restore(ctx context.Context, backup, target string, opts RestoreOptions) (*
 		if err := checkTarget(ctx, dst, true); err != nil {
 			return nil, err
 		}
-		res.Replaced = fmt.Sprintf("%s.replaced-%s", dst, time.Now().UTC().Format("20060102T150405Z"))
-		if err := os.Rename(dst, res.Replaced); err != nil {
+		if res.Replaced, err = moveAside(dst); err != nil {
 			return nil, err
 		}
 		os.Remove(dst + "-shm")
@@ -405,6 +404,25 @@ func Restore(ctx context.Context, backup, target string, opts RestoreOptions) (*
 	}
 	installed = true
 	return res, syncDir(filepath.Dir(dst))
+}
+
+// moveAside renames the database at path to path.replaced-TIMESTAMP (with
+// a counter when that exists already), never over another file.
+func moveAside(path string) (string, error) {
+	base := fmt.Sprintf("%s.replaced-%s", path, time.Now().UTC().Format("20060102T150405Z"))
+	for i := 1; ; i++ {
+		aside := base
+		if i > 1 {
+			aside = fmt.Sprintf("%s-%d", base, i)
+		}
+		err := install(path, aside, false)
+		if err == nil {
+			return aside, nil
+		}
+		if !errors.Is(err, fs.ErrExist) || i >= 100 {
+			return "", err
+		}
+	}
 }
 
 // checkTarget refuses a restore target that exists (unless replace) or is

@@ -202,6 +202,12 @@ func TestRestoreChecksBeforeItReplaces(t *testing.T) {
 	assert.FileExists(t, res.Replaced)
 	assert.NoFileExists(t, env.Path+"-wal")
 
+	// Again at once: the first database kept aside is not overwritten.
+	again, err := sqlite.Restore(ctx, backup, env.Path, sqlite.RestoreOptions{Key: env.Key, Force: true})
+	require.NoError(t, err)
+	assert.NotEqual(t, res.Replaced, again.Replaced)
+	assert.FileExists(t, again.Replaced)
+
 	db, err := sqlite.Open(env.Path, sqlite.Options{Key: env.Key})
 	require.NoError(t, err)
 	defer db.Close()
