@@ -103,7 +103,7 @@ func TestVersionFromTheGitCheckout(t *testing.T) {
 	rel, err := filepath.Rel(top, moduleRoot)
 	require.NoError(t, err)
 
-	checkout, wantModified := top, false
+	checkout, wantModified, inPlace := top, false, false
 	if info, err := os.Stat(filepath.Join(top, ".git")); err != nil || !info.IsDir() {
 		// A worktree (or a submodule): go build would stamp nothing.
 		checkout = filepath.Join(t.TempDir(), "clone")
@@ -115,9 +115,10 @@ func TestVersionFromTheGitCheckout(t *testing.T) {
 		_, err = git(checkout, "checkout", "--quiet", "--detach", head)
 		require.NoError(t, err)
 	} else {
+		// Go calls a tree modified when git status --porcelain says anything.
 		status, err := git(top, "status", "--porcelain")
 		require.NoError(t, err)
-		wantModified = status != ""
+		wantModified, inPlace = status != "", true
 	}
 	head, err := git(checkout, "rev-parse", "HEAD")
 	require.NoError(t, err)
@@ -127,14 +128,27 @@ func TestVersionFromTheGitCheckout(t *testing.T) {
 	gobuild := exec.Command("go", "build", "-buildvcs=true", "-o", bin, "./cmd/agentledger")
 	gobuild.Dir = filepath.Join(checkout, rel)
 	out, err := gobuild.CombinedOutput()
+	if err != nil && strings.Contains(string(out), "error obtaining VCS status") {
+		t.Skipf("go cannot read the checkout's VCS status (git's safe.directory?): %s", out)
+	}
 	require.NoError(t, err, "go build: %s", out)
+	if inPlace {
+		// Other tests running meanwhile may have left a file in the tree.
+		if status, err := git(top, "status", "--porcelain"); err != nil || (status != "") != wantModified {
+			t.Log("the tree changed during the build: not checking vcs.modified")
+			inPlace = false
+		}
+	}
 
 	out, err = exec.Command(bin, "version", "--json").Output()
 	require.NoError(t, err)
 	var got buildInfo
 	require.NoError(t, json.Unmarshal(out, &got), "%s", out)
 	assert.Equal(t, head, got.Revision, "the revision is the checkout's HEAD")
-	assert.Equal(t, wantModified, got.Modified)
+	if inPlace || checkout != top {
+		assert.Equal(t, wantModified, got.Modified)
+	}
+	t.Logf("built in %s: %s", checkout, got.Version)
 	assert.Contains(t, got.Version, head[:12], "the version names the revision")
 	_, err = time.Parse(time.RFC3339, got.Time)
 	assert.NoError(t, err, "the commit time %q", got.Time)
