@@ -192,14 +192,6 @@ func lintDockerfile(t *testing.T, path string) []string {
 		}
 		name, _, _ = strings.Cut(name, "=")
 		if serve.Flags().Lookup(name) == nil {
-			if name == "insecure-http" {
-				// It comes with serve's TLS change (plain HTTP on a
-				// non-loopback address refused without it), developed beside
-				// this one; until both are in, it is the one flag allowed
-				// to be missing.
-				t.Logf("serve has no --%s yet", name)
-				continue
-			}
 			problem("serve has no flag --%s, which the image's CMD gives", name)
 		}
 	}
