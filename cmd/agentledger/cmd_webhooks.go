@@ -163,7 +163,13 @@ database (serve runs one too): each delivery is leased to one sender at a time.
 With --once, deliver what is due now and exit.`,
 		Args: cobra.NoArgs,
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
-			s := a.sender(slog.New(slog.NewTextHandler(a.err, &slog.HandlerOptions{Level: slog.LevelInfo})))
+			// Running, each delivery is a log line; once, the summary says it
+			// all and only failures are logged.
+			level := slog.LevelInfo
+			if once {
+				level = slog.LevelWarn
+			}
+			s := a.sender(slog.New(slog.NewTextHandler(a.err, &slog.HandlerOptions{Level: level})))
 			if !once {
 				fmt.Fprintln(a.err, "agentledger webhook sender running; Ctrl-C stops it")
 				return s.Run(a.ctx)
