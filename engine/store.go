@@ -246,6 +246,16 @@ type Tx interface {
 	InsertFallback(f *Fallback) error
 	// ListFallbacks returns fallbacks, newest first, up to limit (0: all).
 	ListFallbacks(limit int) ([]*Fallback, error)
+
+	// CountPendingApprovals counts the pending approval requests that have
+	// not lapsed at now, over an index.
+	CountPendingApprovals(now time.Time) (int64, error)
+	// PendingDeliveries counts the pending webhook deliveries and returns
+	// when the one of the oldest event was created (a replay keeps a
+	// delivery's creation time); nil when none is pending.
+	PendingDeliveries() (count int64, oldest *time.Time, err error)
+	// CountIssuerSync counts the entries of the issuer queue.
+	CountIssuerSync() (int64, error)
 }
 
 // Every filter of a list that pages has After, an exclusive cursor: the id
