@@ -196,7 +196,7 @@ With --once, deliver what is due now and exit.`,
 
 // sender is the webhook sender of this process.
 func (a *app) sender(logger *slog.Logger) *webhook.Sender {
-	return &webhook.Sender{Engine: a.engine, Logger: logger}
+	return &webhook.Sender{Engine: a.engine, Logger: logger, OnDelivery: a.hooks.delivered}
 }
 
 // runSender delivers webhooks in the background until ctx ends; the

@@ -17,6 +17,7 @@ type hooks struct {
 	commits  []func(transactions int, took time.Duration)
 	calls    []func(mcp.ToolCall)
 	requests []func(mcp.RequestInfo)
+	delivers []func(status string, ok bool)
 }
 
 // Decided implements engine.Observer.
@@ -55,12 +56,22 @@ func (h *hooks) request(r mcp.RequestInfo) {
 	}
 }
 
+// delivered is the webhook sender's OnDelivery.
+func (h *hooks) delivered(status string, ok bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	for _, f := range h.delivers {
+		f(status, ok)
+	}
+}
+
 // sink is what one consumer of the hooks listens to; nil fields are skipped.
 type sink struct {
 	Decided   func(engine.Observation)
 	Committed func(transactions int, took time.Duration)
 	ToolCall  func(mcp.ToolCall)
 	Request   func(mcp.RequestInfo)
+	Delivery  func(status string, ok bool)
 }
 
 // add subscribes a sink.
@@ -78,5 +89,8 @@ func (h *hooks) add(s sink) {
 	}
 	if s.Request != nil {
 		h.requests = append(h.requests, s.Request)
+	}
+	if s.Delivery != nil {
+		h.delivers = append(h.delivers, s.Delivery)
 	}
 }

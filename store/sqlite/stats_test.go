@@ -54,7 +54,8 @@ func TestStatsReads(t *testing.T) {
 	assert.Equal(t, int64(1), count(last.Add(-time.Microsecond)), "the second has lapsed")
 	assert.Zero(t, count(last), "lapsed at its expiry, as the engine has it")
 
-	page, err := e.ListDeliveries(ctx, op, engine.ListDeliveriesInput{Status: engine.DeliveryPending, Page: engine.Page{Limit: 100}})
+	page, err := e.ListDeliveries(ctx, op, engine.ListDeliveriesInput{Status: engine.DeliveryPending,
+		Page: engine.Page{Limit: 100}})
 	require.NoError(t, err)
 	require.False(t, page.HasMore)
 	list := page.Items // newest event first

@@ -54,6 +54,10 @@ type Options struct {
 	MaxBody int64
 	// Now is the time signatures are checked against; time.Now when nil.
 	Now func() time.Time
+	// OnFallback, when set, hears of each answer given with the fallback:
+	// the issuer and the answer (approved or declined), for metrics. It
+	// must be quick.
+	OnFallback func(issuer, answer string)
 }
 
 // Handler serves the issuer and network endpoints.
@@ -181,6 +185,9 @@ func (h *Handler) decideWith(ctx context.Context, actor engine.Actor, issuer str
 		answer = engine.FallbackApprove
 	}
 	h.log.Warn("issuer answered with the fallback", "issuer", issuer, "network_id", in.NetworkID, "answer", answer, "reason", reason)
+	if h.opts.OnFallback != nil {
+		h.opts.OnFallback(issuer, answer)
+	}
 	h.pending.Add(1)
 	go func() {
 		defer h.pending.Done()
