@@ -24,7 +24,7 @@ const sweepEvery = 30 * time.Second
 
 func (a *app) serveCommand() *cobra.Command {
 	var stdio, noop, noWebhooks, insecureHTTP bool
-	var addr, fallback, logFormat, logLevel, tlsCert, tlsKey string
+	var addr, fallback, logFormat, logLevel, tlsCert, tlsKey, metricsAddr string
 	var origins []string
 	budget := issuers.DefaultBudget
 	var maxBody int64
@@ -79,9 +79,28 @@ expiries every 30 s.`,
 				return err
 			}
 			a.hooks.add(logSink(logger))
+			metricsH, metrics := a.metricsHandler()
+			var metricsLn net.Listener
+			if metricsAddr != "" {
+				if metricsLn, err = listenMetrics(metricsAddr); err != nil {
+					return fmt.Errorf("--metrics-addr: %w", err)
+				}
+			}
 			srv := mcp.New(a.engine, mcp.Options{Version: version, Logger: logger, NoopTool: noop,
 				OnToolCall: a.hooks.toolCall})
 			ctx, cancel := context.WithCancel(a.ctx)
+			metricsDone := make(chan struct{})
+			if metricsLn != nil {
+				go func() {
+					if err := serveMetrics(ctx, metricsLn, metricsH); err != nil {
+						logger.Error("metrics server stopped", "err", err)
+					}
+					close(metricsDone)
+				}()
+				fmt.Fprintf(a.err, "metrics on http://%s/metrics (no key)\n", metricsLn.Addr())
+			} else {
+				close(metricsDone)
+			}
 			swept := make(chan struct{})
 			go func() { a.sweep(ctx, logger); close(swept) }()
 			synced := make(chan struct{})
@@ -91,7 +110,7 @@ expiries every 30 s.`,
 				waitSender = a.runSender(ctx, logger)
 			}
 			// The database closes after the sweeper and the sender stop.
-			defer func() { cancel(); <-swept; <-synced; waitSender() }()
+			defer func() { cancel(); <-swept; <-synced; <-metricsDone; waitSender() }()
 			if stdio {
 				key := strings.TrimSpace(a.getenv("LEDGER_API_KEY"))
 				if key == "" {
@@ -118,7 +137,7 @@ expiries every 30 s.`,
 			iss, err := issuers.New(a.engine, issuers.Options{
 				StripeSecret: a.getenv("AGENTLEDGER_STRIPE_WEBHOOK_SECRET"), LithicSecret: a.getenv("AGENTLEDGER_LITHIC_SECRET"),
 				LithicEventsSecret: a.getenv("AGENTLEDGER_LITHIC_EVENTS_SECRET"), Budget: budget, FallbackApprove: fallback == "approve", Logger: logger,
-				MaxBody: maxBody,
+				MaxBody: maxBody, OnFallback: metrics.Fallback,
 			})
 			if err != nil {
 				ln.Close()
@@ -128,7 +147,12 @@ expiries every 30 s.`,
 			rest := api.New(a.engine, api.Options{Version: version, RatePerMinute: rate, Logger: logger,
 				MaxBodyBytes: maxBody})
 			dashboard := web.New(a.engine, web.Options{Version: version, Logger: logger})
-			mount := func(mux *http.ServeMux) { iss.Mount(mux); rest.Mount(mux); dashboard.Mount(mux) }
+			mount := func(mux *http.ServeMux) {
+				iss.Mount(mux)
+				rest.Mount(mux)
+				dashboard.Mount(mux)
+				mux.Handle("GET /metrics", requireViewer(a.engine, metricsH))
+			}
 			h := srv.NewHTTP(mcp.HTTPOptions{AllowedOrigins: origins, Health: a.db.Ping, Mount: mount,
 				MaxBodyBytes: maxBody, OnRequest: a.hooks.request, Version: version, Revision: build.Revision})
 			fmt.Fprintf(a.err, "agentledger MCP server on %[2]s://%[1]s/mcp, dashboard on %[2]s://%[1]s/, "+
@@ -146,6 +170,9 @@ expiries every 30 s.`,
 	cmd.Flags().BoolVar(&noWebhooks, "no-webhooks", false, "do not send webhooks from this process (run 'agentledger webhook run' elsewhere)")
 	cmd.Flags().DurationVar(&budget, "issuer-budget", issuers.DefaultBudget, "how long an issuer's authorization request waits for a decision before the fallback answers")
 	cmd.Flags().StringVar(&fallback, "issuer-fallback", "decline", "the answer when no decision comes within the budget: decline or approve")
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "",
+		"also serve Prometheus metrics at http://ADDR/metrics without a key (a port alone binds 127.0.0.1); "+
+			"/metrics on --http needs an admin or viewer key")
 	cmd.Flags().StringVar(&logFormat, "log-format", "text", "log lines on stderr as text or json")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM; with --tls-key)")
