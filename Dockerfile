@@ -34,12 +34,15 @@ COPY --from=build --chown=65532:65532 /out/data /data
 USER 65532:65532
 # The key file is derived from the database path: /data/agentledger.key.
 # It seals the card numbers in the database: back it up, separately.
-ENV AGENTLEDGER_DB=/data/agentledger.db
+ENV AGENTLEDGER_DB=/data/agentledger.db \
+    AGENTLEDGER_HEALTH_URL=http://127.0.0.1:8765/healthz
 VOLUME ["/data"]
 EXPOSE 8765
-# No curl or wget in the image: agentledger asks its own /healthz.
+# No curl or wget in the image: agentledger asks its own /healthz, at
+# $AGENTLEDGER_HEALTH_URL (set it to https://127.0.0.1:PORT/healthz when the
+# container serves TLS or another port).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["/agentledger", "healthz", "--url", "http://127.0.0.1:8765/healthz"]
+    CMD ["/agentledger", "healthz"]
 ENTRYPOINT ["/agentledger"]
 # Plain HTTP on every interface of the container: TLS is expected to be
 # terminated by a reverse proxy in front of it (--insecure-http says so; give

@@ -101,7 +101,7 @@ func (e *Engine) recordAuthorization(ctx context.Context, actor Actor, in Author
 			}
 			fresh = true
 			a, err := decide(tx, in, now)
-			if err == nil && e.observer != nil && a.CardID != "" {
+			if err == nil && a.CardID != "" && e.observing() {
 				if c, err := tx.FindCard(a.CardID); err == nil {
 					last4 = c.Last4
 				}

@@ -35,6 +35,19 @@ type Observation struct {
 	Duration time.Duration
 }
 
+// observing reports whether an observer listens now: an Observer may say
+// it does not (Observing() false), and the engine then skips the reads
+// only an observation needs.
+func (e *Engine) observing() bool {
+	if e.observer == nil {
+		return false
+	}
+	if o, ok := e.observer.(interface{ Observing() bool }); ok {
+		return o.Observing()
+	}
+	return true
+}
+
 // observe tells the observer, if there is one.
 func (e *Engine) observe(o Observation) {
 	if e.observer != nil {

@@ -134,12 +134,23 @@ func (h *HTTPServer) observeRequests(next http.Handler) http.Handler {
 		start := time.Now()
 		note := &requestNote{}
 		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			// A handler that panics is still a request answered (net/http
+			// closes it): it gets its line, as a 500, and the panic goes on.
+			p := recover()
+			switch {
+			case p != nil:
+				rec.status = http.StatusInternalServerError
+			case rec.status == 0:
+				rec.status = http.StatusOK
+			}
+			h.opts.OnRequest(RequestInfo{Method: r.Method, Path: r.URL.Path, Status: rec.status, KeyID: note.keyID,
+				Duration: time.Since(start)})
+			if p != nil {
+				panic(p)
+			}
+		}()
 		next.ServeHTTP(rec, r.WithContext(context.WithValue(r.Context(), requestNoteKey{}, note)))
-		if rec.status == 0 {
-			rec.status = http.StatusOK
-		}
-		h.opts.OnRequest(RequestInfo{Method: r.Method, Path: r.URL.Path, Status: rec.status, KeyID: note.keyID,
-			Duration: time.Since(start)})
 	})
 }
 
@@ -172,7 +183,10 @@ func (s *Server) NewHTTP(opts HTTPOptions) *HTTPServer {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	h := &HTTPServer{s: s, opts: opts, mux: http.NewServeMux(), sessions: newSessions()}
-	h.http = &http.Server{Handler: h.observeRequests(h.mux), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	h.http = &http.Server{Handler: h.observeRequests(h.mux), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		// The server's own complaints (TLS handshakes, panics) go to the
+		// server's log, as its lines, not raw to stderr.
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
 	h.streamable = server.NewStreamableHTTPServer(s.mcp,
 		server.WithSessionIdManagerResolver(h.sessions),
 		server.WithSessionIdleTTL(opts.SessionIdleTTL),

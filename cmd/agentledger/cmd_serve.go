@@ -85,6 +85,12 @@ expiries every 30 s.`,
 				if metricsLn, err = listenMetrics(metricsAddr); err != nil {
 					return fmt.Errorf("--metrics-addr: %w", err)
 				}
+				if tcp, ok := metricsLn.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() && !insecureHTTP {
+					metricsLn.Close()
+					return usagef("refusing keyless, plain-HTTP metrics on %s, which is not a loopback address: "+
+						"scrape /metrics on --http with a viewer key instead, or give --insecure-http when only your "+
+						"network can reach it", metricsAddr)
+				}
 			}
 			srv := mcp.New(a.engine, mcp.Options{Version: version, Logger: logger, NoopTool: noop,
 				OnToolCall: a.hooks.toolCall})

@@ -169,7 +169,7 @@ With --once, deliver what is due now and exit.`,
 			if once {
 				level = slog.LevelWarn
 			}
-			s := a.sender(slog.New(slog.NewTextHandler(a.err, &slog.HandlerOptions{Level: level})))
+			s := a.sender(slog.New(masking{slog.NewTextHandler(a.err, &slog.HandlerOptions{Level: level})}))
 			if !once {
 				fmt.Fprintln(a.err, "agentledger webhook sender running; Ctrl-C stops it")
 				return s.Run(a.ctx)

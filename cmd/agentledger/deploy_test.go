@@ -162,16 +162,17 @@ func lintDockerfile(t *testing.T, path string) []string {
 	if v := jsonForm("VOLUME", one("VOLUME")); !slices.Contains(v, "/data") {
 		problem("no VOLUME [\"/data\"]")
 	}
-	if !strings.Contains(one("ENV"), "AGENTLEDGER_DB=/data/agentledger.db") {
-		problem("no ENV AGENTLEDGER_DB=/data/agentledger.db")
+	if env := one("ENV"); !strings.Contains(env, "AGENTLEDGER_DB=/data/agentledger.db") ||
+		!strings.Contains(env, "AGENTLEDGER_HEALTH_URL="+defaultHealthURL) {
+		problem("no ENV AGENTLEDGER_DB=/data/agentledger.db AGENTLEDGER_HEALTH_URL=%s", defaultHealthURL)
 	}
 	if e := one("EXPOSE"); e != "8765" && e != "" {
 		problem("EXPOSE %s, not 8765", e)
 	}
 	if health := one("HEALTHCHECK"); health != "" {
 		_, check, _ := strings.Cut(health, "CMD ")
-		if probe := jsonForm("HEALTHCHECK CMD", check); !slices.Equal(probe, []string{"/agentledger", "healthz", "--url", defaultHealthURL}) {
-			problem("HEALTHCHECK does not run /agentledger healthz --url %s (the image has no curl or wget): %s", defaultHealthURL, health)
+		if probe := jsonForm("HEALTHCHECK CMD", check); !slices.Equal(probe, []string{"/agentledger", "healthz"}) {
+			problem("HEALTHCHECK does not run /agentledger healthz (the image has no curl or wget): %s", health)
 		}
 	}
 	if e := jsonForm("ENTRYPOINT", one("ENTRYPOINT")); !slices.Equal(e, []string{"/agentledger"}) {

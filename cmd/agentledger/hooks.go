@@ -29,6 +29,15 @@ func (h *hooks) Decided(o engine.Observation) {
 	}
 }
 
+// Observing tells the engine whether any sink listens to decisions: CLI
+// commands have none, and the engine then skips what only an observation
+// needs.
+func (h *hooks) Observing() bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.decided) > 0
+}
+
 // committed is the store's OnCommit.
 func (h *hooks) committed(n int, took time.Duration) {
 	h.mu.RLock()

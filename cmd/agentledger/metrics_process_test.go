@@ -67,10 +67,17 @@ func TestServeMetricsAfterKnownTraffic(t *testing.T) {
 		require.NotNil(t, fam, "no %s", name)
 	next:
 		for _, m := range fam.Metric {
+			matched := 0
 			for _, l := range m.Label {
-				if want, ok := labels[l.GetName()]; ok && want != l.GetValue() {
-					continue next
+				if want, ok := labels[l.GetName()]; ok {
+					if want != l.GetValue() {
+						continue next
+					}
+					matched++
 				}
+			}
+			if matched != len(labels) {
+				continue // a series without one of the labels asked for
 			}
 			switch {
 			case m.Counter != nil:

@@ -106,7 +106,11 @@ func TestServeTLS(t *testing.T) {
 		assert.Equal(t, http.StatusBadRequest, plain.StatusCode, "plain HTTP to the TLS port gets no answer of the server's")
 	}
 
-	_, errOut, err := p.run("serve", "--http", "127.0.0.1:0", "--tls-cert", certFile)
+	out, errOut, err := p.run("healthz", "--url", u+"/healthz")
+	require.NoError(t, err, "the container's health check reaches a TLS server on loopback: %s", errOut)
+	assert.Contains(t, out, `"status":"ok"`)
+
+	_, errOut, err = p.run("serve", "--http", "127.0.0.1:0", "--tls-cert", certFile)
 	require.Error(t, err)
 	assert.Contains(t, errOut, "give both --tls-cert and --tls-key")
 	_, errOut, err = p.run("serve", "--http", "127.0.0.1:0", "--tls-cert", keyFile, "--tls-key", keyFile)
@@ -127,6 +131,10 @@ func TestServeRefusesPlainHTTPOnAPublicAddress(t *testing.T) {
 	assert.Contains(t, errOut, "refusing plain HTTP on 0.0.0.0:0")
 	assert.Contains(t, errOut, "--tls-cert")
 	assert.Contains(t, errOut, "--insecure-http")
+
+	_, errOut, err = p.run("serve", "--http", "127.0.0.1:0", "--metrics-addr", "0.0.0.0:0")
+	require.Error(t, err, "keyless metrics on a public address")
+	assert.Contains(t, errOut, "refusing keyless, plain-HTTP metrics on 0.0.0.0:0")
 
 	cmd := exec.Command(p.bin, "serve", "--http", "0.0.0.0:0", "--insecure-http")
 	cmd.Env = append(os.Environ(), "AGENTLEDGER_DB="+p.db, "AGENTLEDGER_KEY=")

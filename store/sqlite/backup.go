@@ -389,9 +389,14 @@ func Restore(ctx context.Context, backup, target string, opts RestoreOptions) (*
 	if res.Bytes, err = syncFile(tmp); err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(dst); err == nil {
+	if info, err := os.Stat(dst); err == nil {
 		// Checked again just before: a server may have started meanwhile.
 		if err := checkTarget(ctx, dst, true); err != nil {
+			return nil, err
+		}
+		// The restored file belongs to whoever owned the one it replaces
+		// (the service's user, when root runs the restore).
+		if err := sameOwner(tmp, info); err != nil {
 			return nil, err
 		}
 		if res.Replaced, err = moveAside(dst); err != nil {

@@ -190,8 +190,11 @@ func (s *Sender) deliver(ctx context.Context, job *engine.DeliveryJob) error {
 	if res.Error != "" {
 		level = slog.LevelWarn
 	}
+	// An endpoint's URL may carry a token (Slack-style paths): the error
+	// names the endpoint by its id instead.
+	why := strings.ReplaceAll(res.Error, job.URL, "<"+job.EndpointID+">")
 	s.Logger.Log(ctx, level, "webhook delivery", "event", job.Event.ID, "type", job.Event.Type, "endpoint", job.EndpointID,
-		"status", d.Status, "attempts", d.Attempts, "code", res.StatusCode, "err", res.Error)
+		"status", d.Status, "attempts", d.Attempts, "code", res.StatusCode, "err", why)
 	if s.OnDelivery != nil {
 		s.OnDelivery(d.Status, res.Error == "")
 	}
