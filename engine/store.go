@@ -235,6 +235,16 @@ type Tx interface {
 	// reports whether it did.
 	DoneIssuerSync(cardID, version string) (bool, error)
 
+	// PruneDeliveries removes up to limit finished (not pending) deliveries
+	// of events created before the time, and says how many.
+	PruneDeliveries(before time.Time, limit int) (int64, error)
+	// PruneEvents removes up to limit events created before the time that
+	// have no delivery left, and says how many.
+	PruneEvents(before time.Time, limit int) (int64, error)
+	// PruneIdempotency removes up to limit idempotency records created
+	// before the time, and says how many.
+	PruneIdempotency(before time.Time, limit int) (int64, error)
+
 	// Settings returns the organisation's settings; CodeNotFound only for a
 	// database not migrated.
 	Settings() (*Settings, error)

@@ -204,7 +204,7 @@ Amounts on the command line are in minor units: --amount 1250 is $12.50.`,
 		c.GroupID = "integrations"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{a.backupCommand(), a.restoreCommand(), a.versionCommand(), a.healthzCommand()} {
+	for _, c := range []*cobra.Command{a.backupCommand(), a.restoreCommand(), a.pruneCommand(), a.versionCommand(), a.healthzCommand()} {
 		c.GroupID = "operations"
 		root.AddCommand(c)
 	}
