@@ -101,9 +101,14 @@ func (e *Engine) recordAuthorization(ctx context.Context, actor Actor, in Author
 			}
 			fresh = true
 			a, err := decide(tx, in, now)
-			if err == nil && a.CardID != "" && e.observing() {
-				if c, err := tx.FindCard(a.CardID); err == nil {
-					last4 = c.Last4
+			if err == nil {
+				last4, a.cardLast4 = a.cardLast4, "" // only the observation keeps it
+				if last4 == "" && a.CardID != "" && e.observing() {
+					// An earlier decision of the same network id: its card
+					// was not read this time.
+					if c, err := tx.FindCard(a.CardID); err == nil {
+						last4 = c.Last4
+					}
 				}
 			}
 			return a, err
@@ -362,7 +367,7 @@ func (r *authRun) findCard() (string, string, error) {
 		return "", "", err
 	}
 	r.card = card
-	r.auth.CardID, r.auth.AgentID = card.ID, card.AgentID
+	r.auth.CardID, r.auth.AgentID, r.auth.cardLast4 = card.ID, card.AgentID, card.Last4
 	return "", "", nil
 }
 

@@ -222,6 +222,10 @@ type Authorization struct {
 	// partial settlement gives back to the same windows.
 	Day   string `json:"-"`
 	Month string `json:"-"`
+
+	// cardLast4 is the card's last four digits, noted when the decision
+	// found the card, for the observation of it (never stored or shown).
+	cardLast4 string
 }
 
 // Decision statuses and the approval lifecycle of a requires_approval one.
