@@ -343,15 +343,14 @@ func (e *Engine) RevealCard(ctx context.Context, actor Actor, in RevealInput) (*
 	if err != nil || card.Issuer == "" {
 		return out, err
 	}
-	iss, err := e.issuerAPI(card.Issuer)
-	if err != nil {
+	var creds *IssuerCredentials
+	if err := e.callIssuer(ctx, card.Issuer, "intent "+out.IntentID+" is revealed: ask for the details again to fetch them",
+		func(ctx context.Context, iss CardIssuer) error {
+			var err error
+			creds, err = iss.Credentials(ctx, card.IssuerCardID)
+			return err
+		}); err != nil {
 		return nil, err
-	}
-	callCtx, cancel := context.WithTimeout(ctx, e.issuerWait)
-	creds, err := iss.Credentials(callCtx, card.IssuerCardID)
-	cancel()
-	if err != nil {
-		return nil, issuerFailure(err, "intent "+out.IntentID+" is revealed: ask for the details again to fetch them")
 	}
 	out.PAN, out.CVV = creds.PAN, creds.CVV
 	if creds.ExpMonth != 0 {

@@ -153,14 +153,14 @@ func (e *Engine) checkIssuerCard(ctx context.Context, c *Card, spec IssuerCardSp
 		return IssuerDrift{CardID: c.ID, Issuer: c.Issuer, IssuerCardID: c.IssuerCardID, Field: field, Here: here,
 			AtIssuer: there, Repair: "none (dry run)"}
 	}
-	iss, err := e.issuerAPI(c.Issuer)
+	var iss CardIssuer
 	var have *IssuedCard
-	if err == nil {
-		callCtx, cancel := context.WithTimeout(ctx, e.issuerWait)
-		have, err = iss.GetCard(callCtx, c.IssuerCardID)
-		cancel()
-		err = issuerFailure(err, "")
-	}
+	err := e.callIssuer(ctx, c.Issuer, "", func(ctx context.Context, api CardIssuer) error {
+		var err error
+		iss = api
+		have, err = api.GetCard(ctx, c.IssuerCardID)
+		return err
+	})
 	if err != nil {
 		d := drift("issuer", c.Status, "unknown")
 		d.Repair = "not checked: " + ErrorMessage(err)

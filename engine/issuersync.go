@@ -87,6 +87,19 @@ func (e *Engine) issuerAPI(name string) (CardIssuer, error) {
 	return nil, Errorf(CodeIssuerUnavailable, "%s's API is not configured in this process (%s)", name, issuerKeyVar(name))
 }
 
+// callIssuer makes one call to the named issuer's API within the issuer
+// timeout and returns its error as agentledger's (issuerFailure, with what
+// says of the request here).
+func (e *Engine) callIssuer(ctx context.Context, name, what string, call func(context.Context, CardIssuer) error) error {
+	iss, err := e.issuerAPI(name)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.issuerWait)
+	defer cancel()
+	return issuerFailure(call(ctx, iss), what)
+}
+
 // issuerKeyVar names the environment variable of an issuer's API key, for
 // messages.
 func issuerKeyVar(name string) string {
@@ -349,13 +362,10 @@ func (e *Engine) pushIssuerCard(ctx context.Context, cardID string) error {
 		if !withStatus {
 			spec.Status = "" // controls only: keep what the issuer has
 		}
-		iss, err := e.issuerAPI(card.Issuer)
-		if err == nil {
-			callCtx, cancel := context.WithTimeout(ctx, e.issuerWait)
-			_, err = iss.UpdateCard(callCtx, card.IssuerCardID, spec)
-			cancel()
-			err = issuerFailure(err, "")
-		}
+		err = e.callIssuer(ctx, card.Issuer, "", func(ctx context.Context, iss CardIssuer) error {
+			_, err := iss.UpdateCard(ctx, card.IssuerCardID, spec)
+			return err
+		})
 		if err != nil {
 			if q == nil {
 				// The repeat of an overwritten push failed: queue it again.
@@ -451,12 +461,9 @@ func (e *Engine) abandonIssuerCard(ctx context.Context, iss CardIssuer, spec Iss
 
 // cancelAbandoned retries cancelling a queued abandoned card.
 func (e *Engine) cancelAbandoned(ctx context.Context, q *IssuerSync) error {
-	iss, err := e.issuerAPI(q.Issuer)
-	if err == nil {
-		callCtx, cancel := context.WithTimeout(ctx, e.issuerWait)
-		err = cancelAbandonedAt(callCtx, iss, q)
-		cancel()
-	}
+	err := e.callIssuer(ctx, q.Issuer, "", func(ctx context.Context, iss CardIssuer) error {
+		return cancelAbandonedAt(ctx, iss, q)
+	})
 	if err != nil {
 		e.retryIssuerLater(ctx, q, err)
 		return err
