@@ -85,7 +85,7 @@ expiries every 30 s.`,
 				if metricsLn, err = listenMetrics(metricsAddr); err != nil {
 					return fmt.Errorf("--metrics-addr: %w", err)
 				}
-				if tcp, ok := metricsLn.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() && !insecureHTTP {
+				if !onLoopback(metricsLn) && !insecureHTTP {
 					metricsLn.Close()
 					return usagef("refusing keyless, plain-HTTP metrics on %s, which is not a loopback address: "+
 						"scrape /metrics on --http with a viewer key instead, or give --insecure-http when only your "+
@@ -209,11 +209,7 @@ func listen(addr, certFile, keyFile string, insecure bool, stderr io.Writer) (ne
 	if err != nil {
 		return nil, "", err
 	}
-	loopback := false
-	if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
-		loopback = tcp.IP.IsLoopback()
-	}
-	switch {
+	switch loopback := onLoopback(ln); {
 	case cfg != nil:
 		return tls.NewListener(ln, cfg), "https", nil
 	case loopback:
@@ -227,6 +223,12 @@ func listen(addr, certFile, keyFile string, insecure bool, stderr io.Writer) (ne
 	fmt.Fprintf(stderr, "warning: serving plain HTTP on %s (--insecure-http): put a TLS-terminating reverse proxy "+
 		"in front, or card numbers and keys cross the network in clear\n", ln.Addr())
 	return ln, "http", nil
+}
+
+// onLoopback reports whether a listener listens on loopback only.
+func onLoopback(ln net.Listener) bool {
+	tcp, ok := ln.Addr().(*net.TCPAddr)
+	return ok && tcp.IP.IsLoopback()
 }
 
 // issuerQueueEvery is how often serve works the issuer queue: changes to
