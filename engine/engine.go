@@ -41,6 +41,10 @@ type Options struct {
 	// Observer hears of every committed decision (logs, metrics); none
 	// when nil.
 	Observer Observer
+	// OAuthAccessTTL and OAuthRefreshTTL are the lifetimes of the OAuth
+	// access and refresh tokens the engine issues;
+	// DefaultOAuthAccessTTL and DefaultOAuthRefreshTTL when zero.
+	OAuthAccessTTL, OAuthRefreshTTL time.Duration
 }
 
 // DefaultIssuerTimeout is Options.IssuerTimeout's default.
@@ -59,6 +63,8 @@ type Engine struct {
 	issuerWait  time.Duration
 	observer    Observer
 	syncLocks   sync.Map // card id → chan struct{} (cap 1): one push of a card at a time
+
+	oauthAccessTTL, oauthRefreshTTL time.Duration
 }
 
 // New returns an engine over the store.
@@ -81,6 +87,13 @@ func New(store Store, opts Options) *Engine {
 	e.issuers = map[string]CardIssuer{}
 	for _, iss := range opts.Issuers {
 		e.issuers[iss.Name()] = iss
+	}
+	e.oauthAccessTTL, e.oauthRefreshTTL = opts.OAuthAccessTTL, opts.OAuthRefreshTTL
+	if e.oauthAccessTTL <= 0 {
+		e.oauthAccessTTL = DefaultOAuthAccessTTL
+	}
+	if e.oauthRefreshTTL <= 0 {
+		e.oauthRefreshTTL = DefaultOAuthRefreshTTL
 	}
 	e.backoff = opts.WebhookBackoff
 	if e.backoff == nil {

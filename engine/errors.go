@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 )
 
 // Error codes. Each face (CLI, MCP, HTTP) maps these once to its own kind of
@@ -108,7 +109,8 @@ func IsAnyID(s string) bool { return isAnyID(s) }
 // can happen to look like a card number but are not secret.
 func isAnyID(s string) bool {
 	for _, p := range []string{PrefixUser, PrefixAgent, PrefixCard, PrefixIntent, PrefixAuthorization,
-		PrefixDecision, PrefixKey, PrefixWebhook, PrefixEvent, PrefixTransfer, PrefixFallback} {
+		PrefixDecision, PrefixKey, PrefixWebhook, PrefixEvent, PrefixTransfer, PrefixFallback, PrefixOAuthClient,
+		PrefixOAuthGrant} {
 		if isID(s, p) {
 			return true
 		}
@@ -116,8 +118,9 @@ func isAnyID(s string) bool {
 	return false
 }
 
-// keySecret is an API key's secret, as KeyPrefix and 64 hex digits make it.
-var keySecret = regexp.MustCompile(regexp.QuoteMeta(KeyPrefix) + `[0-9A-Fa-f]{8,}`)
+// keySecret is an API key's secret, as KeyPrefix and 64 hex digits make it,
+// or an OAuth token's or client secret's, whose prefixes extend KeyPrefix.
+var keySecret = regexp.MustCompile(regexp.QuoteMeta(KeyPrefix) + `(?:at_|rt_|ac_|cs_)?[0-9A-Fa-f]{8,}`)
 
 // MaskSecrets masks card numbers and API key secrets in text: for a face's
 // log lines, which may quote what a caller sent (a path, an id).
@@ -130,7 +133,10 @@ func maskSecrets(s string) string {
 	// Keys first: a key's random hex may hold a run of digits that looks
 	// like a card number, and masking that first would leave the rest of
 	// the key unmatched, and shown.
-	return MaskPANs(keySecret.ReplaceAllStringFunc(s, func(k string) string { return k[:len(KeyPrefix)+8] + "…" }))
+	return MaskPANs(keySecret.ReplaceAllStringFunc(s, func(k string) string {
+		digits := strings.LastIndexByte(k, '_') + 1 // a key's 8 first hex digits are its prefix, shown
+		return k[:digits+8] + "…"
+	}))
 }
 
 // ErrorCode returns the code of an engine error, or INTERNAL for any other error.

@@ -24,6 +24,8 @@ const (
 	PrefixEvent         = "evt_"
 	PrefixTransfer      = "trf_"
 	PrefixFallback      = "fbk_"
+	PrefixOAuthClient   = "oac_"
+	PrefixOAuthGrant    = "ogr_"
 )
 
 // idGenerator makes UUIDv7 identifiers from the engine's clock, so that ids

@@ -121,6 +121,31 @@ type Tx interface {
 	// ListKeys returns keys, oldest first.
 	ListKeys(f KeyFilter) ([]*APIKey, error)
 
+	// InsertOAuthClient stores a registered OAuth client.
+	InsertOAuthClient(c *OAuthClient) error
+	// UpdateOAuthClient saves a client's revocation.
+	UpdateOAuthClient(c *OAuthClient) error
+	// FindOAuthClient finds a client by id.
+	FindOAuthClient(id string) (*OAuthClient, error)
+	// ListOAuthClients returns clients, oldest first.
+	ListOAuthClients(f OAuthClientFilter) ([]*OAuthClient, error)
+	// InsertOAuthGrant stores an operator's consent.
+	InsertOAuthGrant(g *OAuthGrant) error
+	// UpdateOAuthGrant saves a grant's connection and revocation.
+	UpdateOAuthGrant(g *OAuthGrant) error
+	// FindOAuthGrant finds a grant by id.
+	FindOAuthGrant(id string) (*OAuthGrant, error)
+	// ListOAuthGrants returns grants (of a client, when ClientID is set),
+	// oldest first.
+	ListOAuthGrants(f OAuthGrantFilter) ([]*OAuthGrant, error)
+	// InsertOAuthToken stores an issued code or token by its hash.
+	InsertOAuthToken(t *OAuthToken) error
+	// FindOAuthToken finds a code or token by the SHA-256 of its secret.
+	FindOAuthToken(hash []byte) (*OAuthToken, error)
+	// MarkOAuthTokenUsed records that a code or refresh token was spent;
+	// CodeNotFound when no token has the hash.
+	MarkOAuthTokenUsed(hash []byte, at time.Time) error
+
 	// Counters returns the spend counters of every scope in every period;
 	// a counter never written reads as zero (it is absent from the map).
 	Counters(scopes, periods []string) (map[CounterKey]Counter, error)

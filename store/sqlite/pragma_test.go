@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -24,7 +25,9 @@ func TestConnectionSettings(t *testing.T) {
 	assert.Equal(t, "2", pragma("synchronous"), "FULL")
 	assert.Equal(t, "1", pragma("foreign_keys"))
 	assert.Equal(t, "5000", pragma("busy_timeout"))
-	assert.Equal(t, "6", pragma("user_version"))
+	migrations, err := loadMigrations()
+	require.NoError(t, err)
+	assert.Equal(t, strconv.Itoa(len(migrations)), pragma("user_version"), "every migration applied")
 
 	var queryOnly string
 	require.NoError(t, db.reader.QueryRowContext(ctx, "PRAGMA query_only").Scan(&queryOnly))
