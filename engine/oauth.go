@@ -34,15 +34,15 @@ const (
 
 // Lifetimes of what the authorization server issues.
 const (
-	OAuthCodeTTL              = 5 * time.Minute
-	DefaultOAuthAccessTTL     = 15 * time.Minute
-	DefaultOAuthRefreshTTL    = 30 * 24 * time.Hour
-	maxRedirectURIs           = 10
-	maxOAuthClientNameLen     = 200
-	OAuthScopeFull            = "ledger"      // act as the chosen agent
-	OAuthScopeRead            = "ledger:read" // only read what the chosen agent may read
-	OAuthAuthNone             = "none"
-	OAuthAuthClientSecretPost = "client_secret_post"
+	OAuthCodeTTL               = 5 * time.Minute
+	DefaultOAuthAccessTTL      = 15 * time.Minute
+	DefaultOAuthRefreshTTL     = 30 * 24 * time.Hour
+	maxRedirectURIs            = 10
+	maxOAuthClientNameLen      = 200
+	OAuthScopeFull             = "ledger"      // act as the chosen agent
+	OAuthScopeRead             = "ledger:read" // only read what the chosen agent may read
+	OAuthAuthNone              = "none"
+	OAuthAuthClientSecretPost  = "client_secret_post"
 	OAuthAuthClientSecretBasic = "client_secret_basic"
 )
 
