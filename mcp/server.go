@@ -158,7 +158,7 @@ func withoutAgentID(t mcpgo.Tool) mcpgo.Tool {
 // calls still find them); admin and viewer keys, and keys that cannot be
 // checked (their calls fail anyway), get them as they are.
 func (s *Server) toolsFor(ctx context.Context, tools []mcpgo.Tool) []mcpgo.Tool {
-	if actor, err := s.keyActor(ctx); err != nil || actor.Role != engine.RoleAgent {
+	if actor, err := s.keyActor(ctx); err != nil || !scopedToAgent(actor) {
 		return tools
 	}
 	shown := make([]mcpgo.Tool, len(tools))
@@ -169,6 +169,12 @@ func (s *Server) toolsFor(ctx context.Context, tools []mcpgo.Tool) []mcpgo.Tool 
 		shown[i] = t
 	}
 	return shown
+}
+
+// scopedToAgent reports whether the actor stands for one agent: an agent
+// key, or a read-only OAuth grant (a viewer of its agent).
+func scopedToAgent(a engine.Actor) bool {
+	return a.Role == engine.RoleAgent || (a.Role == engine.RoleViewer && a.AgentID != "")
 }
 
 // MCPServer exposes the underlying mcp-go server (for in-process clients).
@@ -199,7 +205,8 @@ func clientInfo(ctx context.Context) (name, version string) {
 // actorFor resolves who a call acts as. An agent key acts as its agent (an
 // agent_id naming another agent is not found); an admin key must name the
 // agent and then acts as it; a viewer key must name the agent and may only
-// read what belongs to it.
+// read what belongs to it. A read-only OAuth grant is a viewer of its one
+// agent, which it need not name.
 func (s *Server) actorFor(ctx context.Context, agentID string) (engine.Actor, error) {
 	base, err := s.keyActor(ctx)
 	if err != nil {
@@ -209,10 +216,10 @@ func (s *Server) actorFor(ctx context.Context, agentID string) (engine.Actor, er
 		return engine.Actor{}, engine.Errorf(engine.CodeForbidden, "a network key is for the card network endpoints (/v1/network, /v1/issuers), not for MCP tools")
 	}
 	base.ClientName, base.ClientVersion = clientInfo(ctx)
-	if base.Role == engine.RoleAgent && agentID == "" {
+	if scopedToAgent(base) && agentID == "" {
 		return base, nil
 	}
-	if base.Role != engine.RoleAgent && agentID == "" {
+	if agentID == "" {
 		return engine.Actor{}, &engine.Error{Code: engine.CodeInvalidInput, Field: "agent_id",
 			Message: "agent_id: required with an " + base.Role + " key (the agent to act as)"}
 	}

@@ -67,6 +67,13 @@ type HTTPOptions struct {
 	// OnRequest, when set, hears of every request once it is answered
 	// (logs, metrics). It must be quick.
 	OnRequest func(RequestInfo)
+	// OAuthResource, when set, makes /mcp an OAuth 2.1 resource server
+	// beside API keys: it returns the resource URL a request's access
+	// tokens must be bound to and the URL of its metadata (RFC 9728), or
+	// "" when OAuth is not offered to the request. A 401 then names the
+	// metadata, so clients that connect by URL find the authorization
+	// server.
+	OAuthResource func(*http.Request) (resource, metadataURL string)
 }
 
 // RequestInfo is one answered HTTP request, as an operator watches it:
@@ -291,26 +298,52 @@ func (h *HTTPServer) originAllowed(origin, host string) bool {
 	return false
 }
 
-// authenticate requires "Authorization: Bearer <key>" on every request and
-// puts the key's actor in the request context. A key checked in the last
-// KeyCacheTTL is trusted without another lookup.
+// authenticate requires "Authorization: Bearer <key or access token>" on
+// every request and puts its actor in the request context. A key checked in
+// the last KeyCacheTTL is trusted without another lookup; an OAuth access
+// token is looked up every time, so that a revoked client's next call fails.
 func (h *HTTPServer) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var resource, metadata string
+		if h.opts.OAuthResource != nil {
+			resource, metadata = h.opts.OAuthResource(r)
+		}
+		challenge := func(errorCode string) {
+			v := `Bearer realm="agentledger"`
+			if errorCode != "" {
+				v += `, error="` + errorCode + `"`
+			}
+			if metadata != "" {
+				v += `, resource_metadata="` + metadata + `"`
+			}
+			w.Header().Set("WWW-Authenticate", v)
+		}
 		scheme, token, found := strings.Cut(r.Header.Get("Authorization"), " ")
-		if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(token) == "" {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="agentledger"`)
-			httpError(w, http.StatusUnauthorized, "UNAUTHORIZED", "send Authorization: Bearer <agentledger API key>")
+		token = strings.TrimSpace(token)
+		if !found || !strings.EqualFold(scheme, "Bearer") || token == "" {
+			challenge("")
+			message := "send Authorization: Bearer <agentledger API key>"
+			if metadata != "" {
+				message += ", or connect with OAuth (" + metadata + ")"
+			}
+			httpError(w, http.StatusUnauthorized, "UNAUTHORIZED", message)
 			return
 		}
-		actor, err := h.s.keys.Authenticate(r.Context(), strings.TrimSpace(token))
+		var actor engine.Actor
+		var err error
+		if strings.HasPrefix(token, engine.OAuthAccessTokenPrefix) && resource != "" {
+			actor, err = h.s.eng.AuthenticateOAuth(r.Context(), token, resource)
+		} else {
+			actor, err = h.s.keys.Authenticate(r.Context(), token)
+		}
 		if err != nil {
 			if engine.ErrorCode(err) != engine.CodeUnauthorized {
 				h.s.log.ErrorContext(r.Context(), "authentication failed", "err", err)
 				httpError(w, http.StatusServiceUnavailable, "UNAVAILABLE", "cannot check the API key right now")
 				return
 			}
-			w.Header().Set("WWW-Authenticate", `Bearer realm="agentledger", error="invalid_token"`)
-			httpError(w, http.StatusUnauthorized, "UNAUTHORIZED", "invalid API key")
+			challenge("invalid_token")
+			httpError(w, http.StatusUnauthorized, "UNAUTHORIZED", "invalid API key or access token")
 			return
 		}
 		NoteKey(r.Context(), actor.KeyID)

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/agentledger/agentledger/engine"
 	"github.com/agentledger/agentledger/store/sqlite"
@@ -49,6 +50,9 @@ type app struct {
 	timezone string // init --timezone: the zone of a database being created
 	// changingTimeZone skips the $AGENTLEDGER_TZ check, for 'timezone set'.
 	changingTimeZone bool
+	// oauthAccessTTL is serve --oauth-token-ttl: the lifetime of the OAuth
+	// access tokens the engine issues.
+	oauthAccessTTL time.Duration
 
 	db     *sqlite.DB
 	engine *engine.Engine
@@ -192,7 +196,8 @@ Amounts on the command line are in minor units: --amount 1250 is $12.50.`,
 		c.GroupID = "setup"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{a.userCommand(), a.agentCommand(), a.policyCommand(), a.keyCommand(), a.cardCommand()} {
+	for _, c := range []*cobra.Command{a.userCommand(), a.agentCommand(), a.policyCommand(), a.keyCommand(), a.cardCommand(),
+		a.oauthCommand()} {
 		c.GroupID = "objects"
 		root.AddCommand(c)
 	}
@@ -262,7 +267,8 @@ func (a *app) openOrCreate() error {
 	if err != nil {
 		return err
 	}
-	a.db, a.engine = db, engine.New(db, engine.Options{Clock: a.clock, Issuers: issuers, Observer: &a.hooks})
+	a.db, a.engine = db, engine.New(db, engine.Options{Clock: a.clock, Issuers: issuers, Observer: &a.hooks,
+		OAuthAccessTTL: a.oauthAccessTTL})
 	if err := a.checkTimeZone(created); err != nil {
 		a.close()
 		return err

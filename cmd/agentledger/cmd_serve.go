@@ -13,6 +13,7 @@ import (
 
 	"github.com/agentledger/agentledger/cmd/agentledger/internal/api"
 	"github.com/agentledger/agentledger/cmd/agentledger/internal/issuers"
+	"github.com/agentledger/agentledger/cmd/agentledger/internal/oauth"
 	"github.com/agentledger/agentledger/cmd/agentledger/internal/web"
 	"github.com/agentledger/agentledger/engine"
 	"github.com/agentledger/agentledger/mcp"
@@ -23,8 +24,8 @@ import (
 const sweepEvery = 30 * time.Second
 
 func (a *app) serveCommand() *cobra.Command {
-	var stdio, noop, noWebhooks, insecureHTTP bool
-	var addr, fallback, logFormat, logLevel, tlsCert, tlsKey, metricsAddr string
+	var stdio, noop, noWebhooks, insecureHTTP, noRegistration bool
+	var addr, fallback, logFormat, logLevel, tlsCert, tlsKey, metricsAddr, publicURL string
 	var origins []string
 	budget := issuers.DefaultBudget
 	var maxBody int64
@@ -52,6 +53,14 @@ is read in full. The same server answers card networks and issuers:
   POST /v1/issuers/lithic/asa            ($AGENTLEDGER_LITHIC_SECRET)
   POST /v1/issuers/lithic/events         ($AGENTLEDGER_LITHIC_EVENTS_SECRET,
                                           default $AGENTLEDGER_LITHIC_SECRET)
+
+MCP clients that connect by URL may use OAuth 2.1 instead of a key: the
+server is its own authorization server (metadata at
+/.well-known/oauth-protected-resource/mcp and
+/.well-known/oauth-authorization-server), clients register themselves
+(unless --no-oauth-registration), and an admin signed in to the dashboard
+chooses which agent each acts as. On an address other than loopback, give
+--public-url, the URL clients use, which access tokens are bound to.
 
 Either way the server sends webhooks (unless --no-webhooks) and records due
 expiries every 30 s.`,
@@ -150,17 +159,29 @@ expiries every 30 s.`,
 				return err
 			}
 			defer iss.Wait() // fallbacks still being recorded
+			oauthFace, err := oauth.New(a.engine, oauth.Options{PublicURL: publicURL, Registration: !noRegistration,
+				Logger: logger})
+			if err != nil {
+				ln.Close()
+				return usageError{err}
+			}
+			if publicURL == "" && !onLoopback(ln) {
+				fmt.Fprintf(a.err, "note: OAuth is off on %s: give --public-url (the URL clients use) to let MCP "+
+					"clients connect by URL\n", ln.Addr())
+			}
 			rest := api.New(a.engine, api.Options{Version: version, RatePerMinute: rate, Logger: logger,
 				MaxBodyBytes: maxBody})
-			dashboard := web.New(a.engine, web.Options{Version: version, Logger: logger})
+			dashboard := web.New(a.engine, web.Options{Version: version, Logger: logger, OAuth: oauthFace})
 			mount := func(mux *http.ServeMux) {
 				iss.Mount(mux)
+				oauthFace.Mount(mux)
 				rest.Mount(mux)
 				dashboard.Mount(mux)
 				mux.Handle("GET /metrics", requireViewer(a.engine, metricsH))
 			}
 			h := srv.NewHTTP(mcp.HTTPOptions{AllowedOrigins: origins, Health: a.db.Ping, Mount: mount,
-				MaxBodyBytes: maxBody, OnRequest: a.hooks.request, Version: version, Revision: build.Revision})
+				MaxBodyBytes: maxBody, OnRequest: a.hooks.request, Version: version, Revision: build.Revision,
+				OAuthResource: oauthFace.Resource})
 			fmt.Fprintf(a.err, "agentledger MCP server on %[2]s://%[1]s/mcp, dashboard on %[2]s://%[1]s/, "+
 				"REST API on %[2]s://%[1]s/v1 (OpenAPI: /v1/openapi.json), health: /healthz; Ctrl-C stops it\n", ln.Addr(), scheme)
 			return h.Serve(ctx, ln)
@@ -185,6 +206,13 @@ expiries every 30 s.`,
 	cmd.Flags().StringVar(&tlsKey, "tls-key", "", "the certificate's private key (PEM)")
 	cmd.Flags().BoolVar(&insecureHTTP, "insecure-http", false,
 		"allow plain HTTP on a non-loopback address (only behind a reverse proxy that terminates TLS)")
+	cmd.Flags().StringVar(&publicURL, "public-url", "",
+		"the URL clients reach this server at (https://ledger.example.com): the OAuth issuer, and with /mcp the "+
+			"resource access tokens are bound to; needed for OAuth on an address other than loopback")
+	cmd.Flags().BoolVar(&noRegistration, "no-oauth-registration", false,
+		"refuse OAuth dynamic client registration: register clients with 'agentledger oauth register'")
+	cmd.Flags().DurationVar(&a.oauthAccessTTL, "oauth-token-ttl", engine.DefaultOAuthAccessTTL,
+		"how long an OAuth access token lasts (clients refresh it)")
 	cmd.Flags().BoolVar(&noop, "bench-noop-tool", false, "add a no-op tool, for measuring the transport")
 	cmd.Flags().MarkHidden("bench-noop-tool")
 	return cmd

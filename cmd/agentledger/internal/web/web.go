@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -36,6 +37,8 @@ type Options struct {
 	// KeyCacheTTL is how long a checked key is trusted before a request
 	// checks it again (engine.DefaultKeyCacheTTL when zero).
 	KeyCacheTTL time.Duration
+	// OAuth, when set, serves the OAuth consent page at /oauth/authorize.
+	OAuth OAuthResource
 }
 
 // Handler serves the dashboard.
@@ -83,6 +86,7 @@ func New(eng *engine.Engine, opts Options) *Handler {
 	h.mux.HandleFunc("POST /approvals/{decision}/{outcome}", h.signedIn(h.decide))
 	h.registerAgents()
 	h.registerRecords()
+	h.registerOAuth()
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "404 page not found", http.StatusNotFound)
 	})
@@ -127,7 +131,13 @@ func (h *Handler) signedIn(next func(w http.ResponseWriter, r *http.Request, ses
 		}
 		if sess == nil {
 			if r.Method == http.MethodGet && r.Header.Get("HX-Request") == "" {
-				http.Redirect(w, r, "/signin", http.StatusSeeOther)
+				// Back to the page after signing in: a client's consent link
+				// keeps its parameters.
+				to := "/signin"
+				if uri := r.URL.RequestURI(); uri != "/" {
+					to += "?next=" + url.QueryEscape(uri)
+				}
+				http.Redirect(w, r, to, http.StatusSeeOther)
 				return
 			}
 			http.Error(w, "sign in first", http.StatusUnauthorized)
@@ -183,11 +193,12 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, page string, v vi
 }
 
 func (h *Handler) signinPage(w http.ResponseWriter, r *http.Request) {
-	h.render(w, http.StatusOK, "signin", view{Title: "Sign in"})
+	h.render(w, http.StatusOK, "signin", view{Title: "Sign in", Data: localPath(r.URL.Query().Get("next"), "/")})
 }
 
 func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 	key := strings.TrimSpace(r.PostFormValue("key"))
+	next := localPath(r.PostFormValue("next"), "/")
 	actor, err := h.eng.Authenticate(r.Context(), key)
 	if err == nil && actor.Role != engine.RoleAdmin && actor.Role != engine.RoleViewer {
 		article := "a "
@@ -201,12 +212,12 @@ func (h *Handler) signin(w http.ResponseWriter, r *http.Request) {
 		if engine.ErrorCode(err) == engine.CodeUnauthorized {
 			err = &engine.Error{Code: engine.CodeUnauthorized, Message: "unknown or revoked key"}
 		}
-		h.fail(w, r, "signin", view{Title: "Sign in"}, err)
+		h.fail(w, r, "signin", view{Title: "Sign in", Data: next}, err)
 		return
 	}
 	id, _ := h.sessions.start(actor, key)
 	setCookie(w, r, id, h.opts.SessionTTL)
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
 func (h *Handler) signout(w http.ResponseWriter, r *http.Request, _ *session) {
