@@ -428,3 +428,17 @@ func TestOAuthSecretsAreMasked(t *testing.T) {
 		assert.Equal(t, "got "+prefix+"01234567… here", masked)
 	}
 }
+
+func TestPruneRemovesExpiredOAuthTokensOnly(t *testing.T) {
+	r := newOAuthRig(t)
+	tokens, err := r.exchange(r.approve(t, false).Code)
+	require.NoError(t, err)
+	r.env.Clock.Advance(2 * engine.MinRetention)
+	res, err := r.env.Engine.Prune(r.env.Ctx, engine.Operator, engine.PruneInput{Before: r.env.Clock.Now().Add(-engine.MinRetention)})
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), res.OAuthTokens, "the spent code and the expired access token")
+	next, err := r.refresh(tokens.RefreshToken)
+	require.NoError(t, err, "the refresh token, not expired, is kept")
+	_, err = r.env.Engine.AuthenticateOAuth(r.env.Ctx, next.AccessToken, oauthResource)
+	assert.NoError(t, err)
+}

@@ -27,12 +27,14 @@ type PruneResult struct {
 	Events          int64     `json:"events"`
 	Deliveries      int64     `json:"deliveries"`
 	IdempotencyKeys int64     `json:"idempotency_keys"`
+	OAuthTokens     int64     `json:"oauth_tokens"`
 }
 
 // Prune removes history that is not money: webhook deliveries that are
 // finished (delivered, failed or cancelled), events older than Before with
 // no delivery left (an event still pending for an endpoint stays, as do its
-// deliveries), and idempotency records older than Before. Money rows —
+// deliveries), idempotency records older than Before, and OAuth codes and
+// tokens that expired before it (they can never be used again). Money rows —
 // authorizations, decisions, transfers, balances, cards, intents — are
 // never removed. It works in batches of pruneBatch rows, each its own
 // transaction. Operators only.
@@ -50,7 +52,7 @@ func (e *Engine) Prune(ctx context.Context, actor Actor, in PruneInput) (*PruneR
 	}
 	out := &PruneResult{Before: in.Before.UTC()}
 	for {
-		var d, ev, k int64
+		var d, ev, k, o int64
 		err := e.update(ctx, func(tx Tx, _ time.Time) error {
 			var err error
 			if d, err = tx.PruneDeliveries(in.Before, pruneBatch); err != nil {
@@ -59,14 +61,18 @@ func (e *Engine) Prune(ctx context.Context, actor Actor, in PruneInput) (*PruneR
 			if ev, err = tx.PruneEvents(in.Before, pruneBatch); err != nil {
 				return err
 			}
-			k, err = tx.PruneIdempotency(in.Before, pruneBatch)
+			if k, err = tx.PruneIdempotency(in.Before, pruneBatch); err != nil {
+				return err
+			}
+			o, err = tx.PruneOAuthTokens(in.Before, pruneBatch)
 			return err
 		})
 		if err != nil {
 			return out, err
 		}
 		out.Deliveries, out.Events, out.IdempotencyKeys = out.Deliveries+d, out.Events+ev, out.IdempotencyKeys+k
-		if n := int64(pruneBatch); d < n && ev < n && k < n {
+		out.OAuthTokens += o
+		if n := int64(pruneBatch); d < n && ev < n && k < n && o < n {
 			return out, nil
 		}
 	}

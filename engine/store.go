@@ -269,6 +269,9 @@ type Tx interface {
 	// PruneIdempotency removes up to limit idempotency records created
 	// before the time, and says how many.
 	PruneIdempotency(before time.Time, limit int) (int64, error)
+	// PruneOAuthTokens removes up to limit OAuth codes and tokens that
+	// expired before the time, and says how many.
+	PruneOAuthTokens(before time.Time, limit int) (int64, error)
 
 	// Settings returns the organisation's settings; CodeNotFound only for a
 	// database not migrated.

@@ -28,6 +28,12 @@ func (t *tx) PruneIdempotency(before time.Time, limit int) (int64, error) {
 		SELECT scope, key FROM idempotency WHERE created_at < ? LIMIT ?)`, micros(before), limit)
 }
 
+// PruneOAuthTokens implements engine.Tx, through the expiry index.
+func (t *tx) PruneOAuthTokens(before time.Time, limit int) (int64, error) {
+	return t.affected(`DELETE FROM oauth_tokens WHERE hash IN (
+		SELECT hash FROM oauth_tokens WHERE expires_at < ? LIMIT ?)`, micros(before), limit)
+}
+
 // affected runs a statement and returns how many rows it changed.
 func (t *tx) affected(query string, args ...any) (int64, error) {
 	res, err := t.exec(query, args...)
