@@ -607,6 +607,11 @@ func TestExampleConfigs(t *testing.T) {
 			assert.Contains(t, e.Args, "Authorization:${LEDGER_AUTH_HEADER}")
 			assert.True(t, strings.HasPrefix(e.Env["LEDGER_AUTH_HEADER"], "Bearer al_"))
 		},
+		"mcp_remote_oauth_config.json": func(e serverEntry) {
+			assert.Equal(t, "npx", e.Command)
+			assert.Equal(t, []string{"-y", "mcp-remote", "http://127.0.0.1:8765/mcp"}, e.Args, "no key: OAuth")
+			assert.Empty(t, e.Env)
+		},
 	} {
 		raw, err := os.ReadFile(filepath.Join("..", "..", "examples", file))
 		require.NoError(t, err)
