@@ -13,23 +13,25 @@ import (
 func (a *app) intentCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "intent", Short: "Intents (an agent's declared purchases): list and show; declare, reveal or cancel for an agent"}
 	var in engine.ListIntentsInput
+	var pages pageFlags
 	list := &cobra.Command{
 		Use: "list [--agent AGENT] [--status STATUS]", Short: "List intents", Args: cobra.NoArgs,
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
-			list, err := a.engine.ListIntents(a.ctx, op, in)
-			if err != nil {
-				return err
-			}
-			intents := list.Items
-			return a.emit(intents, func(w io.Writer) {
-				t := newTable(w, "ID", "AGENT", "CARD", "STATUS", "AMOUNT", "MERCHANT", "SUMMARY", "EXPIRES")
-				for _, i := range intents {
-					t.row(i.ID, i.AgentID, orDash(i.CardID), i.Status, money(i.Amount, i.Currency), orDash(i.Merchant), i.Summary, timestamp(i.ExpiresAt))
-				}
-				t.flush()
+			return printList(a, pages, listing[engine.Intent]{
+				id: func(i *engine.Intent) string { return i.ID },
+				list: func(p engine.Page) (engine.List[engine.Intent], error) {
+					in.Page = p
+					return a.engine.ListIntents(a.ctx, op, in)
+				},
+				headers: []string{"ID", "AGENT", "CARD", "STATUS", "AMOUNT", "MERCHANT", "SUMMARY", "EXPIRES"},
+				row: func(i *engine.Intent) []string {
+					return []string{i.ID, i.AgentID, orDash(i.CardID), i.Status, money(i.Amount, i.Currency), orDash(i.Merchant),
+						i.Summary, timestamp(i.ExpiresAt)}
+				},
 			})
 		}),
 	}
+	pages.add(list, 0)
 	list.Flags().StringVar(&in.Agent, "agent", "", "only this agent's intents")
 	list.Flags().StringVar(&in.Status, "status", "", "awaiting_approval, pending, revealed, matched, mismatched, denied, cancelled or expired")
 	list.Flags().StringVar(&in.CardID, "card", "", "only intents for this card")
@@ -154,27 +156,26 @@ func attestation(a engine.Attestation) string {
 func (a *app) approvalsCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "approvals", Aliases: []string{"approval"}, Short: "The queue of spends waiting for a human: list, approve, deny"}
 	var in engine.ListApprovalsInput
+	var pages pageFlags
 	list := &cobra.Command{
 		Use: "list", Short: "List approval requests (pending by default)", Args: cobra.NoArgs,
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
-			list, err := a.engine.ListApprovals(a.ctx, op, in)
-			if err != nil {
-				return err
-			}
-			ds := list.Items
-			return a.emit(ds, func(w io.Writer) {
-				if len(ds) == 0 {
-					fmt.Fprintf(w, "No %s approval requests.\n", strings.ReplaceAll(in.Status, "all", "recorded"))
-					return
-				}
-				t := newTable(w, "DECISION", "AGENT", "KIND", "AMOUNT", "MERCHANT", "STATUS", "REASON", "EXPIRES")
-				for _, d := range ds {
-					t.row(d.ID, d.AgentID, d.Kind, money(d.Amount, d.Currency), orDash(d.Merchant), d.ApprovalStatus, d.Reason, optionalTime(d.ApprovalExpiresAt))
-				}
-				t.flush()
+			return printList(a, pages, listing[engine.Decision]{
+				id: func(d *engine.Decision) string { return d.ID },
+				list: func(p engine.Page) (engine.List[engine.Decision], error) {
+					in.Page = p
+					return a.engine.ListApprovals(a.ctx, op, in)
+				},
+				headers: []string{"DECISION", "AGENT", "KIND", "AMOUNT", "MERCHANT", "STATUS", "REASON", "EXPIRES"},
+				row: func(d *engine.Decision) []string {
+					return []string{d.ID, d.AgentID, d.Kind, money(d.Amount, d.Currency), orDash(d.Merchant), d.ApprovalStatus,
+						d.Reason, optionalTime(d.ApprovalExpiresAt)}
+				},
+				empty: fmt.Sprintf("No %s approval requests.", strings.ReplaceAll(in.Status, "all", "recorded")),
 			})
 		}),
 	}
+	pages.add(list, 0)
 	list.Flags().StringVar(&in.Agent, "agent", "", "only this agent's requests")
 	list.Flags().StringVar(&in.Status, "status", "", "pending (default), approved, denied, expired, executed or all")
 	decide := func(use, short string, do func(engine.DecideInput) (*engine.Decision, error)) *cobra.Command {
@@ -342,30 +343,28 @@ func printDecision(w io.Writer, a *engine.Authorization) {
 func (a *app) txnCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "txn", Short: "Card authorizations and what became of them: list, show"}
 	var in engine.ListAuthorizationsInput
-	var limit int
+	var pages pageFlags
 	list := &cobra.Command{
 		Use: "list [--agent AGENT | --card CARD]", Short: "List authorizations, newest first", Args: cobra.NoArgs,
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
-			auths, err := firstN(limit, func(x *engine.Authorization) string { return x.ID }, func(p engine.Page) (engine.List[engine.Authorization], error) {
-				in.Page = p
-				return a.engine.ListAuthorizations(a.ctx, op, in)
-			})
-			if err != nil {
-				return err
-			}
-			return a.emit(auths, func(w io.Writer) {
-				t := newTable(w, "ID", "TIME", "CARD", "AMOUNT", "MERCHANT", "STATUS", "DECLINE", "RISK")
-				for _, x := range auths {
-					t.row(x.ID, timestamp(x.CreatedAt), orDash(x.CardID), money(x.Amount, x.Currency), x.Merchant.Name, x.Status, orDash(x.DeclineCode), strconv.Itoa(x.RiskScore))
-				}
-				t.flush()
+			return printList(a, pages, listing[engine.Authorization]{
+				id: func(x *engine.Authorization) string { return x.ID },
+				list: func(p engine.Page) (engine.List[engine.Authorization], error) {
+					in.Page = p
+					return a.engine.ListAuthorizations(a.ctx, op, in)
+				},
+				headers: []string{"ID", "TIME", "CARD", "AMOUNT", "MERCHANT", "STATUS", "DECLINE", "RISK"},
+				row: func(x *engine.Authorization) []string {
+					return []string{x.ID, timestamp(x.CreatedAt), orDash(x.CardID), money(x.Amount, x.Currency), x.Merchant.Name,
+						x.Status, orDash(x.DeclineCode), strconv.Itoa(x.RiskScore)}
+				},
 			})
 		}),
 	}
 	list.Flags().StringVar(&in.Agent, "agent", "", "only this agent's authorizations")
 	list.Flags().StringVar(&in.CardID, "card", "", "only this card's authorizations")
 	list.Flags().StringVar(&in.Status, "status", "", "approved, declined, settled, reversed or expired")
-	list.Flags().IntVar(&limit, "limit", 50, "at most this many (0: all)")
+	pages.add(list, 50)
 	list.MarkFlagsMutuallyExclusive("agent", "card")
 	show := &cobra.Command{
 		Use: "show TXN", Short: "Show an authorization with every check that ran", Args: cobra.ExactArgs(1),

@@ -26,23 +26,21 @@ func (a *app) userCommand() *cobra.Command {
 	}
 	create.Flags().StringVar(&email, "email", "", "contact email")
 
+	var pages pageFlags
 	list := &cobra.Command{
 		Use: "list", Short: "List users", Args: cobra.NoArgs,
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
-			list, err := a.engine.ListUsers(a.ctx, op, engine.Page{})
-			if err != nil {
-				return err
-			}
-			users := list.Items
-			return a.emit(users, func(w io.Writer) {
-				t := newTable(w, "ID", "NAME", "KYC", "CREATED")
-				for _, u := range users {
-					t.row(u.ID, u.Name, u.KYCStatus, timestamp(u.CreatedAt))
-				}
-				t.flush()
+			return printList(a, pages, listing[engine.User]{
+				id:      func(u *engine.User) string { return u.ID },
+				list:    func(p engine.Page) (engine.List[engine.User], error) { return a.engine.ListUsers(a.ctx, op, p) },
+				headers: []string{"ID", "NAME", "KYC", "CREATED"},
+				row: func(u *engine.User) []string {
+					return []string{u.ID, u.Name, u.KYCStatus, timestamp(u.CreatedAt)}
+				},
 			})
 		}),
 	}
+	pages.add(list, 0)
 	show := &cobra.Command{
 		Use: "show USER", Short: "Show a user and their balance", Args: cobra.ExactArgs(1),
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
@@ -119,23 +117,23 @@ func (a *app) agentCommand() *cobra.Command {
 	create.MarkFlagRequired("user")
 
 	var listUser string
+	var pages pageFlags
 	list := &cobra.Command{
 		Use: "list", Short: "List agents", Args: cobra.NoArgs,
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
-			list, err := a.engine.ListAgents(a.ctx, op, listUser, engine.Page{})
-			if err != nil {
-				return err
-			}
-			agents := list.Items
-			return a.emit(agents, func(w io.Writer) {
-				t := newTable(w, "ID", "NAME", "USER", "MODE", "CREATED")
-				for _, ag := range agents {
-					t.row(ag.ID, ag.Name, ag.UserID, ag.Mode, timestamp(ag.CreatedAt))
-				}
-				t.flush()
+			return printList(a, pages, listing[engine.Agent]{
+				id: func(ag *engine.Agent) string { return ag.ID },
+				list: func(p engine.Page) (engine.List[engine.Agent], error) {
+					return a.engine.ListAgents(a.ctx, op, listUser, p)
+				},
+				headers: []string{"ID", "NAME", "USER", "MODE", "CREATED"},
+				row: func(ag *engine.Agent) []string {
+					return []string{ag.ID, ag.Name, ag.UserID, ag.Mode, timestamp(ag.CreatedAt)}
+				},
 			})
 		}),
 	}
+	pages.add(list, 0)
 	list.Flags().StringVar(&listUser, "user", "", "only this user's agents")
 	show := &cobra.Command{
 		Use: "show AGENT", Short: "Show an agent, its effective policy and what is left of it", Args: cobra.ExactArgs(1),
@@ -353,23 +351,22 @@ func (a *app) keyCommand() *cobra.Command {
 	create.Flags().StringVar(&name, "name", "", "a label for the key")
 	create.MarkFlagsMutuallyExclusive("agent", "admin", "viewer", "network")
 
+	var pages pageFlags
 	list := &cobra.Command{
 		Use: "list", Short: "List API keys (never their secrets)", Args: cobra.NoArgs,
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
-			list, err := a.engine.ListKeys(a.ctx, op, engine.Page{})
-			if err != nil {
-				return err
-			}
-			keys := list.Items
-			return a.emit(keys, func(w io.Writer) {
-				t := newTable(w, "ID", "ROLE", "AGENT", "NAME", "PREFIX", "CREATED", "REVOKED")
-				for _, k := range keys {
-					t.row(k.ID, k.Role, orDash(k.AgentID), orDash(k.Name), k.Prefix+"…", timestamp(k.CreatedAt), optionalTime(k.RevokedAt))
-				}
-				t.flush()
+			return printList(a, pages, listing[engine.APIKey]{
+				id:      func(k *engine.APIKey) string { return k.ID },
+				list:    func(p engine.Page) (engine.List[engine.APIKey], error) { return a.engine.ListKeys(a.ctx, op, p) },
+				headers: []string{"ID", "ROLE", "AGENT", "NAME", "PREFIX", "CREATED", "REVOKED"},
+				row: func(k *engine.APIKey) []string {
+					return []string{k.ID, k.Role, orDash(k.AgentID), orDash(k.Name), k.Prefix + "…", timestamp(k.CreatedAt),
+						optionalTime(k.RevokedAt)}
+				},
 			})
 		}),
 	}
+	pages.add(list, 0)
 	revoke := &cobra.Command{
 		Use: "revoke KEY_ID", Short: "Revoke an API key", Args: cobra.ExactArgs(1),
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
@@ -410,23 +407,24 @@ func (a *app) cardCommand() *cobra.Command {
 	create.MarkFlagRequired("agent")
 
 	var listAgent string
+	var pages pageFlags
 	list := &cobra.Command{
 		Use: "list [--agent AGENT]", Short: "List cards", Args: cobra.NoArgs,
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
-			list, err := a.engine.ListCards(a.ctx, op, listAgent, engine.Page{})
-			if err != nil {
-				return err
-			}
-			cards := list.Items
-			return a.emit(cards, func(w io.Writer) {
-				t := newTable(w, "ID", "AGENT", "LAST4", "TYPE", "STATUS", "CURRENCY", "EXPIRES", "PURPOSE")
-				for _, c := range cards {
-					t.row(c.ID, c.AgentID, "····"+c.Last4, c.Type, c.Status, c.Currency, fmt.Sprintf("%02d/%d", c.ExpMonth, c.ExpYear), orDash(c.Purpose))
-				}
-				t.flush()
+			return printList(a, pages, listing[engine.Card]{
+				id: func(c *engine.Card) string { return c.ID },
+				list: func(p engine.Page) (engine.List[engine.Card], error) {
+					return a.engine.ListCards(a.ctx, op, listAgent, p)
+				},
+				headers: []string{"ID", "AGENT", "LAST4", "TYPE", "STATUS", "CURRENCY", "EXPIRES", "PURPOSE"},
+				row: func(c *engine.Card) []string {
+					return []string{c.ID, c.AgentID, "····" + c.Last4, c.Type, c.Status, c.Currency,
+						fmt.Sprintf("%02d/%d", c.ExpMonth, c.ExpYear), orDash(c.Purpose)}
+				},
 			})
 		}),
 	}
+	pages.add(list, 0)
 	list.Flags().StringVar(&listAgent, "agent", "", "only this agent's cards")
 	show := &cobra.Command{
 		Use: "show CARD", Short: "Show a card (never its number)", Args: cobra.ExactArgs(1),

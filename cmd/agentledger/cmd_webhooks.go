@@ -74,20 +74,18 @@ Event types: ` + strings.Join(engine.EventTypes, ", ") + `.`,
 	}
 
 	var filter engine.ListDeliveriesInput
-	var deliveriesLimit int
+	var deliveryPages pageFlags
 	deliveries := &cobra.Command{
 		Use: "deliveries [--endpoint ENDPOINT] [--status STATUS]", Short: "List deliveries, newest event first", Args: cobra.NoArgs,
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
-			list, err := firstN(deliveriesLimit, func(d *engine.Delivery) string { return d.ID }, func(p engine.Page) (engine.List[engine.Delivery], error) {
-				filter.Page = p
-				return a.engine.ListDeliveries(a.ctx, op, filter)
-			})
-			if err != nil {
-				return err
-			}
-			return a.emit(list, func(w io.Writer) {
-				t := newTable(w, "EVENT", "TYPE", "ENDPOINT", "STATUS", "ATTEMPTS", "LAST", "NEXT ATTEMPT")
-				for _, d := range list {
+			return printList(a, deliveryPages, listing[engine.Delivery]{
+				id: func(d *engine.Delivery) string { return d.ID },
+				list: func(p engine.Page) (engine.List[engine.Delivery], error) {
+					filter.Page = p
+					return a.engine.ListDeliveries(a.ctx, op, filter)
+				},
+				headers: []string{"EVENT", "TYPE", "ENDPOINT", "STATUS", "ATTEMPTS", "LAST", "NEXT ATTEMPT"},
+				row: func(d *engine.Delivery) []string {
 					last := "—"
 					if d.Attempts > 0 {
 						last = orDash(d.LastError)
@@ -99,15 +97,14 @@ Event types: ` + strings.Join(engine.EventTypes, ", ") + `.`,
 					if d.Status == engine.DeliveryPending {
 						next = timestamp(d.NextAttemptAt)
 					}
-					t.row(d.EventID, d.EventType, d.EndpointID, d.Status, strconv.Itoa(d.Attempts), last, next)
-				}
-				t.flush()
+					return []string{d.EventID, d.EventType, d.EndpointID, d.Status, strconv.Itoa(d.Attempts), last, next}
+				},
 			})
 		}),
 	}
 	deliveries.Flags().StringVar(&filter.EndpointID, "endpoint", "", "only this endpoint's deliveries")
 	deliveries.Flags().StringVar(&filter.Status, "status", "", "pending, delivered, failed or cancelled")
-	deliveries.Flags().IntVar(&deliveriesLimit, "limit", 50, "at most this many (0: all)")
+	deliveryPages.add(deliveries, 50)
 
 	var replayEndpoint string
 	replay := &cobra.Command{
@@ -131,28 +128,23 @@ Event types: ` + strings.Join(engine.EventTypes, ", ") + `.`,
 	replay.Flags().StringVar(&replayEndpoint, "endpoint", "", "only to this endpoint")
 
 	var eventFilter engine.ListEventsInput
-	var eventsLimit int
+	var eventPages pageFlags
 	eventsCmd := &cobra.Command{
 		Use: "events [--type TYPE]", Short: "List events, newest first", Args: cobra.NoArgs,
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
-			list, err := firstN(eventsLimit, func(e *engine.Event) string { return e.ID }, func(p engine.Page) (engine.List[engine.Event], error) {
-				eventFilter.Page = p
-				return a.engine.ListEvents(a.ctx, op, eventFilter)
-			})
-			if err != nil {
-				return err
-			}
-			return a.emit(list, func(w io.Writer) {
-				t := newTable(w, "ID", "TYPE", "CREATED")
-				for _, e := range list {
-					t.row(e.ID, e.Type, timestamp(e.CreatedAt))
-				}
-				t.flush()
+			return printList(a, eventPages, listing[engine.Event]{
+				id: func(e *engine.Event) string { return e.ID },
+				list: func(p engine.Page) (engine.List[engine.Event], error) {
+					eventFilter.Page = p
+					return a.engine.ListEvents(a.ctx, op, eventFilter)
+				},
+				headers: []string{"ID", "TYPE", "CREATED"},
+				row:     func(e *engine.Event) []string { return []string{e.ID, e.Type, timestamp(e.CreatedAt)} },
 			})
 		}),
 	}
 	eventsCmd.Flags().StringVar(&eventFilter.Type, "type", "", "only events of this type")
-	eventsCmd.Flags().IntVar(&eventsLimit, "limit", 50, "at most this many (0: all)")
+	eventPages.add(eventsCmd, 50)
 
 	var once bool
 	runCmd := &cobra.Command{
