@@ -14,30 +14,18 @@ export async function launch(executablePath = process.env.CHROMIUM || "/usr/bin/
   });
 }
 
-// consent opens authorizationUrl as a fresh browser context, signs in with
-// adminKey, checks that the consent page names the client and its redirect
-// URI, picks agentName and answers (decision "allow" or "deny"; readOnly
-// narrows). It resolves once the browser has been sent back to the client's
-// redirect URI, with that URL and what the page showed. With deliver, the
-// browser goes on to the redirect URI (a client listening there, such as
-// mcp-remote, gets its code); without, the caller takes the code from url.
+// consent opens authorizationUrl in a fresh browser context, signs in with
+// adminKey, picks agentName on the consent page and answers (decision
+// "allow" or "deny"; readOnly narrows). It resolves once the browser has
+// been sent back to the client's redirect URI, with that URL and what the
+// page showed. With deliver, it waits for the client listening there (such
+// as mcp-remote) to answer, so that the client has its code; without, the
+// caller takes the code from url.
 export async function consent(browser, authorizationUrl, { adminKey, agentName, decision = "allow", readOnly = false, deliver = false }) {
   const context = await browser.newContext();
   const page = await context.newPage();
   page.setDefaultTimeout(timeout);
   const redirect = new URL(authorizationUrl).searchParams.get("redirect_uri");
-  const back = new Promise((resolve) => {
-    // The answer is a redirect to the client; catch it before the browser
-    // loads it, whether or not something listens there.
-    page.route(
-      (url) => redirect && url.href.startsWith(redirect),
-      (route) => {
-        resolve(route.request().url());
-        if (deliver) route.continue();
-        else route.fulfill({ status: 200, contentType: "text/plain", body: "back at the client" });
-      },
-    );
-  });
   try {
     await page.goto(authorizationUrl);
     if (new URL(page.url()).pathname === "/signin") {
@@ -54,12 +42,16 @@ export async function consent(browser, authorizationUrl, { adminKey, agentName, 
     const value = await page.locator("#agent option", { hasText: `${agentName} (` }).first().getAttribute("value");
     await page.selectOption("#agent", value);
     if (readOnly) await page.check("input[name=access][value=read]");
-    await page.click(`button[name=decision][value=${decision}]`);
-    const url = await Promise.race([
-      back,
-      new Promise((_, reject) => setTimeout(() => reject(new Error("the browser was not sent back to the client")), timeout)),
+    // The answer is a 303 to the client. page.route never sees where a
+    // redirect leads, so watch for the request the browser makes there.
+    const [back] = await Promise.all([
+      page.waitForRequest((req) => redirect && req.url().startsWith(redirect)),
+      page.click(`button[name=decision][value=${decision}]`),
     ]);
-    return { url, shown };
+    if (deliver && !(await back.response())) {
+      throw new Error(`the client did not answer at its redirect URI: ${back.failure()?.errorText}`);
+    }
+    return { url: back.url(), shown };
   } finally {
     await context.close();
   }
