@@ -34,14 +34,25 @@ const (
 
 // Lifetimes of what the authorization server issues.
 const (
-	OAuthCodeTTL               = 5 * time.Minute
-	DefaultOAuthAccessTTL      = 15 * time.Minute
-	DefaultOAuthRefreshTTL     = 30 * 24 * time.Hour
-	maxRedirectURIs            = 10
-	maxOAuthClientNameLen      = 200
-	OAuthScopeFull             = "ledger"      // act as the chosen agent
-	OAuthScopeRead             = "ledger:read" // only read what the chosen agent may read
-	OAuthAuthNone              = "none"
+	OAuthCodeTTL           = 5 * time.Minute
+	DefaultOAuthAccessTTL  = 15 * time.Minute
+	DefaultOAuthRefreshTTL = 30 * 24 * time.Hour
+)
+
+const (
+	maxRedirectURIs       = 10
+	maxOAuthClientNameLen = 200
+)
+
+// Scopes: a grant is one or the other, as the operator chose.
+const (
+	OAuthScopeFull = "ledger"      // act as the chosen agent
+	OAuthScopeRead = "ledger:read" // only read what the chosen agent may read
+)
+
+// How a client authenticates at the token endpoint.
+const (
+	OAuthAuthNone              = "none" // a public client: PKCE alone
 	OAuthAuthClientSecretPost  = "client_secret_post"
 	OAuthAuthClientSecretBasic = "client_secret_basic"
 )
@@ -184,12 +195,9 @@ func (e *Engine) CreateOAuthClient(ctx context.Context, actor Actor, in Register
 	}
 	c, err := e.registerOAuthClient(ctx, in, actor.String())
 	var oe *OAuthError
-	if errors.As(err, &oe) { // the CLI and REST speak agentledger's errors
-		field := "redirect_uri"
-		if oe.Code != "invalid_redirect_uri" {
-			field = "client"
-		}
-		return nil, invalid(field, "%s", oe.Description)
+	if errors.As(err, &oe) { // the CLI speaks agentledger's errors: the field is the description's first word
+		field, _, _ := strings.Cut(oe.Description, ":")
+		return nil, &Error{Code: CodeInvalidInput, Field: field, Message: oe.Description}
 	}
 	return c, err
 }
