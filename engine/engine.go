@@ -6,6 +6,7 @@ package engine
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -150,9 +151,12 @@ func (a Actor) idempotencyScope() string {
 }
 
 // requireRole fails with FORBIDDEN unless the actor has one of the roles.
+// A viewer scoped to one agent (a read-only OAuth grant, a viewer key in an
+// MCP session) passes only where an agent would: an action no agent may
+// take is organisation-wide (users, stats, webhooks), and is not its to see.
 func (a Actor) requireRole(action string, roles ...string) error {
 	for _, r := range roles {
-		if a.Role == r {
+		if a.Role == r && (r != RoleViewer || a.AgentID == "" || slices.Contains(roles, RoleAgent)) {
 			return nil
 		}
 	}

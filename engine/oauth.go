@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strings"
@@ -231,7 +232,7 @@ func (e *Engine) registerOAuthClient(ctx context.Context, in RegisterClientInput
 func checkClientMetadata(in RegisterClientInput) (*OAuthClient, error) {
 	name, err := checkFreeText("client_name", in.Name, maxOAuthClientNameLen, false)
 	if err != nil {
-		return nil, oauthErr("invalid_client_metadata", "client_name: %s", strings.TrimPrefix(err.Error(), "client_name: "))
+		return nil, oauthErr("invalid_client_metadata", "%s", err.Error())
 	}
 	if len(in.RedirectURIs) == 0 || len(in.RedirectURIs) > maxRedirectURIs {
 		return nil, oauthErr("invalid_redirect_uri", "redirect_uris: give between 1 and %d", maxRedirectURIs)
@@ -279,6 +280,10 @@ func checkRedirectURI(raw string) error {
 		return bad("is not an absolute URI")
 	case u.Fragment != "" || strings.Contains(raw, "#"):
 		return bad("must not have a fragment")
+	case u.User != nil:
+		return bad("must not carry a user name (it would show a misleading host)")
+	case strings.ContainsAny(u.Host, "*;,'\"\\"):
+		return bad("has a host that is not a host name")
 	}
 	switch scheme := strings.ToLower(u.Scheme); scheme {
 	case "https":
@@ -289,14 +294,40 @@ func checkRedirectURI(raw string) error {
 		if !isLoopbackHost(u.Hostname()) {
 			return bad("must use https (http is allowed only to localhost, 127.0.0.1 or [::1])")
 		}
-	case "javascript", "data", "file", "vbscript", "about", "blob", "ftp", "ws", "wss":
+	case "javascript", "data", "file", "vbscript", "about", "blob", "ftp", "ws", "wss", "chrome", "chrome-extension",
+		"view-source", "jar", "mailto", "tel", "sms", "intent", "filesystem":
 		return bad("has a scheme that cannot receive a code")
 	}
 	return nil
 }
 
+// isLoopbackHost reports whether a URI's host is this machine: localhost or
+// a loopback IP literal, never a name that merely starts like one
+// (127.evil.example).
 func isLoopbackHost(host string) bool {
-	return host == "localhost" || host == "127.0.0.1" || host == "::1" || strings.HasPrefix(host, "127.")
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
+}
+
+// redirectMatches reports whether the redirect URI a request names is one
+// the client registered: exactly, or (RFC 8252 §7.3) a loopback http URI on
+// any port, since a native app listens on whichever port is free.
+func redirectMatches(registered []string, asked string) bool {
+	if slices.Contains(registered, asked) {
+		return true
+	}
+	a, err := url.Parse(asked)
+	if err != nil || a.Scheme != "http" || !isLoopbackHost(a.Hostname()) {
+		return false
+	}
+	for _, r := range registered {
+		u, err := url.Parse(r)
+		if err == nil && u.Scheme == "http" && u.Hostname() == a.Hostname() && u.Path == a.Path &&
+			u.RawQuery == a.RawQuery && u.User == nil && a.User == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // AuthorizationRequest is what a client sends to the authorization
@@ -362,7 +393,7 @@ func checkAuthorization(tx Tx, req AuthorizationRequest) (*AuthorizationCheck, e
 		redirect = client.RedirectURIs[0]
 	case redirect == "":
 		return nil, noRedirect("invalid_request", "redirect_uri is required: the client registered several")
-	case !slices.Contains(client.RedirectURIs, redirect): // exact match, as OAuth 2.1 asks
+	case !redirectMatches(client.RedirectURIs, redirect):
 		return nil, noRedirect("invalid_request", "redirect_uri: not one this client registered")
 	}
 	out := &AuthorizationCheck{Client: client, RedirectURI: redirect}
@@ -435,7 +466,8 @@ type AuthorizationCode struct {
 // client trades for tokens within OAuthCodeTTL. The request is checked
 // again (the client may have been revoked meanwhile): its errors are those
 // of CheckAuthorization. Admins only; an unknown agent is NOT_FOUND.
-func (e *Engine) ApproveAuthorization(ctx context.Context, actor Actor, in ApproveAuthorizationInput) (*AuthorizationCode, error) {
+func (e *Engine) ApproveAuthorization(ctx context.Context, actor Actor,
+	in ApproveAuthorizationInput) (*AuthorizationCode, error) {
 	if err := actor.requireRole("approve an OAuth client", RoleAdmin); err != nil {
 		return nil, err
 	}
@@ -483,6 +515,10 @@ type TokenRequest struct {
 	GrantType    string // authorization_code or refresh_token
 	ClientID     string
 	ClientSecret string
+	// AuthMethod is how the request authenticated the client: none,
+	// client_secret_post or client_secret_basic. A confidential client must
+	// use the method it registered.
+	AuthMethod   string
 	Code         string
 	RedirectURI  string
 	CodeVerifier string
@@ -499,29 +535,54 @@ type TokenSet struct {
 	Grant        *OAuthGrant
 }
 
+// oauthReuseGrace is how long after a refresh token was spent presenting it
+// again is taken for a client's retry (its answer was lost, or two of its
+// processes share one token file) and only refused; later, a replay revokes
+// the grant.
+const oauthReuseGrace = time.Minute
+
 // Token trades a code or a refresh token for a new access token and a new
-// refresh token; the code or the refresh token is spent. A code or refresh
-// token presented a second time revokes its grant, as OAuth 2.1 asks: one
-// of the two presenters stole it. Errors are *OAuthError (invalid_client,
-// invalid_grant, invalid_request, invalid_target, unsupported_grant_type).
+// refresh token; the code or the refresh token is spent. A code presented a
+// second time, or a refresh token presented again after oauthReuseGrace,
+// revokes its grant, as OAuth 2.1 asks: one of the two presenters stole it.
+// A request that names no live client or no token of that client is refused
+// from a read, so that anonymous requests never take the writer. Errors are
+// *OAuthError (invalid_client, invalid_grant, invalid_request,
+// invalid_target, unsupported_grant_type).
 func (e *Engine) Token(ctx context.Context, req TokenRequest) (*TokenSet, error) {
+	if err := checkTokenRequest(req); err != nil {
+		return nil, err
+	}
+	err := e.view(ctx, func(tx Tx, _ time.Time) error {
+		client, err := authenticateClient(tx, req.ClientID, req.ClientSecret, req.AuthMethod)
+		if err != nil {
+			return err
+		}
+		secret, kind := req.Code, OAuthKindCode
+		if req.GrantType == "refresh_token" {
+			secret, kind = req.RefreshToken, OAuthKindRefresh
+		}
+		_, grant, err := findToken(tx, secret, kind)
+		if err != nil || grant.ClientID != client.ID {
+			return orInternal(err, oauthErr("invalid_grant", "the %s is unknown or not this client's", kind))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
 	var out *TokenSet
 	var refused error // refusals that still commit (a revocation on reuse)
-	err := e.update(ctx, func(tx Tx, now time.Time) error {
-		client, err := authenticateClient(tx, req.ClientID, req.ClientSecret)
+	err = e.update(ctx, func(tx Tx, now time.Time) error {
+		client, err := authenticateClient(tx, req.ClientID, req.ClientSecret, req.AuthMethod)
 		if err != nil {
 			return err
 		}
 		var grant *OAuthGrant
-		switch req.GrantType {
-		case "authorization_code":
+		if req.GrantType == "authorization_code" {
 			grant, refused, err = e.redeemCode(tx, client, req, now)
-		case "refresh_token":
+		} else {
 			grant, refused, err = e.redeemRefresh(tx, client, req, now)
-		case "":
-			return oauthErr("invalid_request", "grant_type is required")
-		default:
-			return oauthErr("unsupported_grant_type", "grant_type %q is not supported", req.GrantType)
 		}
 		if err != nil || refused != nil {
 			return err
@@ -538,9 +599,25 @@ func (e *Engine) Token(ctx context.Context, req TokenRequest) (*TokenSet, error)
 	return out, nil
 }
 
+// checkTokenRequest refuses a request missing what its grant type needs.
+func checkTokenRequest(req TokenRequest) error {
+	switch {
+	case req.GrantType == "":
+		return oauthErr("invalid_request", "grant_type is required")
+	case req.GrantType != "authorization_code" && req.GrantType != "refresh_token":
+		return oauthErr("unsupported_grant_type", "grant_type %q is not supported", req.GrantType)
+	case req.GrantType == "authorization_code" && req.Code == "":
+		return oauthErr("invalid_request", "code is required")
+	case req.GrantType == "refresh_token" && req.RefreshToken == "":
+		return oauthErr("invalid_request", "refresh_token is required")
+	}
+	return nil
+}
+
 // redeemCode spends a code. A refusal that must still be committed (a
 // reused code revokes its grant) comes back as refused, with err nil.
-func (e *Engine) redeemCode(tx Tx, client *OAuthClient, req TokenRequest, now time.Time) (grant *OAuthGrant, refused, err error) {
+func (e *Engine) redeemCode(tx Tx, client *OAuthClient, req TokenRequest,
+	now time.Time) (grant *OAuthGrant, refused, err error) {
 	invalidGrant := oauthErr("invalid_grant", "the code is unknown, expired, already used or not this client's")
 	tok, grant, err := findToken(tx, req.Code, OAuthKindCode)
 	if err != nil || grant.ClientID != client.ID {
@@ -566,7 +643,8 @@ func (e *Engine) redeemCode(tx Tx, client *OAuthClient, req TokenRequest, now ti
 	return grant, nil, tx.UpdateOAuthGrant(grant)
 }
 
-func (e *Engine) redeemRefresh(tx Tx, client *OAuthClient, req TokenRequest, now time.Time) (grant *OAuthGrant, refused, err error) {
+func (e *Engine) redeemRefresh(tx Tx, client *OAuthClient, req TokenRequest,
+	now time.Time) (grant *OAuthGrant, refused, err error) {
 	invalidGrant := oauthErr("invalid_grant", "the refresh token is unknown, expired, revoked or not this client's")
 	tok, grant, err := findToken(tx, req.RefreshToken, OAuthKindRefresh)
 	if err != nil || grant.ClientID != client.ID {
@@ -575,6 +653,8 @@ func (e *Engine) redeemRefresh(tx Tx, client *OAuthClient, req TokenRequest, now
 	switch {
 	case grant.RevokedAt != nil || !now.Before(tok.ExpiresAt):
 		return nil, nil, invalidGrant
+	case tok.UsedAt != nil && now.Sub(*tok.UsedAt) < oauthReuseGrace:
+		return nil, nil, oauthErr("invalid_grant", "the refresh token was just spent: use the one that replaced it")
 	case tok.UsedAt != nil:
 		return nil, invalidGrant, e.revokeGrant(tx, grant, "a spent refresh token was presented again", now)
 	}
@@ -612,8 +692,9 @@ func (e *Engine) issueTokens(tx Tx, g *OAuthGrant, now time.Time) (*TokenSet, er
 }
 
 // authenticateClient checks a client at the token or revocation endpoint:
-// a public client by its id, a confidential one by its secret too.
-func authenticateClient(tx Tx, id, secret string) (*OAuthClient, error) {
+// a public client by its id, a confidential one by its secret too, sent the
+// way it registered.
+func authenticateClient(tx Tx, id, secret, method string) (*OAuthClient, error) {
 	refused := oauthErr("invalid_client", "client authentication failed")
 	if id == "" {
 		return nil, refused
@@ -625,7 +706,8 @@ func authenticateClient(tx Tx, id, secret string) (*OAuthClient, error) {
 	if c.AuthMethod == OAuthAuthNone {
 		return c, nil
 	}
-	if secret == "" || subtle.ConstantTimeCompare(tokenHash(secret), c.SecretHash) != 1 {
+	if secret == "" || subtle.ConstantTimeCompare(tokenHash(secret), c.SecretHash) != 1 ||
+		(method != "" && method != c.AuthMethod) {
 		return nil, refused
 	}
 	return c, nil
@@ -729,31 +811,48 @@ func orUnauthorized(err error, unauthorized *Error) error {
 // RevokeTokenRequest is a request to the revocation endpoint (RFC 7009).
 type RevokeTokenRequest struct {
 	ClientID, ClientSecret string
+	AuthMethod             string // as TokenRequest's
 	Token                  string
 }
 
 // RevokeToken revokes, for its client, the grant of an access or refresh
 // token: the client is disconnected. A token unknown, already revoked or
-// another client's changes nothing and is no error, as RFC 7009 asks; a
-// client that fails authentication is invalid_client.
+// another client's changes nothing and is no error, as RFC 7009 asks; it is
+// found from a read, so such a request never takes the writer. A client
+// that fails authentication is invalid_client; no token is invalid_request.
 func (e *Engine) RevokeToken(ctx context.Context, req RevokeTokenRequest) error {
-	return e.update(ctx, func(tx Tx, now time.Time) error {
-		client, err := authenticateClient(tx, req.ClientID, req.ClientSecret)
+	token := strings.TrimSpace(req.Token)
+	if token == "" {
+		return oauthErr("invalid_request", "token is required")
+	}
+	var grantID string
+	err := e.view(ctx, func(tx Tx, _ time.Time) error {
+		client, err := authenticateClient(tx, req.ClientID, req.ClientSecret, req.AuthMethod)
 		if err != nil {
 			return err
 		}
 		for _, kind := range []string{OAuthKindAccess, OAuthKindRefresh} {
-			_, g, err := findToken(tx, strings.TrimSpace(req.Token), kind)
+			_, g, err := findToken(tx, token, kind)
 			if IsNotFound(err) {
 				continue
 			} else if err != nil {
 				return err
 			}
-			if g.ClientID == client.ID {
-				return e.revokeGrant(tx, g, "revoked by the client", now)
+			if g.ClientID == client.ID && g.RevokedAt == nil {
+				grantID = g.ID
 			}
 		}
 		return nil
+	})
+	if err != nil || grantID == "" {
+		return err
+	}
+	return e.update(ctx, func(tx Tx, now time.Time) error {
+		g, err := tx.FindOAuthGrant(grantID)
+		if err != nil {
+			return err
+		}
+		return e.revokeGrant(tx, g, "revoked by the client", now)
 	})
 }
 
@@ -780,7 +879,8 @@ func (e *Engine) ListOAuthClients(ctx context.Context, actor Actor, page Page) (
 
 // ListOAuthGrants returns a page of consents, oldest first, of one client
 // when clientID is set. Admins and viewers.
-func (e *Engine) ListOAuthGrants(ctx context.Context, actor Actor, clientID string, page Page) (List[OAuthGrant], error) {
+func (e *Engine) ListOAuthGrants(ctx context.Context, actor Actor, clientID string,
+	page Page) (List[OAuthGrant], error) {
 	if err := actor.requireRole("list OAuth grants", RoleAdmin, RoleViewer); err != nil {
 		return List[OAuthGrant]{}, err
 	}

@@ -117,6 +117,15 @@ func TestOAuthReadOnlyGrantIsAViewerOfItsAgent(t *testing.T) {
 	_, err = r.env.Engine.DeclareIntent(r.env.Ctx, actor, engine.DeclareIntentInput{Amount: 500, Merchant: "Acme",
 		Summary: "a test"})
 	assert.Equal(t, engine.CodeForbidden, engine.ErrorCode(err), "read-only may not attest an intent")
+	cards, err := r.env.Engine.ListCards(r.env.Ctx, actor, "", engine.Page{})
+	require.NoError(t, err)
+	assert.Len(t, cards.Items, 1, "it reads its agent's cards")
+	_, err = r.env.Engine.ListUsers(r.env.Ctx, actor, engine.Page{})
+	assert.Equal(t, engine.CodeForbidden, engine.ErrorCode(err), "but nothing organisation-wide")
+	_, err = r.env.Engine.ListOAuthGrants(r.env.Ctx, actor, "", engine.Page{})
+	assert.Equal(t, engine.CodeForbidden, engine.ErrorCode(err))
+	_, err = r.env.Engine.Stats(r.env.Ctx, actor)
+	assert.Equal(t, engine.CodeForbidden, engine.ErrorCode(err))
 
 	// A client that asks only for ledger:read cannot be widened by consent.
 	r.req.Scope = engine.OAuthScopeRead
@@ -139,6 +148,7 @@ func TestOAuthTokenRefusals(t *testing.T) {
 		"unknown client":      {func(q *engine.TokenRequest) { q.ClientID = "oac_nope" }, "invalid_client"},
 		"no client":           {func(q *engine.TokenRequest) { q.ClientID = "" }, "invalid_client"},
 		"no grant_type":       {func(q *engine.TokenRequest) { q.GrantType = "" }, "invalid_request"},
+		"no code":             {func(q *engine.TokenRequest) { q.Code = "" }, "invalid_request"},
 		"password grant":      {func(q *engine.TokenRequest) { q.GrantType = "password" }, "unsupported_grant_type"},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -185,12 +195,48 @@ func TestOAuthReusedRefreshTokenRevokesTheGrant(t *testing.T) {
 	require.NoError(t, err)
 	next, err := r.refresh(tokens.RefreshToken)
 	require.NoError(t, err)
+
+	// At once again: a client's retry (a lost answer, two processes on one token file), only refused.
+	_, err = r.refresh(tokens.RefreshToken)
+	assert.Equal(t, "invalid_grant", oauthCode(err))
+	_, err = r.env.Engine.AuthenticateOAuth(r.env.Ctx, next.AccessToken, oauthResource)
+	require.NoError(t, err, "the winner's tokens still work")
+
+	// Later: a replay, and the grant is revoked.
+	r.env.Clock.Advance(time.Minute)
 	_, err = r.refresh(tokens.RefreshToken)
 	assert.Equal(t, "invalid_grant", oauthCode(err))
 	_, err = r.env.Engine.AuthenticateOAuth(r.env.Ctx, next.AccessToken, oauthResource)
 	assert.Equal(t, engine.CodeUnauthorized, engine.ErrorCode(err))
 	_, err = r.refresh(next.RefreshToken)
 	assert.Equal(t, "invalid_grant", oauthCode(err))
+}
+
+func TestOAuthLoopbackRedirectOnAnyPort(t *testing.T) {
+	r := newOAuthRig(t)
+	for _, tc := range []struct {
+		uri string
+		ok  bool
+	}{
+		{"http://127.0.0.1:40000/callback", true},
+		{"http://127.0.0.1/callback", true},
+		{"http://127.0.0.1:40000/other", false},
+		{"http://localhost:33418/callback", false},
+		{"http://127.0.0.1:40000/callback?x=1", false},
+	} {
+		r.req.RedirectURI = tc.uri
+		check, err := r.env.Engine.CheckAuthorization(r.env.Ctx, r.req)
+		if !tc.ok {
+			assert.Equal(t, "invalid_request", oauthCode(err), tc.uri)
+			continue
+		}
+		require.NoError(t, err, tc.uri)
+		assert.Equal(t, tc.uri, check.RedirectURI, "the answer goes to the port asked for")
+		code := r.approve(t, false)
+		_, err = r.env.Engine.Token(r.env.Ctx, engine.TokenRequest{GrantType: "authorization_code",
+			ClientID: r.client.ID, Code: code.Code, RedirectURI: tc.uri, CodeVerifier: oauthVerifier})
+		assert.NoError(t, err, "and the token request names it again")
+	}
 }
 
 func TestOAuthConcurrentCodeExchangesIssueOnePair(t *testing.T) {
@@ -315,6 +361,13 @@ func TestOAuthRegistration(t *testing.T) {
 		"fragment":           {engine.RegisterClientInput{RedirectURIs: []string{"https://app.example/cb#x"}}, "invalid_redirect_uri"},
 		"relative":           {engine.RegisterClientInput{RedirectURIs: []string{"/cb"}}, "invalid_redirect_uri"},
 		"javascript":         {engine.RegisterClientInput{RedirectURIs: []string{"javascript:alert(1)"}}, "invalid_redirect_uri"},
+		"127 as a name":      {engine.RegisterClientInput{RedirectURIs: []string{"http://127.evil.example/cb"}}, "invalid_redirect_uri"},
+		"a name after 127":   {engine.RegisterClientInput{RedirectURIs: []string{"http://127.0.0.1.nip.io/cb"}}, "invalid_redirect_uri"},
+		"loopback v6":        {engine.RegisterClientInput{RedirectURIs: []string{"http://[::1]:9/cb"}, AuthMethod: "none"}, ""},
+		"user info":          {engine.RegisterClientInput{RedirectURIs: []string{"https://trusted.example@evil.example/cb"}}, "invalid_redirect_uri"},
+		"wildcard host":      {engine.RegisterClientInput{RedirectURIs: []string{"https://*/cb"}}, "invalid_redirect_uri"},
+		"directive in host":  {engine.RegisterClientInput{RedirectURIs: []string{"https://evil.example;script-src/cb"}}, "invalid_redirect_uri"},
+		"view-source":        {engine.RegisterClientInput{RedirectURIs: []string{"view-source:https://a.example/"}}, "invalid_redirect_uri"},
 		"unknown auth":       {engine.RegisterClientInput{RedirectURIs: []string{"https://a.example/cb"}, AuthMethod: "private_key_jwt"}, "invalid_client_metadata"},
 		"implicit grant":     {engine.RegisterClientInput{RedirectURIs: []string{"https://a.example/cb"}, GrantTypes: []string{"implicit"}}, "invalid_client_metadata"},
 		"token response":     {engine.RegisterClientInput{RedirectURIs: []string{"https://a.example/cb"}, ResponseTypes: []string{"token"}}, "invalid_client_metadata"},
@@ -353,7 +406,10 @@ func TestOAuthConfidentialClientMustAuthenticate(t *testing.T) {
 		_, err = r.env.Engine.Token(r.env.Ctx, q)
 		assert.Equal(t, "invalid_client", oauthCode(err))
 	}
-	q.ClientSecret = c.Secret
+	q.ClientSecret, q.AuthMethod = c.Secret, engine.OAuthAuthClientSecretBasic
+	_, err = r.env.Engine.Token(r.env.Ctx, q)
+	assert.Equal(t, "invalid_client", oauthCode(err), "not the way it registered")
+	q.AuthMethod = engine.OAuthAuthClientSecretPost
 	_, err = r.env.Engine.Token(r.env.Ctx, q)
 	assert.NoError(t, err)
 
@@ -377,6 +433,8 @@ func TestOAuthRevocation(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, r.env.Engine.RevokeToken(r.env.Ctx, engine.RevokeTokenRequest{ClientID: other.ID, Token: tokens.AccessToken}))
 	require.NoError(t, r.env.Engine.RevokeToken(r.env.Ctx, engine.RevokeTokenRequest{ClientID: r.client.ID, Token: "junk"}))
+	assert.Equal(t, "invalid_request", oauthCode(r.env.Engine.RevokeToken(r.env.Ctx,
+		engine.RevokeTokenRequest{ClientID: r.client.ID})))
 	_, err = r.env.Engine.AuthenticateOAuth(r.env.Ctx, tokens.AccessToken, oauthResource)
 	require.NoError(t, err)
 	assert.Equal(t, "invalid_client", oauthCode(r.env.Engine.RevokeToken(r.env.Ctx, engine.RevokeTokenRequest{Token: tokens.AccessToken})))
@@ -437,8 +495,30 @@ func TestPruneRemovesExpiredOAuthTokensOnly(t *testing.T) {
 	res, err := r.env.Engine.Prune(r.env.Ctx, engine.Operator, engine.PruneInput{Before: r.env.Clock.Now().Add(-engine.MinRetention)})
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), res.OAuthTokens, "the spent code and the expired access token")
+	assert.Equal(t, int64(0), res.OAuthClients, "a client with a consent stays")
 	next, err := r.refresh(tokens.RefreshToken)
 	require.NoError(t, err, "the refresh token, not expired, is kept")
 	_, err = r.env.Engine.AuthenticateOAuth(r.env.Ctx, next.AccessToken, oauthResource)
 	assert.NoError(t, err)
+}
+
+func TestPruneRemovesSelfRegisteredClientsNobodyApproved(t *testing.T) {
+	r := newOAuthRig(t) // its client is never approved
+	byOperator, err := r.env.Engine.CreateOAuthClient(r.env.Ctx, engine.Operator, engine.RegisterClientInput{
+		RedirectURIs: []string{oauthRedirect}, AuthMethod: engine.OAuthAuthNone})
+	require.NoError(t, err)
+	r.env.Clock.Advance(2 * engine.MinRetention)
+	recent, err := r.env.Engine.RegisterOAuthClient(r.env.Ctx, engine.RegisterClientInput{
+		RedirectURIs: []string{oauthRedirect}, AuthMethod: engine.OAuthAuthNone})
+	require.NoError(t, err)
+	res, err := r.env.Engine.Prune(r.env.Ctx, engine.Operator, engine.PruneInput{Before: r.env.Clock.Now().Add(-engine.MinRetention)})
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), res.OAuthClients)
+	left, err := r.env.Engine.ListOAuthClients(r.env.Ctx, engine.Operator, engine.Page{})
+	require.NoError(t, err)
+	var ids []string
+	for _, c := range left.Items {
+		ids = append(ids, c.ID)
+	}
+	assert.ElementsMatch(t, []string{byOperator.ID, recent.ID}, ids, "the operator's and the recent one stay")
 }

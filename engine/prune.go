@@ -28,13 +28,15 @@ type PruneResult struct {
 	Deliveries      int64     `json:"deliveries"`
 	IdempotencyKeys int64     `json:"idempotency_keys"`
 	OAuthTokens     int64     `json:"oauth_tokens"`
+	OAuthClients    int64     `json:"oauth_clients"`
 }
 
 // Prune removes history that is not money: webhook deliveries that are
 // finished (delivered, failed or cancelled), events older than Before with
 // no delivery left (an event still pending for an endpoint stays, as do its
 // deliveries), idempotency records older than Before, and OAuth codes and
-// tokens that expired before it (they can never be used again). Money rows —
+// tokens that expired before it (they can never be used again), and clients
+// that registered themselves before it and never got a consent. Money rows —
 // authorizations, decisions, transfers, balances, cards, intents — are
 // never removed. It works in batches of pruneBatch rows, each its own
 // transaction. Operators only.
@@ -52,7 +54,7 @@ func (e *Engine) Prune(ctx context.Context, actor Actor, in PruneInput) (*PruneR
 	}
 	out := &PruneResult{Before: in.Before.UTC()}
 	for {
-		var d, ev, k, o int64
+		var d, ev, k, o, c int64
 		err := e.update(ctx, func(tx Tx, _ time.Time) error {
 			var err error
 			if d, err = tx.PruneDeliveries(in.Before, pruneBatch); err != nil {
@@ -64,15 +66,18 @@ func (e *Engine) Prune(ctx context.Context, actor Actor, in PruneInput) (*PruneR
 			if k, err = tx.PruneIdempotency(in.Before, pruneBatch); err != nil {
 				return err
 			}
-			o, err = tx.PruneOAuthTokens(in.Before, pruneBatch)
+			if o, err = tx.PruneOAuthTokens(in.Before, pruneBatch); err != nil {
+				return err
+			}
+			c, err = tx.PruneOAuthClients(in.Before, pruneBatch)
 			return err
 		})
 		if err != nil {
 			return out, err
 		}
 		out.Deliveries, out.Events, out.IdempotencyKeys = out.Deliveries+d, out.Events+ev, out.IdempotencyKeys+k
-		out.OAuthTokens += o
-		if n := int64(pruneBatch); d < n && ev < n && k < n && o < n {
+		out.OAuthTokens, out.OAuthClients = out.OAuthTokens+o, out.OAuthClients+c
+		if n := int64(pruneBatch); d < n && ev < n && k < n && o < n && c < n {
 			return out, nil
 		}
 	}

@@ -272,6 +272,10 @@ type Tx interface {
 	// PruneOAuthTokens removes up to limit OAuth codes and tokens that
 	// expired before the time, and says how many.
 	PruneOAuthTokens(before time.Time, limit int) (int64, error)
+	// PruneOAuthClients removes up to limit dynamically registered clients,
+	// created before the time, that no operator ever consented to, and says
+	// how many.
+	PruneOAuthClients(before time.Time, limit int) (int64, error)
 
 	// Settings returns the organisation's settings; CodeNotFound only for a
 	// database not migrated.

@@ -73,7 +73,8 @@ func (a *app) oauthCommand() *cobra.Command {
 		}),
 	}
 	create.Flags().StringVar(&in.Name, "name", "", "the client's name, shown on the consent page")
-	create.Flags().StringSliceVar(&in.RedirectURIs, "redirect-uri", nil, "where the client receives its code (repeatable)")
+	create.Flags().StringArrayVar(&in.RedirectURIs, "redirect-uri", nil,
+		"where the client receives its code (repeatable)")
 	create.Flags().BoolVar(&confidential, "confidential", false,
 		"give the client a secret (client_secret_basic); public clients use PKCE alone")
 

@@ -34,9 +34,9 @@ longer be replayed.`,
 				return err
 			}
 			return a.emit(r, func(w io.Writer) {
-				fmt.Fprintf(w, "Removed %d event(s), %d delivery(ies), %d idempotency record(s) and %d expired OAuth "+
-					"token(s) from before %s.\n", r.Events, r.Deliveries, r.IdempotencyKeys, r.OAuthTokens,
-					r.Before.Format(time.RFC3339))
+				fmt.Fprintf(w, "Removed %d event(s), %d delivery(ies), %d idempotency record(s), %d expired OAuth "+
+					"token(s) and %d unconsented OAuth client(s) from before %s.\n", r.Events, r.Deliveries,
+					r.IdempotencyKeys, r.OAuthTokens, r.OAuthClients, r.Before.Format(time.RFC3339))
 			})
 		}),
 	}

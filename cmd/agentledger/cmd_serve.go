@@ -160,7 +160,7 @@ expiries every 30 s.`,
 			}
 			defer iss.Wait() // fallbacks still being recorded
 			oauthFace, err := oauth.New(a.engine, oauth.Options{PublicURL: publicURL, Registration: !noRegistration,
-				Logger: logger})
+				AllowHTTP: insecureHTTP, Logger: logger})
 			if err != nil {
 				ln.Close()
 				return usageError{err}
@@ -168,6 +168,9 @@ expiries every 30 s.`,
 			if publicURL == "" && !onLoopback(ln) {
 				fmt.Fprintf(a.err, "note: OAuth is off on %s: give --public-url (the URL clients use) to let MCP "+
 					"clients connect by URL\n", ln.Addr())
+			} else if publicURL == "" {
+				fmt.Fprintf(a.err, "note: OAuth answers requests to this loopback address only; behind a proxy, "+
+					"give --public-url\n")
 			}
 			rest := api.New(a.engine, api.Options{Version: version, RatePerMinute: rate, Logger: logger,
 				MaxBodyBytes: maxBody})

@@ -16,7 +16,8 @@ func scanOAuthClient(s scanner) (*engine.OAuthClient, error) {
 	var uris string
 	var created int64
 	var revoked sql.NullInt64
-	if err := s.Scan(&c.ID, &c.Name, &uris, &c.AuthMethod, &c.SecretHash, &c.RegisteredBy, &created, &revoked); err != nil {
+	err := s.Scan(&c.ID, &c.Name, &uris, &c.AuthMethod, &c.SecretHash, &c.RegisteredBy, &created, &revoked)
+	if err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(uris), &c.RedirectURIs); err != nil {
@@ -33,7 +34,8 @@ func (t *tx) InsertOAuthClient(c *engine.OAuthClient) error {
 		return err
 	}
 	_, err = t.exec(`INSERT INTO oauth_clients (`+oauthClientColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.ID, c.Name, string(uris), c.AuthMethod, c.SecretHash, c.RegisteredBy, micros(c.CreatedAt), nullMicros(c.RevokedAt))
+		c.ID, c.Name, string(uris), c.AuthMethod, c.SecretHash, c.RegisteredBy, micros(c.CreatedAt),
+		nullMicros(c.RevokedAt))
 	return err
 }
 

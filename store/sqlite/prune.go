@@ -34,6 +34,14 @@ func (t *tx) PruneOAuthTokens(before time.Time, limit int) (int64, error) {
 		SELECT hash FROM oauth_tokens WHERE expires_at < ? LIMIT ?)`, micros(before), limit)
 }
 
+// PruneOAuthClients implements engine.Tx.
+func (t *tx) PruneOAuthClients(before time.Time, limit int) (int64, error) {
+	return t.affected(`DELETE FROM oauth_clients WHERE id IN (
+		SELECT c.id FROM oauth_clients c WHERE c.registered_by = 'dynamic' AND c.created_at < ?
+			AND NOT EXISTS (SELECT 1 FROM oauth_grants g WHERE g.client_id = c.id)
+		LIMIT ?)`, micros(before), limit)
+}
+
 // affected runs a statement and returns how many rows it changed.
 func (t *tx) affected(query string, args ...any) (int64, error) {
 	res, err := t.exec(query, args...)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/agentledger/agentledger/cmd/agentledger/internal/httperr"
+	"github.com/agentledger/agentledger/cmd/agentledger/internal/ratelimit"
 	"github.com/agentledger/agentledger/engine"
 	"github.com/agentledger/agentledger/mcp"
 	"github.com/danielgtaylor/huma/v2"
@@ -53,7 +54,7 @@ type Handler struct {
 	api     huma.API
 	routes  *http.ServeMux
 	keys    *engine.KeyCache
-	limiter *limiter
+	limiter *ratelimit.Limiter
 	log     *slog.Logger
 	now     func() time.Time
 	maxBody int64
@@ -74,7 +75,7 @@ func New(eng *engine.Engine, opts Options) *Handler {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{eng: eng, routes: http.NewServeMux(), keys: engine.NewKeyCache(eng, opts.KeyCacheTTL),
-		limiter: newLimiter(opts.RatePerMinute), log: opts.Logger, now: opts.Now, maxBody: opts.MaxBodyBytes}
+		limiter: ratelimit.New(opts.RatePerMinute), log: opts.Logger, now: opts.Now, maxBody: opts.MaxBodyBytes}
 	h.api = humago.New(h.routes, config(opts.Version))
 	h.routes.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, http.StatusNotFound, engine.CodeNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path, "")
@@ -144,11 +145,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httperr.Write(w, http.StatusForbidden, engine.CodeForbidden, "a viewer key may only read", "")
 		return
 	}
-	if wait, ok := h.limiter.take(actor.KeyID, h.now()); !ok {
+	if wait, ok := h.limiter.Take(actor.KeyID, h.now()); !ok {
 		secs := int((wait + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		httperr.Write(w, http.StatusTooManyRequests, httperr.CodeRateLimited,
-			"too many requests for this key: at most "+strconv.Itoa(h.limiter.perMinute)+
+			"too many requests for this key: at most "+strconv.Itoa(h.limiter.PerMinute)+
 				" a minute; retry in "+strconv.Itoa(secs)+" s", "")
 		return
 	}

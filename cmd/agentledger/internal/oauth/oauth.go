@@ -14,8 +14,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
 
+	"github.com/agentledger/agentledger/cmd/agentledger/internal/ratelimit"
 	"github.com/agentledger/agentledger/engine"
 	"github.com/mark3labs/mcp-go/server"
 )
@@ -43,20 +46,40 @@ type Options struct {
 	// Registration allows dynamic client registration (RFC 7591). When off,
 	// the operator registers clients with the CLI.
 	Registration bool
-	Logger       *slog.Logger
+	// AllowHTTP accepts a PublicURL of plain http on a host other than
+	// loopback (serve --insecure-http: a proxy in front terminates TLS).
+	AllowHTTP bool
+	// RatePerMinute bounds the requests each remote address may make to the
+	// registration, token and revocation endpoints (DefaultRatePerMinute
+	// when zero; negative: no limit).
+	RatePerMinute int
+	Logger        *slog.Logger
+	// Now is the rate limiter's clock; time.Now when nil.
+	Now func() time.Time
 }
+
+// DefaultRatePerMinute is Options.RatePerMinute's default: far more than a
+// client signing in needs, and little enough that nobody floods the writer.
+const DefaultRatePerMinute = 60
 
 // Server serves the OAuth endpoints over one engine.
 type Server struct {
-	eng  *engine.Engine
-	opts Options
-	base string // PublicURL, canonical; "" when requests name it
-	log  *slog.Logger
+	eng     *engine.Engine
+	opts    Options
+	base    string // PublicURL, canonical; "" when requests name it
+	log     *slog.Logger
+	limiter *ratelimit.Limiter
 }
 
 // New checks the options and returns the face.
 func New(eng *engine.Engine, opts Options) (*Server, error) {
-	s := &Server{eng: eng, opts: opts, log: opts.Logger}
+	if opts.RatePerMinute == 0 {
+		opts.RatePerMinute = DefaultRatePerMinute
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Server{eng: eng, opts: opts, log: opts.Logger, limiter: ratelimit.New(opts.RatePerMinute)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -67,21 +90,31 @@ func New(eng *engine.Engine, opts Options) (*Server, error) {
 			return nil, fmt.Errorf("--public-url: %q must be an http or https URL with a host and no path, "+
 				"such as https://ledger.example.com", opts.PublicURL)
 		}
+		if u.Scheme == "http" && !loopbackHost(u.Hostname()) && !opts.AllowHTTP {
+			return nil, fmt.Errorf("--public-url: %q is plain http: OAuth needs https (or --insecure-http when a "+
+				"proxy in front terminates TLS)", opts.PublicURL)
+		}
 		s.base = u.Scheme + "://" + strings.ToLower(u.Host)
 	}
 	return s, nil
 }
 
 // BaseURL is the issuer for a request: the public URL, or for a request to
-// a loopback address its own scheme and Host; "" when OAuth is not offered
-// to the request.
+// a loopback address that names loopback in its Host, its own scheme and
+// Host; "" when OAuth is not offered to the request. A Host naming anything
+// else (a page rebinding its DNS to 127.0.0.1, a proxy in front) gets no
+// OAuth without a public URL.
 func (s *Server) BaseURL(r *http.Request) string {
 	if s.base != "" {
 		return s.base
 	}
 	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	tcp, isTCP := local.(*net.TCPAddr)
-	if !ok || !isTCP || !tcp.IP.IsLoopback() || r.Host == "" {
+	host := r.Host
+	if h, _, err := net.SplitHostPort(r.Host); err == nil {
+		host = h
+	}
+	if !ok || !isTCP || !tcp.IP.IsLoopback() || !loopbackHost(strings.Trim(host, "[]")) {
 		return ""
 	}
 	scheme := "http"
@@ -89,6 +122,11 @@ func (s *Server) BaseURL(r *http.Request) string {
 		scheme = "https"
 	}
 	return scheme + "://" + strings.ToLower(r.Host)
+}
+
+func loopbackHost(host string) bool {
+	ip := net.ParseIP(host)
+	return strings.EqualFold(host, "localhost") || (ip != nil && ip.IsLoopback())
 }
 
 // Resource is the resource URL a request's tokens must be bound to, and the
@@ -106,10 +144,29 @@ func (s *Server) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+server.WellKnownProtectedResourcePath, s.resourceMetadata)
 	mux.HandleFunc("GET "+resourceMetadataPath, s.resourceMetadata)
 	mux.HandleFunc("GET "+authServerMetadata, s.serverMetadata)
-	mux.HandleFunc("POST "+TokenPath, s.token)
-	mux.HandleFunc("POST "+RevokePath, s.revoke)
+	mux.HandleFunc("POST "+TokenPath, s.limited(s.token))
+	mux.HandleFunc("POST "+RevokePath, s.limited(s.revoke))
 	if s.opts.Registration {
-		mux.HandleFunc("POST "+RegisterPath, s.register)
+		mux.HandleFunc("POST "+RegisterPath, s.limited(s.register))
+	}
+}
+
+// limited answers 429 to a remote address past its rate: these endpoints
+// take anonymous requests, which must not crowd the writer that decides
+// card authorizations.
+func (s *Server) limited(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		addr := r.RemoteAddr
+		if h, _, err := net.SplitHostPort(addr); err == nil {
+			addr = h
+		}
+		if wait, ok := s.limiter.Take(addr, s.opts.Now()); !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+			writeJSON(w, http.StatusTooManyRequests, errorBody{Error: "slow_down",
+				Description: "too many requests from this address: retry later"})
+			return
+		}
+		next(w, r)
 	}
 }
 
@@ -189,6 +246,11 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in clientMetadata
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+		s.fail(w, r, &engine.OAuthError{Code: "invalid_client_metadata",
+			Description: "send the client metadata as application/json (RFC 7591)"})
+		return
+	}
 	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
 		s.fail(w, r, &engine.OAuthError{Code: "invalid_client_metadata",
 			Description: "the body must be a JSON object of client metadata (RFC 7591): " + jsonProblem(err)})
@@ -203,7 +265,8 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	}
 	out := clientMetadata{ClientID: c.ID, ClientSecret: c.Secret, ClientIDIssuedAt: c.CreatedAt.Unix(),
 		ClientName: c.Name, RedirectURIs: c.RedirectURIs, GrantTypes: []string{"authorization_code", "refresh_token"},
-		ResponseTypes: []string{"code"}, TokenEndpointAuthMethod: c.AuthMethod, Scope: strings.Join(engine.OAuthScopes, " ")}
+		ResponseTypes: []string{"code"}, TokenEndpointAuthMethod: c.AuthMethod,
+		Scope: strings.Join(engine.OAuthScopes, " ")}
 	if c.Secret != "" {
 		never := int64(0)
 		out.ClientSecretExpiresAt = &never
@@ -237,14 +300,14 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		s.notOffered(w)
 		return
 	}
-	id, secret, err := clientCredentials(r)
+	c, err := clientCredentials(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	f := r.PostForm
-	tokens, err := s.eng.Token(r.Context(), engine.TokenRequest{GrantType: f.Get("grant_type"), ClientID: id,
-		ClientSecret: secret, Code: f.Get("code"), RedirectURI: f.Get("redirect_uri"),
+	tokens, err := s.eng.Token(r.Context(), engine.TokenRequest{GrantType: f.Get("grant_type"), ClientID: c.id,
+		ClientSecret: c.secret, AuthMethod: c.method, Code: f.Get("code"), RedirectURI: f.Get("redirect_uri"),
 		CodeVerifier: f.Get("code_verifier"), RefreshToken: f.Get("refresh_token"), Resource: f.Get("resource")})
 	if err != nil {
 		s.fail(w, r, err)
@@ -256,10 +319,10 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	id, secret, err := clientCredentials(r)
+	c, err := clientCredentials(r)
 	if err == nil {
-		err = s.eng.RevokeToken(r.Context(), engine.RevokeTokenRequest{ClientID: id, ClientSecret: secret,
-			Token: r.PostForm.Get("token")})
+		err = s.eng.RevokeToken(r.Context(), engine.RevokeTokenRequest{ClientID: c.id, ClientSecret: c.secret,
+			AuthMethod: c.method, Token: r.PostForm.Get("token")})
 	}
 	if err != nil {
 		s.fail(w, r, err)
@@ -268,31 +331,46 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// credentials are a client's, as a request presented them.
+type credentials struct {
+	id, secret string
+	method     string // none, client_secret_post or client_secret_basic
+}
+
 // clientCredentials reads the form and the client's credentials: HTTP Basic
 // (RFC 6749 §2.3.1, form-encoded inside) or client_id and client_secret in
-// the form, never both.
-func clientCredentials(r *http.Request) (id, secret string, err error) {
+// the form, never both. A parameter given twice is refused (§3.2).
+func clientCredentials(r *http.Request) (credentials, error) {
+	invalid := func(d string) error { return &engine.OAuthError{Code: "invalid_request", Description: d} }
 	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
-		return "", "", &engine.OAuthError{Code: "invalid_request",
-			Description: "send the parameters as application/x-www-form-urlencoded"}
+		return credentials{}, invalid("send the parameters as application/x-www-form-urlencoded")
 	}
 	if err := r.ParseForm(); err != nil {
-		return "", "", &engine.OAuthError{Code: "invalid_request", Description: "the form does not parse"}
+		return credentials{}, invalid("the form does not parse")
 	}
-	id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+	for name, values := range r.PostForm {
+		if len(values) > 1 {
+			return credentials{}, invalid(name + " is given more than once")
+		}
+	}
+	c := credentials{id: r.PostForm.Get("client_id"), secret: r.PostForm.Get("client_secret"),
+		method: engine.OAuthAuthNone}
+	if c.secret != "" {
+		c.method = engine.OAuthAuthClientSecretPost
+	}
 	if user, pass, ok := r.BasicAuth(); ok {
-		if secret != "" {
-			return "", "", &engine.OAuthError{Code: "invalid_request",
-				Description: "authenticate the client one way: HTTP Basic or client_secret, not both"}
+		if c.secret != "" {
+			return credentials{}, invalid("authenticate the client one way: HTTP Basic or client_secret, not both")
 		}
 		u, err1 := url.QueryUnescape(user)
 		p, err2 := url.QueryUnescape(pass)
-		if err1 != nil || err2 != nil || (id != "" && id != u) {
-			return "", "", &engine.OAuthError{Code: "invalid_client", Description: "client authentication failed"}
+		if err1 != nil || err2 != nil || (c.id != "" && c.id != u) {
+			return credentials{}, &engine.OAuthError{Code: "invalid_client",
+				Description: "client authentication failed"}
 		}
-		id, secret = u, p
+		c.id, c.secret, c.method = u, p, engine.OAuthAuthClientSecretBasic
 	}
-	return id, secret, nil
+	return c, nil
 }
 
 // errorBody is RFC 6749 §5.2's error shape.

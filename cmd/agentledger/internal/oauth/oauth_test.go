@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -50,6 +51,9 @@ type rig struct {
 }
 
 func newRig(t *testing.T, opts oauth.Options) *rig {
+	if opts.RatePerMinute == 0 {
+		opts.RatePerMinute = -1
+	}
 	env := sqlitetest.New(t)
 	_, agent, _ := env.Setup(100_000, engine.Policy{})
 	face, err := oauth.New(env.Engine, opts)
@@ -361,7 +365,7 @@ func TestFlowAndNegatives(t *testing.T) {
 		assert.NotContains(t, page, "consent-form")
 	})
 
-	t.Run("errors the client may hear go back to it", func(t *testing.T) {
+	t.Run("errors the client may hear go back to it, on a click", func(t *testing.T) {
 		for name, tc := range map[string]struct {
 			change func(url.Values)
 			want   string
@@ -371,14 +375,43 @@ func TestFlowAndNegatives(t *testing.T) {
 			"other resource": {func(q url.Values) { q.Set("resource", "https://other.example/mcp") }, "invalid_target"},
 			"implicit":       {func(q url.Values) { q.Set("response_type", "token") }, "unsupported_response_type"},
 		} {
-			res, _ := r.consentPage(r.authorizeQuery(tc.change))
-			require.Equal(t, http.StatusSeeOther, res.StatusCode, name)
-			to, err := url.Parse(res.Header.Get("Location"))
+			// A self-registered client must not make this page a redirector
+			// (RFC 9700 §4.11.2): the error is shown, with a link back.
+			res, page := r.consentPage(r.authorizeQuery(tc.change))
+			require.Equal(t, http.StatusBadRequest, res.StatusCode, name)
+			assert.Empty(t, res.Header.Get("Location"), name)
+			m := regexp.MustCompile(`<a href="([^"]+)" rel="noreferrer">Return to the client</a>`).FindStringSubmatch(page)
+			require.NotNil(t, m, "%s: %s", name, page)
+			to, err := url.Parse(html.UnescapeString(m[1]))
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, to.Query().Get("error"), name)
 			assert.Equal(t, "st4te", to.Query().Get("state"), name)
 			assert.True(t, strings.HasPrefix(to.String(), redirectURI+"?"), name)
 		}
+		// A client the operator registered gets its error at once, as RFC 6749 §4.1.2.1 says.
+		c, err := r.env.Engine.CreateOAuthClient(r.env.Ctx, engine.Operator, engine.RegisterClientInput{Name: "Known",
+			RedirectURIs: []string{redirectURI}, AuthMethod: engine.OAuthAuthNone})
+		require.NoError(t, err)
+		res, _ := r.consentPage(r.authorizeQuery(func(q url.Values) {
+			q.Set("client_id", c.ID)
+			q.Set("code_challenge_method", "plain")
+		}))
+		require.Equal(t, http.StatusSeeOther, res.StatusCode)
+		to, err := url.Parse(res.Header.Get("Location"))
+		require.NoError(t, err)
+		assert.Equal(t, "invalid_request", to.Query().Get("error"))
+	})
+
+	t.Run("a parameter given twice", func(t *testing.T) {
+		q := r.authorizeQuery(nil)
+		q.Add("redirect_uri", "http://127.0.0.1:1/evil")
+		res, page := r.consentPage(q)
+		assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+		assert.Contains(t, page, "redirect_uri is given more than once")
+		res, body := r.postForm(oauth.TokenPath, url.Values{"grant_type": {"refresh_token"},
+			"refresh_token": {"al_rt_1", "al_rt_2"}, "client_id": {r.clientID}})
+		assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+		assert.Equal(t, "invalid_request", body["error"])
 	})
 
 	t.Run("consent denied", func(t *testing.T) {
@@ -465,9 +498,12 @@ func TestFlowAndNegatives(t *testing.T) {
 			status int
 			want   string
 		}{
-			"no grant type":   {url.Values{"client_id": {r.clientID}}, 400, "invalid_request"},
-			"password grant":  {url.Values{"grant_type": {"password"}, "client_id": {r.clientID}}, 400, "unsupported_grant_type"},
-			"unknown client":  {url.Values{"grant_type": {"refresh_token"}, "client_id": {"oac_x"}}, 401, "invalid_client"},
+			"no grant type":  {url.Values{"client_id": {r.clientID}}, 400, "invalid_request"},
+			"password grant": {url.Values{"grant_type": {"password"}, "client_id": {r.clientID}}, 400, "unsupported_grant_type"},
+			"unknown client": {url.Values{"grant_type": {"refresh_token"}, "client_id": {"oac_x"},
+				"refresh_token": {"al_rt_00"}}, 401, "invalid_client"},
+			"no refresh token": {url.Values{"grant_type": {"refresh_token"}, "client_id": {r.clientID}}, 400,
+				"invalid_request"},
 			"unknown refresh": {url.Values{"grant_type": {"refresh_token"}, "client_id": {r.clientID}, "refresh_token": {"al_rt_00"}}, 400, "invalid_grant"},
 		} {
 			res, body := r.postForm(oauth.TokenPath, tc.form)
@@ -562,11 +598,60 @@ func TestConfidentialClientAtTheTokenEndpoint(t *testing.T) {
 	assert.Equal(t, http.StatusOK, res.StatusCode, out)
 }
 
+func TestAnonymousEndpointsAreRateLimited(t *testing.T) {
+	r := newRig(t, oauth.Options{Registration: true, RatePerMinute: 3})
+	for i := range 3 {
+		res, _ := r.postForm(oauth.TokenPath, url.Values{"grant_type": {"refresh_token"}, "client_id": {"oac_x"},
+			"refresh_token": {"al_rt_0"}})
+		require.Equal(t, http.StatusUnauthorized, res.StatusCode, "request %d", i)
+	}
+	res, body := r.postForm(oauth.TokenPath, url.Values{"grant_type": {"refresh_token"}})
+	assert.Equal(t, http.StatusTooManyRequests, res.StatusCode)
+	assert.Equal(t, "slow_down", body["error"])
+	assert.NotEmpty(t, res.Header.Get("Retry-After"))
+	res, _ = r.postJSON(oauth.RegisterPath, `{"redirect_uris":["`+redirectURI+`"]}`)
+	assert.Equal(t, http.StatusTooManyRequests, res.StatusCode, "one budget per address, for every endpoint")
+	status, _ := r.mcpStatus("")
+	assert.Equal(t, http.StatusUnauthorized, status, "/mcp is not limited here")
+}
+
+func TestRegistrationNeedsJSON(t *testing.T) {
+	r := newRig(t, oauth.Options{Registration: true})
+	res, err := http.Post(r.url+oauth.RegisterPath, "text/plain", strings.NewReader(`{"redirect_uris":["`+redirectURI+`"]}`))
+	require.NoError(t, err)
+	assert.Contains(t, readAll(t, res), "application/json")
+	assert.Equal(t, http.StatusBadRequest, res.StatusCode)
+}
+
+func TestHostNamingElsewhereGetsNoOAuth(t *testing.T) {
+	r := newRig(t, oauth.Options{Registration: true})
+	for _, host := range []string{"evil.example", "127.evil.example:80", "localhost.evil.example"} {
+		req, err := http.NewRequest(http.MethodGet, r.url+"/.well-known/oauth-authorization-server", nil)
+		require.NoError(t, err)
+		req.Host = host // a page that rebound its DNS to this server
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		readAll(t, res)
+		assert.Equal(t, http.StatusNotFound, res.StatusCode, host)
+	}
+	req, err := http.NewRequest(http.MethodGet, r.url+"/.well-known/oauth-authorization-server", nil)
+	require.NoError(t, err)
+	req.Host = strings.Replace(strings.TrimPrefix(r.url, "http://"), "127.0.0.1", "localhost", 1)
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	assert.Contains(t, readAll(t, res), `"issuer":"http://localhost:`, "localhost is loopback too")
+}
+
 func TestPublicURL(t *testing.T) {
-	for _, bad := range []string{"ledger.example.com", "ftp://x", "https://x/path", "https://x?q=1", "https://"} {
+	for _, bad := range []string{"ledger.example.com", "ftp://x", "https://x/path", "https://x?q=1", "https://",
+		"http://ledger.example.com"} {
 		_, err := oauth.New(nil, oauth.Options{PublicURL: bad})
 		assert.ErrorContains(t, err, "--public-url", bad)
 	}
+	_, err := oauth.New(nil, oauth.Options{PublicURL: "http://ledger.example.com", AllowHTTP: true})
+	assert.NoError(t, err, "behind a proxy that terminates TLS (--insecure-http)")
+	_, err = oauth.New(nil, oauth.Options{PublicURL: "http://127.0.0.1:8765"})
+	assert.NoError(t, err, "loopback needs no TLS")
 	face, err := oauth.New(nil, oauth.Options{PublicURL: "https://Ledger.Example.com/"})
 	require.NoError(t, err)
 	req := httptest.NewRequest(http.MethodGet, "http://10.0.0.5/mcp", nil)

@@ -37,6 +37,9 @@ func (h *Handler) registerOAuth() {
 }
 
 type consentData struct {
+	// ReturnURL, on a refused request, takes the error back to the client
+	// when the operator clicks it.
+	ReturnURL   string
 	Client      *engine.OAuthClient
 	RedirectURI string
 	Resource    string
@@ -67,7 +70,21 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, sess *sessio
 			"OAuth is offered on loopback addresses, or with serve --public-url"))
 		return
 	}
+	if p := repeatedParam(r.URL.Query()); p != "" {
+		h.render(w, http.StatusBadRequest, "consent", view{Title: "Connect a client", Session: sess,
+			Error: "This connection request is not valid: " + p + " is given more than once."})
+		return
+	}
 	check, err := h.eng.CheckAuthorization(r.Context(), req)
+	var oe *engine.OAuthError
+	if errors.As(err, &oe) && !oe.NoRedirect && check != nil && check.Client.RegisteredBy == "dynamic" {
+		// A client anyone may register must not turn this page into a
+		// redirector to its own address: the error goes back on a click.
+		h.render(w, http.StatusBadRequest, "consent", view{Title: "Connect a client", Session: sess,
+			Error: "This connection request is not valid: " + oe.Description,
+			Data:  &consentData{ReturnURL: h.errorRedirect(r, check, req, oe)}})
+		return
+	}
 	if err != nil {
 		h.refuseAuthorization(w, r, sess, check, req, err)
 		return
@@ -159,8 +176,26 @@ func (h *Handler) refuseAuthorization(w http.ResponseWriter, r *http.Request, se
 			Error: "This connection request is not valid, and was not sent back to the client: " + oe.Description})
 		return
 	}
-	http.Redirect(w, r, withParams(check.RedirectURI, map[string]string{"error": oe.Code,
-		"error_description": oe.Description, "state": req.State, "iss": h.opts.OAuth.BaseURL(r)}), http.StatusSeeOther)
+	http.Redirect(w, r, h.errorRedirect(r, check, req, oe), http.StatusSeeOther)
+}
+
+// errorRedirect is the client's redirect URI with the error (RFC 6749
+// §4.1.2.1).
+func (h *Handler) errorRedirect(r *http.Request, check *engine.AuthorizationCheck, req engine.AuthorizationRequest,
+	oe *engine.OAuthError) string {
+	return withParams(check.RedirectURI, map[string]string{"error": oe.Code, "error_description": oe.Description,
+		"state": req.State, "iss": h.opts.OAuth.BaseURL(r)})
+}
+
+// repeatedParam names a parameter given more than once, which OAuth
+// refuses (RFC 6749 §3.1): "" when there is none.
+func repeatedParam(values url.Values) string {
+	for _, p := range authorizeParams {
+		if len(values[p]) > 1 {
+			return p
+		}
+	}
+	return ""
 }
 
 // withParams adds query parameters (those not empty) to a redirect URI,

@@ -99,19 +99,22 @@ func (sess *session) validCSRF(r *http.Request) bool {
 	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(sess.csrf)) == 1
 }
 
-// setCookie writes the session cookie: HttpOnly, SameSite=Strict, Secure
-// when the request came over TLS (or through a TLS-terminating proxy).
+// setCookie writes the session cookie: HttpOnly, SameSite=Lax, Secure when
+// the request came over TLS (or through a TLS-terminating proxy). Lax, so
+// that an OAuth consent link opened from another site (a connector's popup)
+// finds the operator signed in; every form still needs the session's CSRF
+// token, and no GET changes anything.
 // It lives as long as the session (MaxAge); the server's own expiry is what
 // counts.
 func setCookie(w http.ResponseWriter, r *http.Request, id string, ttl time.Duration) {
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/",
-		MaxAge: int(ttl.Seconds()), HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		MaxAge: int(ttl.Seconds()), HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"})
 }
 
 func clearCookie(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: "/", MaxAge: -1, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"})
+		SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https"})
 }
 
 // CSRF is the session's form token, for templates.
