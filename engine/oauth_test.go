@@ -35,7 +35,7 @@ type oauthRig struct {
 	req    engine.AuthorizationRequest
 }
 
-func newOAuthRig(t *testing.T) *oauthRig {
+func newOAuthRig(t testing.TB) *oauthRig {
 	env := sqlitetest.New(t)
 	_, agent, _ := env.Setup(10_000, engine.Policy{})
 	c, err := env.Engine.RegisterOAuthClient(env.Ctx, engine.RegisterClientInput{Name: "Test client",
@@ -46,7 +46,7 @@ func newOAuthRig(t *testing.T) *oauthRig {
 		CodeChallengeMethod: "S256", Resource: oauthResource, State: "xyz", ServerResource: oauthResource}}
 }
 
-func (r *oauthRig) approve(t *testing.T, readOnly bool) *engine.AuthorizationCode {
+func (r *oauthRig) approve(t testing.TB, readOnly bool) *engine.AuthorizationCode {
 	code, err := r.env.Engine.ApproveAuthorization(r.env.Ctx, engine.Operator,
 		engine.ApproveAuthorizationInput{Request: r.req, Agent: r.agent.Name, ReadOnly: readOnly})
 	require.NoError(t, err)
