@@ -3,9 +3,11 @@
 // clients and open-loop at given rates, over many cards and agents, beside a
 // baseline server that does the bare durable transaction of the same shape,
 // and prints throughput, latency percentiles, and the bytes each
-// authorization writes to disk and keeps.
+// authorization writes to disk and keeps. It also makes databases with a
+// long history to measure against.
 //
-//	loadgen run --agentledger PATH [flags]
+//	loadgen run --agentledger PATH [--history-db FILE] [flags]
+//	loadgen seed --agentledger PATH --db FILE [--authorizations 1000000] [flags]
 //	loadgen baseline --db FILE [--http ADDR]
 //
 // It is a separate program, so the product binary carries none of it.
@@ -25,8 +27,9 @@ var errUsage = errors.New("usage")
 var errChecks = errors.New("checks failed")
 
 const usage = `usage:
-  loadgen run --agentledger PATH [flags]     measure (see loadgen run -h)
-  loadgen baseline --db FILE [--http ADDR]   serve the baseline (run starts it)
+  loadgen run --agentledger PATH [--history-db FILE] [flags]   measure (see loadgen run -h)
+  loadgen seed --agentledger PATH --db FILE [flags]            make a database with history
+  loadgen baseline --db FILE [--http ADDR]                     serve the baseline (run starts it)
 `
 
 func main() {
@@ -38,6 +41,8 @@ func main() {
 	switch os.Args[1] {
 	case "run":
 		err = runCommand(os.Args[2:])
+	case "seed":
+		err = seedCommand(os.Args[2:])
 	case "baseline":
 		err = baselineCommand(os.Args[2:])
 	case "help", "-h", "--help":

@@ -13,10 +13,12 @@ import (
 
 // The issue's targets.
 const (
-	targetRate       = 10_000 // closed-loop durable authorizations a second
-	targetOfBaseline = 0.5    // closed-loop rate as a share of the baseline's
-	targetP99Ms      = 5.0    // p99 at targetP99Rate offered
-	targetP99Rate    = 1000
+	targetRate          = 10_000 // closed-loop durable authorizations a second
+	targetOfBaseline    = 0.5    // closed-loop rate as a share of the baseline's
+	targetP99Ms         = 5.0    // p99 at targetP99Rate offered
+	targetP99Rate       = 1000
+	targetHistoryShare  = 0.9 // with a long history, within 10% of a fresh database
+	targetVelocityShare = 0.9 // a velocity-limited agent at the rate of one without
 )
 
 // report is everything a run measured and concluded.
@@ -25,10 +27,23 @@ type report struct {
 	CPUs        int           `json:"cpus"`
 	Go          string        `json:"go"`
 	Config      runConfig     `json:"config"`
+	History     *historyInfo  `json:"history,omitempty"`
 	Results     []*result     `json:"results"`
 	Comparisons []comparison  `json:"comparisons"`
 	Whole       []wholeServer `json:"whole_run"`
 	Checks      []check       `json:"checks"`
+}
+
+// historyInfo describes the seeded database a run measured.
+type historyInfo struct {
+	DB                string    `json:"db"`
+	Authorizations    int64     `json:"authorizations"` // when the run began
+	Seeded            int64     `json:"seeded"`
+	SeededAt          time.Time `json:"seeded_at"`
+	OrdinaryCards     int       `json:"ordinary_cards"`
+	Groups            []string  `json:"groups"`
+	VelocityWindowMin int64     `json:"velocity_window_spends_min"`
+	VelocityWindowMax int64     `json:"velocity_window_spends_max"`
 }
 
 // comparison is one figure set against its target (Met is nil when the
@@ -103,7 +118,7 @@ func (r *report) inform(what string, value float64, unit, detail string) {
 
 // finish sets the run's figures against the targets, and records what each
 // server kept over the whole run.
-func (r *report) finish(base, fresh *target) {
+func (r *report) finish(base, fresh, hist *target) {
 	name := func(t *target) string {
 		if t == nil {
 			return ""
@@ -122,6 +137,10 @@ func (r *report) finish(base, fresh *target) {
 			r.compare(what+" ÷ baseline", a/b, "×", fmt.Sprintf("≥ %.1f×", targetOfBaseline), a/b >= targetOfBaseline,
 				fmt.Sprintf("baseline %.0f/s", b))
 		}
+		if h, ok := r.median(name(hist), ph, rate); ok && a > 0 {
+			r.compare(what+" with history ÷ fresh", h/a, "×", fmt.Sprintf("≥ %.1f×", targetHistoryShare),
+				h/a >= targetHistoryShare, fmt.Sprintf("%.0f/s with history, %.0f/s fresh", h, a))
+		}
 	}
 	for _, offered := range r.Config.Rates {
 		ph := "open-" + strconv.FormatFloat(offered, 'f', -1, 64)
@@ -131,7 +150,7 @@ func (r *report) finish(base, fresh *target) {
 		}
 		what := fmt.Sprintf("open loop, %g/s offered: agentledger p99", offered)
 		var others []string
-		for _, t := range []*target{base} {
+		for _, t := range []*target{base, hist} {
 			if o, ok := r.median(name(t), ph, p99); ok {
 				others = append(others, fmt.Sprintf("%s %.2f ms", t.name, o))
 			}
@@ -142,7 +161,22 @@ func (r *report) finish(base, fresh *target) {
 			r.inform(what, v, "ms", strings.Join(others, ", "))
 		}
 	}
-	for _, t := range []*target{base, fresh} {
+	if hist != nil {
+		for _, res := range r.Results {
+			if !strings.HasPrefix(res.Phase, "velocity-") || res.Round != 1 {
+				continue
+			}
+			control := "control-" + strings.TrimPrefix(res.Phase, "velocity-")
+			v, _ := r.median(hist.name, res.Phase, rate)
+			k, ok := r.median(hist.name, control, rate)
+			if ok && k > 0 {
+				r.compare("with history: velocity-limited agents ÷ the same history unlimited", v/k, "×",
+					fmt.Sprintf("≥ %.1f×", targetVelocityShare), v/k >= targetVelocityShare,
+					fmt.Sprintf("%.0f/s velocity-limited, %.0f/s without", v, k))
+			}
+		}
+	}
+	for _, t := range []*target{base, fresh, hist} {
 		if t == nil {
 			continue
 		}
@@ -160,6 +194,11 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nloadgen, %s: %d CPUs, %s. Each phase: %s warm-up, then %s measured; %d round(s).\n",
 		r.Started.Format(time.RFC3339), r.CPUs, r.Go, c.Warmup, c.Duration, c.Rounds)
 	fmt.Fprintln(w, "The load and every server share this machine; one phase runs at a time, all in this run.")
+	if h := r.History; h != nil {
+		fmt.Fprintf(w, "History: %s, %d authorizations (%d seeded %s); agents %s; velocity windows hold %d–%d spends.\n",
+			h.DB, h.Authorizations, h.Seeded, h.SeededAt.Format(time.DateTime), strings.Join(h.Groups, ", "),
+			h.VelocityWindowMin, h.VelocityWindowMax)
+	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\tphase\tround\tcards\trequests\tapproved\tdeclined\terrors\tmissed\tauth/s\t"+

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -29,6 +30,7 @@ type runConfig struct {
 	Requests      int64         `json:"requests_cap,omitempty"`
 	Rounds        int           `json:"rounds"`
 	Baseline      bool          `json:"baseline"`
+	HistoryDB     string        `json:"history_db,omitempty"`
 	ServeFlags    []string      `json:"serve_flags,omitempty"`
 	AllowDeclines bool          `json:"allow_declines,omitempty"`
 	dir           string
@@ -49,6 +51,7 @@ func runCommand(args []string) error {
 	fs.Int64Var(&cfg.Requests, "requests", 0, "end each phase after this many measured requests (0: no cap)")
 	fs.IntVar(&cfg.Rounds, "rounds", 1, "repeat every phase, alternating the order of the servers")
 	noBaseline := fs.Bool("no-baseline", false, "do not run the baseline server")
+	fs.StringVar(&cfg.HistoryDB, "history-db", "", "also measure this database, made by 'loadgen seed' (used in place)")
 	serveFlags := fs.String("serve-flags", "", "extra flags for agentledger serve, space-separated (e.g. --log-level=warn)")
 	fs.BoolVar(&cfg.AllowDeclines, "allow-declines", false, "do not fail the run when authorizations are declined")
 	fs.StringVar(&cfg.dir, "dir", "", "keep the databases in this directory (default: a temporary one, removed)")
@@ -57,9 +60,10 @@ func runCommand(args []string) error {
 		fmt.Fprint(fs.Output(), `usage: loadgen run --agentledger PATH [flags]
 
 Starts a baseline server and agentledger serve --http on a fresh database
-(made with 'agentledger init' and the REST API); then measures each in turn,
-closed-loop and open-loop, and prints throughput, latency, bytes per
-authorization, and how the figures compare with the issue's targets.
+(made with 'agentledger init' and the REST API), and with --history-db a
+second agentledger on that database; then measures each in turn, closed-loop
+and open-loop, and prints throughput, latency, bytes per authorization, and
+how the figures compare with the issue's targets.
 
 `)
 		fs.PrintDefaults()
@@ -162,7 +166,7 @@ func run(ctx context.Context, cfg runConfig, log io.Writer) (rep *report, err er
 			err = serr
 		}
 	}()
-	var base, fresh *target
+	var base, fresh, hist *target
 	if cfg.Baseline {
 		if base, err = r.startBaseline(ctx, filepath.Join(dir, "baseline.db")); err != nil {
 			return nil, err
@@ -172,13 +176,23 @@ func run(ctx context.Context, cfg runConfig, log io.Writer) (rep *report, err er
 	if fresh, err = r.startFresh(ctx, freshDB); err != nil {
 		return nil, err
 	}
+	var histPop *population
+	if cfg.HistoryDB != "" {
+		if hist, histPop, err = r.startHistory(ctx, cfg.HistoryDB); err != nil {
+			return nil, err
+		}
+	}
 	pop := r.ledgers[fresh].pop
 	legs := func(name string) []leg {
 		var out []leg
 		if base != nil { // the baseline takes any card id: it charges the fresh database's cards
 			out = append(out, leg{t: base, name: name, cards: pop.Cards, users: len(pop.Users)})
 		}
-		return append(out, leg{t: fresh, name: name, cards: pop.Cards, users: len(pop.Users)})
+		out = append(out, leg{t: fresh, name: name, cards: pop.Cards, users: len(pop.Users)})
+		if hist != nil {
+			out = append(out, leg{t: hist, name: name, cards: histPop.byGroup(groupOrdinary), users: len(histPop.Users)})
+		}
+		return out
 	}
 	for round := range cfg.Rounds {
 		for _, c := range cfg.Clients {
@@ -193,13 +207,28 @@ func run(ctx context.Context, cfg runConfig, log io.Writer) (rep *report, err er
 				return r.rep, err
 			}
 		}
+		if hist != nil {
+			c := 64
+			if len(cfg.Clients) > 0 {
+				c = slices.Max(cfg.Clients)
+			}
+			ph := phase{Mode: modeClosed, Clients: c}
+			users := len(histPop.Users)
+			vl := []leg{
+				{t: hist, name: fmt.Sprintf("velocity-closed-%d", c), cards: histPop.byGroup(groupVelocity), users: users},
+				{t: hist, name: fmt.Sprintf("control-closed-%d", c), cards: histPop.byGroup(groupControl), users: users},
+			}
+			if err := r.measure(ctx, ph, vl, round); err != nil {
+				return r.rep, err
+			}
+		}
 	}
-	r.check(ctx, base, fresh)
+	r.check(ctx, base, fresh, hist)
 	r.closeTargets()
 	if err := r.stopServers(); err != nil {
 		return r.rep, err
 	}
-	r.rep.finish(base, fresh)
+	r.rep.finish(base, fresh, hist)
 	return r.rep, nil
 }
 
@@ -284,6 +313,66 @@ func (r *runner) startFresh(ctx context.Context, db string) (*target, error) {
 	return t, nil
 }
 
+// startHistory serves a database made by loadgen seed.
+func (r *runner) startHistory(ctx context.Context, db string) (*target, *population, error) {
+	m, err := readManifest(db)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := m.Population.index(); err != nil {
+		return nil, nil, err
+	}
+	count, err := countAuthorizations(db)
+	if err != nil {
+		return nil, nil, err
+	}
+	p, url, err := startAgentledger(ctx, "agentledger-history", r.cfg.Bin, db, r.cfg.ServeFlags)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.servers = append(r.servers, p)
+	adm := &admin{url: url, key: m.AdminKey, client: newHTTPClient()}
+	key, err := networkKey(ctx, adm)
+	if err != nil {
+		return nil, nil, err
+	}
+	t, err := newTarget("history", url, key, p, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.targets = append(r.targets, t)
+	lc, err := newLedgerCheck(ctx, adm, &m.Population, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	r.ledgers[t] = lc
+	info := &historyInfo{DB: db, Authorizations: count, Seeded: m.Authorizations, SeededAt: m.Made,
+		OrdinaryCards: len(m.Population.byGroup(groupOrdinary))}
+	for _, g := range []string{groupVelocity, groupControl} {
+		var agents []string
+		for _, c := range m.Population.byGroup(g) {
+			agents = append(agents, c.AgentID)
+		}
+		if g == groupVelocity {
+			used, err := velocityUsed(ctx, adm, agents)
+			if err != nil {
+				return nil, nil, err
+			}
+			if len(used) > 0 {
+				info.VelocityWindowMin, info.VelocityWindowMax = slices.Min(used), slices.Max(used)
+			}
+		}
+		info.Groups = append(info.Groups, fmt.Sprintf("%d %s", len(agents), g))
+	}
+	r.rep.History = info
+	fmt.Fprintf(r.log, "history database %s: %d authorizations; velocity-limited agents hold %d–%d spends in their window\n",
+		db, count, info.VelocityWindowMin, info.VelocityWindowMax)
+	if o := info.OrdinaryCards; o != r.cfg.Agents {
+		fmt.Fprintf(r.log, "note: the history has %d ordinary agents, the fresh database %d\n", o, r.cfg.Agents)
+	}
+	return t, &m.Population, nil
+}
+
 // check records, per server, whether the load saw errors or declines, and
 // for agentledger whether the ledger agrees with what was approved.
 func (r *runner) check(ctx context.Context, targets ...*target) {
@@ -330,10 +419,23 @@ func (r *runner) stopServers() error {
 	return errors.Join(errs...)
 }
 
+// countAuthorizations counts a database's authorizations, read-only,
+// before a server opens it.
+func countAuthorizations(path string) (int64, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var n int64
+	err = db.QueryRow(`SELECT count(*) FROM authorizations`).Scan(&n)
+	return n, err
+}
+
 // ledgerCheck compares a database's balances after the load with what the
 // load saw approved: no user below zero, nothing posted, and every user's
-// pending grown by what was approved (exactly, unless old holds may expire
-// meanwhile).
+// pending grown by what was approved (exactly, on a fresh database; at most,
+// on a history whose old holds may expire meanwhile).
 type ledgerCheck struct {
 	admin    *admin
 	pop      *population

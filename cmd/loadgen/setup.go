@@ -173,6 +173,26 @@ func balances(ctx context.Context, a *admin, users []string) ([]balance, error) 
 	return out, err
 }
 
+// velocityUsed reads, for each agent, the spends its velocity window holds.
+func velocityUsed(ctx context.Context, a *admin, agents []string) ([]int64, error) {
+	out := make([]int64, len(agents))
+	err := parallel(len(agents), func(i int) error {
+		var p struct {
+			Velocity *struct {
+				Used int64 `json:"used"`
+			} `json:"velocity"`
+		}
+		if err := a.call(ctx, "GET", "/v1/agents/"+url.PathEscape(agents[i])+"/policy", nil, &p); err != nil {
+			return err
+		}
+		if p.Velocity != nil {
+			out[i] = p.Velocity.Used
+		}
+		return nil
+	})
+	return out, err
+}
+
 // verifyLedger asks the server to check the ledger's invariants.
 func verifyLedger(ctx context.Context, a *admin) error {
 	var r struct {
