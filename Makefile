@@ -5,7 +5,7 @@ BIN := bin/agentledger
 RUN_DB ?= agentledger.db
 RUN_ADDR ?= 127.0.0.1:8765
 
-.PHONY: build test e2e-deps screenshots lint bench run install
+.PHONY: build test e2e-deps screenshots lint bench run install load load-seed load-bin
 
 # build compiles every package and the agentledger binary into bin/.
 build:
@@ -56,3 +56,27 @@ lint:
 BENCHTIME ?= 3s
 bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkDecisions' -benchtime $(BENCHTIME) ./store/sqlite/
+
+# load drives `agentledger serve --http` with cmd/loadgen beside its baseline
+# server (the bare durable transaction, group-committed), closed-loop with 64
+# clients and open-loop at 1,000/s, on a fresh database and, once load-seed
+# has made it, on a database with 1,000,000 authorizations of history; it
+# prints throughput, p50/p99/p99.9, bytes written and kept per authorization,
+# and each figure against the speed issue's targets. About two minutes; not
+# part of `make test`. LOAD_FLAGS passes flags to `loadgen run`.
+LOAD_DIR ?= /tmp/agentledger-load
+LOAD_HISTORY_DB ?= $(LOAD_DIR)/history-1m.db
+LOAD_FLAGS ?=
+load: load-bin
+	$(LOAD_DIR)/loadgen run --agentledger $(LOAD_DIR)/agentledger \
+		$(if $(wildcard $(LOAD_HISTORY_DB).loadgen.json),--history-db $(LOAD_HISTORY_DB)) $(LOAD_FLAGS)
+
+# load-seed makes the history database once (through the engine; it takes
+# a while: loadgen prints how long), for every later `make load`.
+load-seed: load-bin
+	$(LOAD_DIR)/loadgen seed --agentledger $(LOAD_DIR)/agentledger --db $(LOAD_HISTORY_DB)
+
+load-bin:
+	mkdir -p $(LOAD_DIR)
+	$(GO) build -o $(LOAD_DIR)/agentledger ./cmd/agentledger
+	$(GO) build -o $(LOAD_DIR)/loadgen ./cmd/loadgen
