@@ -10,7 +10,6 @@ import (
 	"hash/fnv"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"regexp"
@@ -107,13 +106,9 @@ type baselineWrite struct {
 }
 
 func openBaseline(path string, accounts, rowBytes, eventBytes, maxBatch int) (*baseline, error) {
-	// The store's pragmas (store/sqlite dsn): the write lock taken at BEGIN.
-	q := url.Values{}
-	for _, p := range []string{"busy_timeout(5000)", "foreign_keys(1)", "synchronous(FULL)", "journal_mode(WAL)"} {
-		q.Add("_pragma", p)
-	}
-	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: path}).EscapedPath()+"?"+q.Encode())
+	// The store's pragmas (store/sqlite dsn), the write lock taken at BEGIN.
+	db, err := sql.Open("sqlite", sqliteURI(path, "_pragma=busy_timeout(5000)", "_pragma=foreign_keys(1)",
+		"_pragma=synchronous(FULL)", "_pragma=journal_mode(WAL)", "_txlock=immediate"))
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +192,8 @@ func (b *baseline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		} `json:"merchant"`
 		NetworkID string `json:"network_id"`
 	}
-	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&in); err != nil || in.Card == "" || in.Amount <= 0 {
+	err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&in)
+	if err != nil || in.Card == "" || in.Amount <= 0 {
 		http.Error(w, `{"error":{"code":"INVALID_INPUT"}}`, http.StatusBadRequest)
 		return
 	}
@@ -217,7 +213,8 @@ func (b *baseline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		row:     padJSON(doc, b.rowBytes), event: padJSON(doc, b.eventBytes), done: make(chan error, 1)}
 	b.requests <- req
 	if err := <-req.done; err != nil {
-		http.Error(w, `{"error":{"code":"INTERNAL","message":`+strconv.Quote(err.Error())+`}}`, http.StatusInternalServerError)
+		msg := `{"error":{"code":"INTERNAL","message":` + strconv.Quote(err.Error()) + `}}`
+		http.Error(w, msg, http.StatusInternalServerError)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -138,8 +138,8 @@ func drive(ctx context.Context, t *target, ph phase) (*result, error) {
 	if len(ph.Cards) == 0 {
 		return nil, fmt.Errorf("%s: no cards to charge", ph.Name)
 	}
-	res := &result{Target: t.name, Phase: ph.Name, Mode: ph.Mode, Clients: ph.Clients, Rate: ph.Rate, Cards: len(ph.Cards),
-		DeclineCodes: map[string]int64{}, approvedByUser: make([]int64, ph.Users)}
+	res := &result{Target: t.name, Phase: ph.Name, Mode: ph.Mode, Clients: ph.Clients, Rate: ph.Rate,
+		Cards: len(ph.Cards), DeclineCodes: map[string]int64{}, approvedByUser: make([]int64, ph.Users)}
 	rec := &recorder{res: res}
 	var measuring atomic.Bool
 	var before, after serverStats

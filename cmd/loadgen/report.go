@@ -104,6 +104,17 @@ func (r *report) median(target, phase string, figure func(*result) float64) (flo
 	return v[len(v)/2], true
 }
 
+// sum adds up a count of one phase on one target over the rounds.
+func (r *report) sum(target, phase string, count func(*result) int64) int64 {
+	var n int64
+	for _, res := range r.Results {
+		if res.Target == target && res.Phase == phase {
+			n += count(res)
+		}
+	}
+	return n
+}
+
 func rate(res *result) float64 { return res.Throughput }
 func p99(res *result) float64  { return res.P99Ms }
 
@@ -150,6 +161,10 @@ func (r *report) finish(base, fresh, hist *target) {
 		}
 		what := fmt.Sprintf("open loop, %g/s offered: agentledger p99", offered)
 		var others []string
+		if missed := r.sum(fresh.name, ph, func(res *result) int64 { return res.Missed }); missed > 0 {
+			others = append(others, fmt.Sprintf("%d requests not sent (%d in flight): the p99 understates",
+				missed, maxInFlight))
+		}
 		for _, t := range []*target{base, hist} {
 			if o, ok := r.median(name(t), ph, p99); ok {
 				others = append(others, fmt.Sprintf("%s %.2f ms", t.name, o))

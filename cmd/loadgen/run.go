@@ -34,7 +34,6 @@ type runConfig struct {
 	ServeFlags    []string      `json:"serve_flags,omitempty"`
 	AllowDeclines bool          `json:"allow_declines,omitempty"`
 	dir           string
-	keep          bool
 	jsonOut       string
 }
 
@@ -52,7 +51,8 @@ func runCommand(args []string) error {
 	fs.IntVar(&cfg.Rounds, "rounds", 1, "repeat every phase, alternating the order of the servers")
 	noBaseline := fs.Bool("no-baseline", false, "do not run the baseline server")
 	fs.StringVar(&cfg.HistoryDB, "history-db", "", "also measure this database, made by 'loadgen seed' (used in place)")
-	serveFlags := fs.String("serve-flags", "", "extra flags for agentledger serve, space-separated (e.g. --log-level=warn)")
+	serveFlags := fs.String("serve-flags", "",
+		"extra flags for agentledger serve, space-separated (e.g. --log-level=warn)")
 	fs.BoolVar(&cfg.AllowDeclines, "allow-declines", false, "do not fail the run when authorizations are declined")
 	fs.StringVar(&cfg.dir, "dir", "", "keep the databases in this directory (default: a temporary one, removed)")
 	fs.StringVar(&cfg.jsonOut, "json", "", "also write the report as JSON to this file")
@@ -159,6 +159,11 @@ func run(ctx context.Context, cfg runConfig, log io.Writer) (rep *report, err er
 		defer os.RemoveAll(dir)
 	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
+	}
+	for _, name := range []string{"baseline.db", "fresh.db"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return nil, fmt.Errorf("%s exists in %s: give --dir an empty directory", name, dir)
+		}
 	}
 	defer func() {
 		r.closeTargets()
@@ -348,25 +353,23 @@ func (r *runner) startHistory(ctx context.Context, db string) (*target, *populat
 	r.ledgers[t] = lc
 	info := &historyInfo{DB: db, Authorizations: count, Seeded: m.Authorizations, SeededAt: m.Made,
 		OrdinaryCards: len(m.Population.byGroup(groupOrdinary))}
-	for _, g := range []string{groupVelocity, groupControl} {
-		var agents []string
-		for _, c := range m.Population.byGroup(g) {
-			agents = append(agents, c.AgentID)
-		}
-		if g == groupVelocity {
-			used, err := velocityUsed(ctx, adm, agents)
-			if err != nil {
-				return nil, nil, err
-			}
-			if len(used) > 0 {
-				info.VelocityWindowMin, info.VelocityWindowMax = slices.Min(used), slices.Max(used)
-			}
-		}
-		info.Groups = append(info.Groups, fmt.Sprintf("%d %s", len(agents), g))
+	for _, g := range []string{groupOrdinary, groupVelocity, groupControl} {
+		info.Groups = append(info.Groups, fmt.Sprintf("%d %s", len(m.Population.byGroup(g)), g))
+	}
+	var limited []string
+	for _, c := range m.Population.byGroup(groupVelocity) {
+		limited = append(limited, c.AgentID)
+	}
+	used, err := velocityUsed(ctx, adm, limited)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(used) > 0 {
+		info.VelocityWindowMin, info.VelocityWindowMax = slices.Min(used), slices.Max(used)
 	}
 	r.rep.History = info
-	fmt.Fprintf(r.log, "history database %s: %d authorizations; velocity-limited agents hold %d–%d spends in their window\n",
-		db, count, info.VelocityWindowMin, info.VelocityWindowMax)
+	fmt.Fprintf(r.log, "history database %s: %d authorizations; velocity-limited agents hold %d–%d spends "+
+		"in their window\n", db, count, info.VelocityWindowMin, info.VelocityWindowMax)
 	if o := info.OrdinaryCards; o != r.cfg.Agents {
 		fmt.Fprintf(r.log, "note: the history has %d ordinary agents, the fresh database %d\n", o, r.cfg.Agents)
 	}
@@ -422,7 +425,7 @@ func (r *runner) stopServers() error {
 // countAuthorizations counts a database's authorizations, read-only,
 // before a server opens it.
 func countAuthorizations(path string) (int64, error) {
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	db, err := sql.Open("sqlite", sqliteURI(path, "mode=ro", "_pragma=busy_timeout(5000)"))
 	if err != nil {
 		return 0, err
 	}

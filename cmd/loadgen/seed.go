@@ -54,7 +54,8 @@ func seedCommand(args []string) error {
 	fs.Uint64Var(&cfg.seed, "seed", 1, "random seed: the same seed makes the same history")
 	fs.BoolVar(&cfg.verify, "verify", true, "verify the ledger's invariants at the end")
 	fs.IntVar(&cfg.cacheMiB, "cache-mib", 1024, "SQLite page cache of this process, in MiB")
-	fs.IntVar(&cfg.checkpointPages, "checkpoint-pages", 20000, "WAL pages between this process's checkpoints (0: SQLite's 1000)")
+	fs.IntVar(&cfg.checkpointPages, "checkpoint-pages", 20000,
+		"WAL pages between this process's checkpoints (0: SQLite's 1000)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `usage: loadgen seed --agentledger PATH --db FILE [flags]
 
@@ -78,11 +79,12 @@ declined by merchant controls and limits. Writes FILE.loadgen.json, which
 		fs.Usage()
 		return errUsage
 	case cfg.agents <= 0 || cfg.users <= 0 || cfg.workers <= 0 || cfg.maxBatch <= 0 || *days <= 0 || cfg.cacheMiB <= 0:
-		fmt.Fprintln(fs.Output(), "loadgen seed: --agents, --users, --workers, --max-batch, --days and --cache-mib must be positive")
+		fmt.Fprintln(fs.Output(), "loadgen seed: --agents, --users, --workers, --max-batch, --days and --cache-mib "+
+			"must be positive")
 		return errUsage
 	case cfg.velocityAgents < 0 || cfg.velocityHistory < 0 || heavy > cfg.authorizations:
-		fmt.Fprintf(fs.Output(), "loadgen seed: the velocity agents' history (2 × %d × %d) is more than --authorizations\n",
-			cfg.velocityAgents, cfg.velocityHistory)
+		fmt.Fprintf(fs.Output(), "loadgen seed: the velocity agents' history (2 × %d × %d) is more than "+
+			"--authorizations\n", cfg.velocityAgents, cfg.velocityHistory)
 		return errUsage
 	case cfg.recent <= 0 || cfg.recent > cfg.span:
 		fmt.Fprintln(fs.Output(), "loadgen seed: --recent must be positive and within --days")
@@ -282,7 +284,8 @@ func (s *seeder) populate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if _, err := s.eng.SetKYC(ctx, engine.Operator, engine.SetKYCInput{User: u.ID, Status: engine.KYCApproved}); err != nil {
+		kyc := engine.SetKYCInput{User: u.ID, Status: engine.KYCApproved}
+		if _, err := s.eng.SetKYC(ctx, engine.Operator, kyc); err != nil {
 			return err
 		}
 		s.pop.Users[i] = u.ID
@@ -307,7 +310,8 @@ func (s *seeder) populate(ctx context.Context) error {
 	err = parallel(len(groups), func(i int) error {
 		user := s.pop.Users[i%cfg.users]
 		p := policy(groups[i])
-		a, err := s.eng.CreateAgent(ctx, engine.Operator, engine.CreateAgentInput{Name: agentName("hist", i), User: user, Policy: &p})
+		in := engine.CreateAgentInput{Name: agentName("hist", i), User: user, Policy: &p}
+		a, err := s.eng.CreateAgent(ctx, engine.Operator, in)
 		if err != nil {
 			return err
 		}
@@ -421,10 +425,12 @@ func (s *seeder) charge(rnd *rand.Rand, n int) seedOp {
 
 // run performs one hour's operations from cfg.workers goroutines, each
 // moving the clock to its operation's time first, and returns the
-// authorizations approved and settled.
+// authorizations approved and settled, in the operations' order (so that
+// the next hour's draws fall on the same operations whatever finished first).
 func (s *seeder) run(ctx context.Context, ops []seedOp) (approved, settled []held, err error) {
-	var mu sync.Mutex
-	next := make(chan seedOp)
+	results := make([]held, len(ops))
+	kept := make([]bool, len(ops))
+	next := make(chan int)
 	var first error
 	var once sync.Once
 	var wg sync.WaitGroup
@@ -432,35 +438,34 @@ func (s *seeder) run(ctx context.Context, ops []seedOp) (approved, settled []hel
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for op := range next {
-				s.clock.advance(op.at)
-				h, kept, err := s.apply(ctx, op)
-				if err != nil {
+			for i := range next {
+				s.clock.advance(ops[i].at)
+				var err error
+				if results[i], kept[i], err = s.apply(ctx, ops[i]); err != nil {
 					once.Do(func() { first = err })
-					continue
-				}
-				if kept {
-					mu.Lock()
-					if op.kind == opAuthorize {
-						approved = append(approved, h)
-					} else {
-						settled = append(settled, h)
-					}
-					mu.Unlock()
 				}
 			}
 		}()
 	}
-	for _, op := range ops {
+	for i := range ops {
 		if ctx.Err() != nil {
 			break
 		}
-		next <- op
+		next <- i
 	}
 	close(next)
 	wg.Wait()
 	if first == nil {
 		first = ctx.Err()
+	}
+	for i, op := range ops {
+		switch {
+		case !kept[i]:
+		case op.kind == opAuthorize:
+			approved = append(approved, results[i])
+		default:
+			settled = append(settled, results[i])
+		}
 	}
 	return approved, settled, first
 }

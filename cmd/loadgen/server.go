@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -43,7 +44,7 @@ func newTarget(name, url, key string, proc *process, db string) (*target, error)
 	if err := checkpoint(db); err != nil {
 		return nil, fmt.Errorf("%s: checkpoint: %w", name, err)
 	}
-	ro, err := sql.Open("sqlite", "file:"+db+"?mode=ro&_pragma=busy_timeout(5000)")
+	ro, err := sql.Open("sqlite", sqliteURI(db, "mode=ro", "_pragma=busy_timeout(5000)"))
 	if err != nil {
 		return nil, err
 	}
@@ -55,13 +56,24 @@ func newTarget(name, url, key string, proc *process, db string) (*target, error)
 func (t *target) close() { t.ro.Close() }
 
 func checkpoint(db string) error {
-	c, err := sql.Open("sqlite", "file:"+db+"?_pragma=busy_timeout(5000)")
+	c, err := sql.Open("sqlite", sqliteURI(db, "_pragma=busy_timeout(5000)"))
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	_, err = c.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
-	return err
+	var busy, frames, done int
+	if err := c.QueryRow(`PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &done); err != nil {
+		return err
+	}
+	if busy != 0 {
+		return errors.New("the database stayed busy")
+	}
+	return nil
+}
+
+// sqliteURI is the file URI of a database with query parameters.
+func sqliteURI(path string, params ...string) string {
+	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + strings.Join(params, "&")
 }
 
 // newHTTPClient keeps a connection per client alive, never goes through a
@@ -172,7 +184,8 @@ func (p *process) pid() int { return p.cmd.Process.Pid }
 
 // startServer starts a server and waits until its stderr names the address
 // it listens on (the first submatch of addr).
-func startServer(ctx context.Context, name string, addr *regexp.Regexp, bin string, args ...string) (*process, string, error) {
+func startServer(ctx context.Context, name string, addr *regexp.Regexp, bin string,
+	args ...string) (*process, string, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = cleanEnv()
 	stderr, err := cmd.StderrPipe()

@@ -115,7 +115,8 @@ func populate(ctx context.Context, a *admin, prefix string, users, agents int) (
 		if err := a.call(ctx, "POST", "/v1/agents", body, &ag); err != nil {
 			return err
 		}
-		if err := a.call(ctx, "POST", "/v1/agents/"+ag.ID+"/cards", map[string]string{"purpose": "load"}, &card); err != nil {
+		cardBody := map[string]string{"purpose": "load"}
+		if err := a.call(ctx, "POST", "/v1/agents/"+ag.ID+"/cards", cardBody, &card); err != nil {
 			return err
 		}
 		p.Cards[i] = cardRef{ID: card.ID, AgentID: ag.ID, UserID: p.Users[i%users], Group: groupOrdinary}

@@ -73,14 +73,17 @@ var merchantNames = []string{
 	"FedEx", "UPS", "USPS", "DoorDash", "Grubhub", "WeWork", "Namecheap",
 }
 
-var merchantMCCs = []string{"5943", "5734", "4816", "7372", "4121", "4511", "7011", "5814", "5411", "5732", "4215", "5812"}
+var merchantMCCs = []string{
+	"5943", "5734", "4816", "7372", "4121", "4511", "7011", "5814", "5411", "5732", "4215", "5812",
+}
 
 // merchantPool is every merchant of the pool, each name at several sites.
 func merchantPool() []merchant {
 	var out []merchant
 	for i, name := range merchantNames {
 		for site := range 5 {
-			out = append(out, merchant{name: name + " #" + strconv.Itoa(100+site*37+i), mcc: merchantMCCs[(i+site)%len(merchantMCCs)]})
+			m := merchant{name: name + " #" + strconv.Itoa(100+site*37+i), mcc: merchantMCCs[(i+site)%len(merchantMCCs)]}
+			out = append(out, m)
 		}
 	}
 	return out
