@@ -65,6 +65,7 @@ type result struct {
 	WrittenPerAuth float64 `json:"written_bytes_per_auth"`
 	KeptPerAuth    float64 `json:"kept_bytes_per_auth"`
 	CPUPerAuthUs   float64 `json:"server_cpu_us_per_auth"`
+	ClientCPUUs    float64 `json:"loadgen_cpu_us_per_auth"` // the load's own share of the two cores
 
 	approvedByUser []int64 // minor units approved per user, warm-up included, for the ledger check
 }
@@ -172,7 +173,7 @@ func drive(ctx context.Context, t *target, ph phase) (*result, error) {
 	if n := len(rec.latencies); n > 0 {
 		res.MaxMs = millis(rec.latencies[n-1])
 	}
-	res.WrittenPerAuth, res.KeptPerAuth, res.CPUPerAuthUs = -1, -1, -1
+	res.WrittenPerAuth, res.KeptPerAuth, res.CPUPerAuthUs, res.ClientCPUUs = -1, -1, -1, -1
 	if answered > 0 {
 		if before.written >= 0 && after.written >= 0 {
 			res.WrittenPerAuth = float64(after.written-before.written) / float64(answered)
@@ -180,9 +181,13 @@ func drive(ctx context.Context, t *target, ph phase) (*result, error) {
 		if before.kept >= 0 && after.kept >= 0 {
 			res.KeptPerAuth = float64(after.kept-before.kept) / float64(answered)
 		}
-		if before.cpu >= 0 && after.cpu >= 0 {
-			res.CPUPerAuthUs = float64(after.cpu-before.cpu) / float64(time.Microsecond) / float64(answered)
+		perAuth := func(a, b time.Duration) float64 {
+			if a < 0 || b < 0 {
+				return -1
+			}
+			return float64(b-a) / float64(time.Microsecond) / float64(answered)
 		}
+		res.CPUPerAuthUs, res.ClientCPUUs = perAuth(before.cpu, after.cpu), perAuth(before.client, after.client)
 	}
 	return res, nil
 }

@@ -91,6 +91,7 @@ func TestSmoke(t *testing.T) {
 		assert.GreaterOrEqual(t, res.WrittenPerAuth, 0.0, "%s: /proc/PID/io read", name)
 		assert.GreaterOrEqual(t, res.KeptPerAuth, 0.0, name)
 		assert.Positive(t, res.CPUPerAuthUs, name)
+		assert.GreaterOrEqual(t, res.ClientCPUUs, 0.0, "%s: /proc/self/stat read", name)
 	}
 	for _, want := range []string{"baseline closed-8", "agentledger closed-8", "history closed-8", "baseline open-200",
 		"agentledger open-200", "history open-200", "history velocity-closed-8", "history control-closed-8"} {

@@ -217,12 +217,13 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\tphase\tround\tcards\trequests\tapproved\tdeclined\terrors\tmissed\tauth/s\t"+
-		"p50 ms\tp99 ms\tp99.9 ms\tmax ms\twritten B/auth\tkept B/auth\tserver CPU µs/auth\t")
+		"p50 ms\tp99 ms\tp99.9 ms\tmax ms\twritten B/auth\tkept B/auth\tserver CPU µs/auth\tloadgen CPU µs/auth\t")
 	for _, res := range r.Results {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.1f\t%s\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.1f\t%s\t%s\t%s\t%s\t\n",
 			res.Target, res.Phase, res.Round, res.Cards, res.Requests, res.Approved, res.Declined, res.Errors, res.Missed,
 			res.Throughput, res.P50Ms, res.P99Ms, res.P999Ms, res.MaxMs,
-			orUnknown(res.WrittenPerAuth), orUnknown(res.KeptPerAuth), orUnknown(res.CPUPerAuthUs))
+			orUnknown(res.WrittenPerAuth), orUnknown(res.KeptPerAuth), orUnknown(res.CPUPerAuthUs),
+			orUnknown(res.ClientCPUUs))
 	}
 	tw.Flush()
 	if len(r.Whole) > 0 {

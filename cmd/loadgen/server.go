@@ -89,10 +89,11 @@ type serverStats struct {
 	written int64         // bytes the process caused to be written to storage; -1 unknown
 	kept    int64         // bytes of the database's pages in use; -1 unknown
 	cpu     time.Duration // user and system CPU of the process; -1 unknown
+	client  time.Duration // loadgen's own CPU, for what the load costs the machine; -1 unknown
 }
 
 func (t *target) stats() serverStats {
-	s := serverStats{written: -1, cpu: -1}
+	s := serverStats{written: -1, cpu: -1, client: procCPU(os.Getpid())}
 	if t.proc != nil {
 		s.written, s.cpu = procWriteBytes(t.proc.pid()), procCPU(t.proc.pid())
 	}
