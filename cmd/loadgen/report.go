@@ -40,6 +40,7 @@ type historyInfo struct {
 	Authorizations    int64     `json:"authorizations"` // when the run began
 	Seeded            int64     `json:"seeded"`
 	SeededAt          time.Time `json:"seeded_at"`
+	SeedSeconds       float64   `json:"seed_seconds"`
 	OrdinaryCards     int       `json:"ordinary_cards"`
 	Groups            []string  `json:"groups"`
 	VelocityWindowMin int64     `json:"velocity_window_spends_min"`
@@ -210,8 +211,9 @@ func (r *report) print(w io.Writer) {
 		r.Started.Format(time.RFC3339), r.CPUs, r.Go, c.Warmup, c.Duration, c.Rounds)
 	fmt.Fprintln(w, "The load and every server share this machine; one phase runs at a time, all in this run.")
 	if h := r.History; h != nil {
-		fmt.Fprintf(w, "History: %s, %d authorizations (%d seeded %s); agents %s; velocity windows hold %d–%d spends.\n",
-			h.DB, h.Authorizations, h.Seeded, h.SeededAt.Format(time.DateTime), strings.Join(h.Groups, ", "),
+		fmt.Fprintf(w, "History: %s, %d authorizations (%d seeded %s in %s); agents %s; velocity windows hold "+
+			"%d–%d spends.\n", h.DB, h.Authorizations, h.Seeded, h.SeededAt.Format(time.DateTime),
+			(time.Duration(h.SeedSeconds) * time.Second).Round(time.Second), strings.Join(h.Groups, ", "),
 			h.VelocityWindowMin, h.VelocityWindowMax)
 	}
 	fmt.Fprintln(w)

@@ -352,7 +352,7 @@ func (r *runner) startHistory(ctx context.Context, db string) (*target, *populat
 	}
 	r.ledgers[t] = lc
 	info := &historyInfo{DB: db, Authorizations: count, Seeded: m.Authorizations, SeededAt: m.Made,
-		OrdinaryCards: len(m.Population.byGroup(groupOrdinary))}
+		SeedSeconds: m.Seconds, OrdinaryCards: len(m.Population.byGroup(groupOrdinary))}
 	for _, g := range []string{groupOrdinary, groupVelocity, groupControl} {
 		info.Groups = append(info.Groups, fmt.Sprintf("%d %s", len(m.Population.byGroup(g)), g))
 	}
