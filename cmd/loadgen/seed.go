@@ -53,7 +53,7 @@ func seedCommand(args []string) error {
 	fs.IntVar(&cfg.maxBatch, "max-batch", 512, "transactions one commit may carry (the store's group commit)")
 	fs.Uint64Var(&cfg.seed, "seed", 1, "random seed: the same seed makes the same history")
 	fs.BoolVar(&cfg.verify, "verify", true, "verify the ledger's invariants at the end")
-	fs.IntVar(&cfg.cacheMiB, "cache-mib", 1024, "SQLite page cache of this process, in MiB")
+	fs.IntVar(&cfg.cacheMiB, "cache-mib", 256, "SQLite page cache of each of this process's connections, in MiB")
 	fs.IntVar(&cfg.checkpointPages, "checkpoint-pages", 20000,
 		"WAL pages between this process's checkpoints (0: SQLite's 1000)")
 	fs.Usage = func() {
