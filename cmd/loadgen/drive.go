@@ -282,8 +282,14 @@ func markAfter(ctx context.Context, d time.Duration, mark func()) {
 	mark()
 }
 
+// authorizeTimeout bounds one authorization: far beyond any latency worth
+// measuring, it only keeps a wedged server from hanging the run.
+const authorizeTimeout = time.Minute
+
 // authorize posts one authorization and reads the decision.
 func (t *target) authorize(ctx context.Context, body []byte, resp *bytes.Buffer) outcome {
+	ctx, cancel := context.WithTimeout(ctx, authorizeTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url+"/v1/network/authorize", bytes.NewReader(body))
 	if err != nil {
 		return outcome{err: err}

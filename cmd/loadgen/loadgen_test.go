@@ -42,7 +42,7 @@ var buildBinaries = sync.OnceValues(func() ([2]string, error) {
 
 // TestSmoke runs loadgen as a user would, against a real serve --http: a
 // small seeded history, then every phase on the baseline, a fresh database
-// and the history, a few hundred requests each.
+// and the history, up to 150 measured requests each.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds agentledger and loadgen")
@@ -69,8 +69,8 @@ func TestSmoke(t *testing.T) {
 
 	reportFile := filepath.Join(dir, "report.json")
 	run := exec.Command(loadgen, "run", "--agentledger", ledger, "--agents", "10", "--users", "3",
-		"--clients", "8", "--rates", "200", "--warmup", "100ms", "--duration", "500ms", "--requests", "150",
-		"--history-db", history, "--json", reportFile)
+		"--clients", "8", "--rates", "400", "--warmup", "100ms", "--duration", "300ms", "--requests", "150",
+		"--history-db", history, "--verify-history", "--json", reportFile)
 	out, err = run.CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	assert.Contains(t, string(out), "Targets:")
@@ -93,15 +93,16 @@ func TestSmoke(t *testing.T) {
 		assert.Positive(t, res.CPUPerAuthUs, name)
 		assert.GreaterOrEqual(t, res.ClientCPUUs, 0.0, "%s: /proc/self/stat read", name)
 	}
-	for _, want := range []string{"baseline closed-8", "agentledger closed-8", "history closed-8", "baseline open-200",
-		"agentledger open-200", "history open-200", "history velocity-closed-8", "history control-closed-8"} {
+	for _, want := range []string{"baseline closed-8", "agentledger closed-8", "history closed-8", "baseline open-400",
+		"agentledger open-400", "history open-400", "history velocity-closed-8", "history control-closed-8"} {
 		assert.True(t, phases[want], "phase %s ran", want)
 	}
 	require.Len(t, rep.Checks, 3)
 	for _, c := range rep.Checks {
 		assert.True(t, c.OK, "%s: %s", c.Target, c.Detail)
 	}
-	assert.Contains(t, rep.Checks[1].Detail, "pending grew exactly by what was approved")
+	assert.Contains(t, rep.Checks[1].Detail, "ledger verified; 3 users' pending grew exactly by what was approved")
+	assert.Contains(t, rep.Checks[2].Detail, "ledger verified; 3 users' pending grew at most")
 	var compared []string
 	for _, c := range rep.Comparisons {
 		compared = append(compared, c.What)

@@ -161,7 +161,8 @@ func (r *report) finish(base, fresh, hist *target) {
 			continue
 		}
 		what := fmt.Sprintf("open loop, %g/s offered: agentledger p99", offered)
-		var others []string
+		served, _ := r.median(fresh.name, ph, rate)
+		others := []string{fmt.Sprintf("served %.0f/s", served)}
 		if missed := r.sum(fresh.name, ph, func(res *result) int64 { return res.Missed }); missed > 0 {
 			others = append(others, fmt.Sprintf("%d requests not sent (%d in flight): the p99 understates",
 				missed, maxInFlight))

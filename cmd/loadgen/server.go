@@ -78,8 +78,9 @@ func sqliteURI(path string, params ...string) string {
 
 // newHTTPClient keeps a connection per client alive, never goes through a
 // proxy and never compresses: the load measures the server, not the client.
+// Requests are bounded by their contexts.
 func newHTTPClient() *http.Client {
-	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{
+	return &http.Client{Transport: &http.Transport{
 		Proxy: nil, MaxIdleConnsPerHost: maxInFlight, IdleConnTimeout: time.Minute, DisableCompression: true,
 	}}
 }

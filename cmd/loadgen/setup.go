@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // admin calls agentledger's REST API with an admin key.
@@ -18,8 +19,16 @@ type admin struct {
 	client   *http.Client
 }
 
+// callTimeout bounds an admin call, unless its context has a deadline.
+const callTimeout = time.Minute
+
 // call sends a JSON request and decodes a 2xx answer into out (when not nil).
 func (a *admin) call(ctx context.Context, method, path string, body, out any) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, callTimeout)
+		defer cancel()
+	}
 	var r io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -194,8 +203,11 @@ func velocityUsed(ctx context.Context, a *admin, agents []string) ([]int64, erro
 	return out, err
 }
 
-// verifyLedger asks the server to check the ledger's invariants.
+// verifyLedger asks the server to check the ledger's invariants, which
+// reads it all: minutes on a long history.
 func verifyLedger(ctx context.Context, a *admin) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Minute)
+	defer cancel()
 	var r struct {
 		OK     bool              `json:"ok"`
 		Faults []json.RawMessage `json:"faults"`
