@@ -581,6 +581,9 @@ func (r *authRun) recordApproval() error {
 	if err := r.tx.AddCounters(countDeltas(r.agent.ID, r.card.ID, a.Currency, a.Day, a.Month, a.Amount, 1)); err != nil {
 		return err
 	}
+	if err := r.tx.AddVelocity(velocityDeltas(r.agent.ID, r.card, a.CreatedAt, 1)); err != nil {
+		return err
+	}
 	if i := r.intent; i != nil {
 		i.Status, i.AuthorizationID, i.ResolvedAt = IntentMatched, a.ID, &now
 		if err := r.tx.UpdateIntent(i); err != nil {

@@ -161,6 +161,10 @@ func (e *Engine) countSpend(tx Tx, agent *Agent, d *Decision, now time.Time) err
 	if err := tx.AddCounters(countDeltas(agent.ID, "", d.Currency, d.Day, d.Month, d.Counted, 1)); err != nil {
 		return err
 	}
+	// A decision counts from when it was made, or executed.
+	if err := tx.AddVelocity(velocityDeltas(agent.ID, nil, now, 1)); err != nil {
+		return err
+	}
 	if d.Paper {
 		if err := tx.InsertTransfer(&Transfer{
 			ID: e.newID(PrefixTransfer, now), Kind: TransferPosted, DebitAccountID: PaperAccountID(agent.ID, d.Currency),

@@ -279,12 +279,12 @@ func findCardFor(tx Tx, actor Actor, id string) (*Card, error) {
 func AgentScope(agentID, currency string) string { return "agent:" + agentID + ":" + currency }
 
 // AgentCountScope counts an agent's spends in every currency: a count limit
-// (max_transactions_per_day) is about how often an agent spends, whatever
-// the currency. Its amounts stay zero, since amounts in different currencies
-// do not add up.
+// (max_transactions_per_day, velocity) is about how often an agent spends,
+// whatever the currency. Its amounts stay zero, since amounts in different
+// currencies do not add up. It is also the agent's velocity scope.
 func AgentCountScope(agentID string) string { return "agent:" + agentID }
 
-// CardScope is the spend counter scope of one card.
+// CardScope is the spend counter scope, and the velocity scope, of one card.
 func CardScope(cardID string) string { return "card:" + cardID }
 
 // LifetimePeriod is the counter period that never resets.
@@ -314,6 +314,19 @@ func countDeltas(agentID, cardID, currency, day, month string, amount, count int
 		for _, p := range periods {
 			out = append(out, CounterDelta{Key: CounterKey{AgentCountScope(agentID), p}, Count: count})
 		}
+	}
+	return out
+}
+
+// velocityDeltas starts (count 1) or stops (count -1) a spend that counted
+// at at in the agent's velocity scope and, when card is set and has a
+// velocity limit of its own, the card's. A card's limits are fixed when it
+// is made, so a card without one never needs its scope; a way to change
+// them would have to fill the scope in first.
+func velocityDeltas(agentID string, card *Card, at time.Time, count int64) []VelocityDelta {
+	out := []VelocityDelta{{Scope: AgentCountScope(agentID), At: at, Count: count}}
+	if card != nil && card.Limits.Velocity != nil {
+		out = append(out, VelocityDelta{Scope: CardScope(card.ID), At: at, Count: count})
 	}
 	return out
 }

@@ -50,14 +50,14 @@ func (e *Engine) loadWindows(tx Tx, agentID string, card *Card, currency string,
 	if card != nil {
 		w.card = read(scopes[2])
 	}
+	// A spend exactly one window ago still counts.
 	if v := policy.Velocity; v != nil {
-		if w.agentVelocity, err = tx.CountSpends(SpendFilter{AgentID: agentID, Since: now.Add(-time.Duration(v.WindowSeconds) * time.Second)}); err != nil {
+		if w.agentVelocity, err = tx.CountVelocity(AgentCountScope(agentID), now.Add(-v.window())); err != nil {
 			return nil, err
 		}
 	}
 	if card != nil && card.Limits.Velocity != nil {
-		since := now.Add(-time.Duration(card.Limits.Velocity.WindowSeconds) * time.Second)
-		if w.cardVelocity, err = tx.CountSpends(SpendFilter{AgentID: agentID, CardID: card.ID, Since: since}); err != nil {
+		if w.cardVelocity, err = tx.CountVelocity(CardScope(card.ID), now.Add(-card.Limits.Velocity.window())); err != nil {
 			return nil, err
 		}
 	}

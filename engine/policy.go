@@ -32,6 +32,8 @@ type Velocity struct {
 	WindowSeconds int64 `json:"window_seconds"`
 }
 
+func (v *Velocity) window() time.Duration { return time.Duration(v.WindowSeconds) * time.Second }
+
 // SpendLimits are the limits and merchant controls a policy and a card share.
 // A nil pointer or an empty list means "no limit".
 type SpendLimits struct {

@@ -294,6 +294,13 @@ func (e *Engine) releaseHold(tx Tx, a *Authorization, status string, now time.Ti
 	if err := tx.AddCounters(countDeltas(a.AgentID, a.CardID, a.Currency, a.Day, a.Month, -a.Amount, -1)); err != nil {
 		return err
 	}
+	card, err := tx.FindCard(a.CardID)
+	if err != nil {
+		return err
+	}
+	if err := tx.AddVelocity(velocityDeltas(a.AgentID, card, a.CreatedAt, -1)); err != nil {
+		return err
+	}
 	a.Status = status
 	return nil
 }

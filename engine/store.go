@@ -97,9 +97,6 @@ type Tx interface {
 	// ListAuthorizations returns authorizations matching the filter, newest
 	// first.
 	ListAuthorizations(f AuthorizationFilter) ([]*Authorization, error)
-	// CountSpends counts the spends (approved or settled card charges and
-	// counted policy decisions) of an agent, or of one card, since a time.
-	CountSpends(f SpendFilter) (int64, error)
 
 	// InsertDecision stores a new decision.
 	InsertDecision(d *Decision) error
@@ -151,6 +148,18 @@ type Tx interface {
 	Counters(scopes, periods []string) (map[CounterKey]Counter, error)
 	// AddCounters adds the deltas to their counters, creating them as needed.
 	AddCounters(deltas []CounterDelta) error
+	// AddVelocity records spends that start (Count > 0) or stop (Count < 0)
+	// counting in a velocity scope, each at the time it started counting: a
+	// spend stops at the time it was added with. A spend may be added at a
+	// time before the scope's latest (another process's clock behind). Its
+	// cost does not grow with the scope's history. A stop of a spend the
+	// scope never started is an internal error.
+	AddVelocity(deltas []VelocityDelta) error
+	// CountVelocity counts the spends of a velocity scope that started
+	// counting at or after since (later than now too) and have not stopped:
+	// exact to the microsecond, at a cost that does not grow with the
+	// scope's history, however many spends are in the window.
+	CountVelocity(scope string, since time.Time) (int64, error)
 
 	// MerchantSeen reports whether the agent has had an approved spend at
 	// the merchant (by normalized key) and in the merchant category.
@@ -403,13 +412,6 @@ type TransferFilter struct {
 	Limit     int
 }
 
-// SpendFilter selects spends for velocity counting.
-type SpendFilter struct {
-	AgentID string
-	CardID  string // when set, only this card's charges count
-	Since   time.Time
-}
-
 // DecisionFilter selects decisions. Empty fields do not filter.
 type DecisionFilter struct {
 	AgentID               string
@@ -442,6 +444,14 @@ type CounterDelta struct {
 	Key    CounterKey
 	Amount int64
 	Count  int64
+}
+
+// VelocityDelta starts (Count > 0) or stops (Count < 0) Count spends of a
+// velocity scope (AgentCountScope, CardScope) that started counting at At.
+type VelocityDelta struct {
+	Scope string
+	At    time.Time
+	Count int64
 }
 
 // IdempotencyRecord is the first result of a call made with an idempotency key.

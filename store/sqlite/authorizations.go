@@ -126,25 +126,3 @@ func (t *tx) ListAuthorizations(f engine.AuthorizationFilter) ([]*engine.Authori
 // authorizationStatuses are every status an authorization may have: the
 // statuses of authorizations_agent_page and authorizations_card_page.
 var authorizationStatuses = []string{engine.AuthApproved, engine.AuthDeclined, engine.AuthSettled, engine.AuthReversed, engine.AuthExpired}
-
-// CountSpends implements engine.Tx: approved or settled card charges (not
-// credits, which spend nothing), plus
-// (for an agent) the policy decisions that counted, since f.Since.
-func (t *tx) CountSpends(f engine.SpendFilter) (int64, error) {
-	var n int64
-	// The page indexes (…, status, id) serve the window too: ids begin with
-	// their creation time, so the window is an id range from IDFloor, and
-	// created_at is tested exactly on the few rows in it. Two more indexes
-	// on created_at would cost every authorization's insert.
-	since, floor := micros(f.Since), engine.IDFloor(engine.PrefixAuthorization, f.Since)
-	if f.CardID != "" {
-		err := t.queryRow(`SELECT count(*) FROM authorizations WHERE card_id = ? AND status IN ('approved', 'settled')
-			AND id >= ? AND created_at >= ? AND kind = 'charge'`, f.CardID, floor, since).Scan(&n)
-		return n, err
-	}
-	err := t.queryRow(`SELECT
-		(SELECT count(*) FROM authorizations WHERE agent_id = ?1 AND status IN ('approved', 'settled')
-			AND id >= ?3 AND created_at >= ?2 AND kind = 'charge') +
-		(SELECT count(*) FROM decisions WHERE agent_id = ?1 AND counted > 0 AND counted_at >= ?2)`, f.AgentID, since, floor).Scan(&n)
-	return n, err
-}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/agentledger/agentledger/engine"
 )
@@ -20,7 +21,8 @@ const maxFaults = 100
 // hold is resolved twice, no user or paper account is below zero, and all
 // balances together sum to zero — and, beyond the ledger, that each
 // authorization's hold agrees with its status and that the spend counters
-// equal what the authorizations and decisions add up to.
+// and velocity spends equal what the authorizations and decisions add up
+// to.
 func (db *DB) VerifyLedger(ctx context.Context) (*engine.LedgerReport, error) {
 	sqlTx, err := db.reader.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -28,7 +30,7 @@ func (db *DB) VerifyLedger(ctx context.Context) (*engine.LedgerReport, error) {
 	}
 	defer sqlTx.Rollback()
 	v := &verifier{ctx: ctx, q: sqlTx, report: &engine.LedgerReport{Faults: []string{}}}
-	for _, step := range []func() error{v.replayTransfers, v.checkAccounts, v.checkAuthorizations, v.checkCounters} {
+	for _, step := range []func() error{v.replayTransfers, v.checkAccounts, v.checkAuthorizations, v.checkCounters, v.checkVelocity} {
 		if err := step(); err != nil {
 			return nil, err
 		}
@@ -327,6 +329,110 @@ func (v *verifier) checkCounters() error {
 			v.fault("spend counter %s %s is %d in %d spends, but the spends add up to %d in %d",
 				k.Scope, k.Period, stored[k].Amount, stored[k].Count, want[k].Amount, want[k].Count)
 		}
+	}
+	return nil
+}
+
+// velocityKey is one microsecond of a velocity scope; velocityBucket one
+// bucket of its stopped spends.
+type velocityKey struct {
+	scope string
+	at    int64
+}
+
+type velocityBucket struct {
+	scope        string
+	width, start int64
+}
+
+// checkVelocity recomputes the spends of every velocity scope from the
+// authorizations and decisions that count and compares them with
+// velocity_spends (each row's live spends, and cum as a running sum) and
+// velocity_removed (the stopped spends of each bucket).
+func (v *verifier) checkVelocity() error {
+	want := map[velocityKey]int64{}
+	err := v.rows(`SELECT 'agent:' || agent_id, created_at FROM authorizations
+			WHERE status IN ('approved', 'settled') AND kind = 'charge'
+		UNION ALL SELECT 'card:' || card_id, created_at FROM authorizations
+			WHERE status IN ('approved', 'settled') AND kind = 'charge'
+				AND card_id IN (SELECT id FROM cards WHERE limits ->> '$.velocity' IS NOT NULL)
+		UNION ALL SELECT 'agent:' || agent_id, counted_at FROM decisions WHERE counted > 0`, func(r *sql.Rows) error {
+		var k velocityKey
+		if err := r.Scan(&k.scope, &k.at); err != nil {
+			return err
+		}
+		want[k]++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	when := func(at int64) string { return fromMicros(at).Format(time.RFC3339Nano) }
+	stopped := map[velocityBucket]int64{}
+	var last velocityKey
+	var lastCum int64
+	err = v.rows(`SELECT scope, at, n, removed, cum FROM velocity_spends ORDER BY scope, at`, func(r *sql.Rows) error {
+		var k velocityKey
+		var n, gone, cum int64
+		if err := r.Scan(&k.scope, &k.at, &n, &gone, &cum); err != nil {
+			return err
+		}
+		if k.scope != last.scope {
+			lastCum = 0
+		}
+		if cum != lastCum+n {
+			v.fault("velocity %s at %s: running count %d, but its spends up to then add up to %d", k.scope, when(k.at), cum, lastCum+n)
+		}
+		if live := n - gone; live != want[k] {
+			v.fault("velocity %s at %s counts %d spends, but %d counted then", k.scope, when(k.at), live, want[k])
+		}
+		delete(want, k)
+		for _, w := range velocityWidths {
+			stopped[velocityBucket{k.scope, w, floorTo(k.at, w)}] += gone
+		}
+		last, lastCum = k, cum
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	missing := make([]velocityKey, 0, len(want))
+	for k := range want {
+		missing = append(missing, k)
+	}
+	sort.Slice(missing, func(i, j int) bool {
+		return missing[i].scope < missing[j].scope || missing[i].scope == missing[j].scope && missing[i].at < missing[j].at
+	})
+	for _, k := range missing {
+		v.fault("velocity %s has no spends at %s, but %d counted then", k.scope, when(k.at), want[k])
+	}
+	err = v.rows(`SELECT scope, width, start, n FROM velocity_removed ORDER BY scope, width, start`, func(r *sql.Rows) error {
+		var b velocityBucket
+		var n int64
+		if err := r.Scan(&b.scope, &b.width, &b.start, &n); err != nil {
+			return err
+		}
+		if stopped[b] != n {
+			v.fault("velocity %s: %d spends stopped in the %d µs from %s, but its spends say %d", b.scope, n, b.width, when(b.start), stopped[b])
+		}
+		stopped[b] = 0
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var unrecorded []velocityBucket
+	for b, n := range stopped {
+		if n != 0 {
+			unrecorded = append(unrecorded, b)
+		}
+	}
+	sort.Slice(unrecorded, func(i, j int) bool {
+		a, b := unrecorded[i], unrecorded[j]
+		return a.scope < b.scope || a.scope == b.scope && (a.width < b.width || a.width == b.width && a.start < b.start)
+	})
+	for _, b := range unrecorded {
+		v.fault("velocity %s: no stopped spends recorded in the %d µs from %s, but its spends say %d", b.scope, b.width, when(b.start), stopped[b])
 	}
 	return nil
 }

@@ -1,0 +1,122 @@
+package sqlite
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/agentledger/agentledger/engine"
+)
+
+// Velocity windows (migration 8). A scope's spends at or after since are
+//
+//	last cum − (cum − n of the first row at or after since)   started
+//	− Σ removed of the rows in [since, c0)                      stopped in the first second
+//	− Σ velocity_removed from c0 on, widest buckets that fit    stopped later
+//
+// with c0 since rounded up to a second: two seeks, the rows of one second
+// and at most 59 + 59 + 23 + 32 buckets (only where a spend stopped),
+// however long the history or the window. A spend is one upsert at the end
+// of its scope's rows, whose trigger updates the rows after it (none, unless
+// another process's clock is behind); a stop is one update and four bucket
+// upserts, wherever the spend lies.
+//
+// Chosen by measurement (24,000 spends in the last day, one scope, on the
+// 2-core machine): this costs 1.3 WAL pages a spend and 15–21 µs a count;
+// buckets of every spend (1 s/1 min/1 h/1 day, plus the spends of the
+// edge second) 3.9 pages and 62–73 µs, a long history putting each level's
+// newest bucket on a page of its own; a record of the last N spend times in
+// one row 3 pages at N = 1,000 and 48 at 24,000 (the count may be
+// 1,000,000, and N is only known when deciding: policies change).
+
+// velocityWidths are the widths of the removal buckets, in microseconds:
+// each divides the next.
+var velocityWidths = [...]int64{1e6, 60e6, 3600e6, 86400e6}
+
+// floorTo rounds v down to a multiple of w (also below zero).
+func floorTo(v, w int64) int64 {
+	r := v % w
+	if r < 0 {
+		r += w
+	}
+	return v - r
+}
+
+func ceilTo(v, w int64) int64 {
+	if f := floorTo(v, w); f != v {
+		return f + w
+	}
+	return v
+}
+
+// AddVelocity implements engine.Tx.
+func (t *tx) AddVelocity(deltas []engine.VelocityDelta) error {
+	for _, d := range deltas {
+		var err error
+		switch {
+		case d.Count > 0:
+			err = t.startVelocity(d.Scope, micros(d.At), d.Count)
+		case d.Count < 0:
+			err = t.stopVelocity(d.Scope, micros(d.At), -d.Count)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: velocity %s: %w", d.Scope, err)
+		}
+	}
+	return nil
+}
+
+// startVelocity adds n spends at at; the migration's triggers add them to
+// the cum of any rows after it.
+func (t *tx) startVelocity(scope string, at, n int64) error {
+	_, err := t.exec(`INSERT INTO velocity_spends (scope, at, n, cum)
+		VALUES (?1, ?2, ?3, ?3 + coalesce((SELECT cum FROM velocity_spends WHERE scope = ?1 AND at < ?2 ORDER BY at DESC LIMIT 1), 0))
+		ON CONFLICT (scope, at) DO UPDATE SET n = n + excluded.n, cum = cum + excluded.n`, scope, at, n)
+	return err
+}
+
+func (t *tx) stopVelocity(scope string, at, n int64) error {
+	res, err := t.exec(`UPDATE velocity_spends SET removed = removed + ?3 WHERE scope = ?1 AND at = ?2`, scope, at, n)
+	if err != nil {
+		return err
+	}
+	if changed, err := res.RowsAffected(); err != nil {
+		return err
+	} else if changed == 0 {
+		return fmt.Errorf("no spend at %s to stop", fromMicros(at).Format(time.RFC3339Nano))
+	}
+	var q strings.Builder
+	q.WriteString(`INSERT INTO velocity_removed (scope, width, start, n) VALUES `)
+	args := make([]any, 0, 4*len(velocityWidths))
+	for i, w := range velocityWidths {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		q.WriteString("(?, ?, ?, ?)")
+		args = append(args, scope, w, floorTo(at, w), n)
+	}
+	q.WriteString(` ON CONFLICT (scope, width, start) DO UPDATE SET n = n + excluded.n`)
+	_, err = t.exec(q.String(), args...)
+	return err
+}
+
+// CountVelocity implements engine.Tx.
+func (t *tx) CountVelocity(scope string, since time.Time) (int64, error) {
+	s := micros(since)
+	c0 := ceilTo(s, velocityWidths[0])
+	c1 := ceilTo(c0, velocityWidths[1])
+	c2 := ceilTo(c1, velocityWidths[2])
+	c3 := ceilTo(c2, velocityWidths[3])
+	var n int64
+	err := t.queryRow(`SELECT
+		coalesce((SELECT cum FROM velocity_spends WHERE scope = ?1 ORDER BY at DESC LIMIT 1), 0)
+		- coalesce((SELECT cum - n FROM velocity_spends WHERE scope = ?1 AND at >= ?2 ORDER BY at LIMIT 1),
+			(SELECT cum FROM velocity_spends WHERE scope = ?1 ORDER BY at DESC LIMIT 1), 0)
+		- (SELECT coalesce(sum(removed), 0) FROM velocity_spends WHERE scope = ?1 AND at >= ?2 AND at < ?3)
+		- (SELECT coalesce(sum(n), 0) FROM velocity_removed WHERE scope = ?1 AND width = 1000000 AND start >= ?3 AND start < ?4)
+		- (SELECT coalesce(sum(n), 0) FROM velocity_removed WHERE scope = ?1 AND width = 60000000 AND start >= ?4 AND start < ?5)
+		- (SELECT coalesce(sum(n), 0) FROM velocity_removed WHERE scope = ?1 AND width = 3600000000 AND start >= ?5 AND start < ?6)
+		- (SELECT coalesce(sum(n), 0) FROM velocity_removed WHERE scope = ?1 AND width = 86400000000 AND start >= ?6)`,
+		scope, s, c0, c1, c2, c3).Scan(&n)
+	return n, err
+}
