@@ -200,6 +200,30 @@ func TestVelocityCountsPolicyChecks(t *testing.T) {
 	env.Verify()
 }
 
+// A card's own velocity counts its own charges only: not the agent's other
+// cards, not its policy checks; the policy's counts them all.
+func TestCardVelocityCountsItsOwnCharges(t *testing.T) {
+	env := sqlitetest.New(t)
+	u := env.User("u", 1_000_000)
+	agent := env.Agent("a", u, noIntent(engine.Policy{SpendLimits: engine.SpendLimits{Velocity: velocity(5, 3600)}}))
+	limited, err := env.Engine.CreateCard(env.Ctx, engine.Operator, engine.CreateCardInput{Agent: agent.ID,
+		Limits: engine.SpendLimits{Velocity: velocity(2, 3600)}})
+	require.NoError(t, err)
+	other := env.Card(agent)
+	requireApproved(t, env.Charge(other, 100, "Shop", ""))
+	require.Equal(t, engine.DecisionApproved, check(t, env, agent, engine.PolicyCheckInput{Amount: 100}).Status)
+	requireApproved(t, env.Charge(limited, 100, "Shop", ""))
+	requireApproved(t, env.Charge(limited, 100, "Shop", ""))
+	d := env.Charge(limited, 100, "Shop", "")
+	assert.Equal(t, engine.CodeVelocityExceeded, d.DeclineCode)
+	assert.Contains(t, d.Reason, "2 card spends in the last 3600s already")
+	requireApproved(t, env.Charge(other, 100, "Shop", "")) // the policy's fifth
+	d = env.Charge(other, 100, "Shop", "")
+	assert.Equal(t, engine.CodeVelocityExceeded, d.DeclineCode)
+	assert.Contains(t, d.Reason, "5 spends in the last 3600s already", "a charge on each card and a check")
+	env.Verify()
+}
+
 // The velocity the policy reports is what counts, even above a limit lowered
 // since.
 func TestVelocityReportAfterTheLimitIsLowered(t *testing.T) {
