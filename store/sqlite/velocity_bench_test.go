@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +16,8 @@ import (
 // velocity migration and upgraded): approved ones, the window with room
 // left, and declined ones (VELOCITY_EXCEEDED), the window full, as an agent
 // at its limit that keeps trying; beside them the same charge under no
-// velocity at all, and the policy's report of what remains (a read, no
-// commit). On-disk, synchronous=FULL, the system clock; one decision and
+// velocity at all, the policy's report of what remains (a read, no
+// commit) and the count alone. On-disk, synchronous=FULL, the system clock; one decision and
 // one commit at a time. cpu-µs/op is the process's CPU per decision, apart
 // from waiting for the disk.
 func BenchmarkVelocity(b *testing.B) {
@@ -39,6 +40,10 @@ func BenchmarkVelocity(b *testing.B) {
 		{"limits/history=0", 0, 1_000_000},
 		{"limits/history=24000", 24_000, 1_000_000},
 		{"limits/history=240000", 240_000, 1_000_000},
+		// The count itself, in one read transaction.
+		{"count/history=0", 0, 1_000_000},
+		{"count/history=24000", 24_000, 1_000_000},
+		{"count/history=240000", 240_000, 1_000_000},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -55,6 +60,21 @@ func BenchmarkVelocity(b *testing.B) {
 				b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 			}(cpuTime())
 			b.ResetTimer()
+			if strings.HasPrefix(c.name, "count/") {
+				err := s.db.View(ctx, func(tx engine.Tx) error {
+					for range b.N {
+						n, err := tx.CountVelocity(engine.AgentCountScope(s.agent), time.Now().Add(-window*time.Second))
+						if err != nil || n != int64(c.history) {
+							return fmt.Errorf("%d spends: %v", n, err)
+						}
+					}
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				return
+			}
 			if strings.HasPrefix(c.name, "limits/") {
 				for range b.N {
 					l, err := s.e.Limits(ctx, engine.Operator, s.agent)
