@@ -41,7 +41,8 @@ func TestVelocityWindowEdges(t *testing.T) {
 		setup func(t *testing.T, env *sqlitetest.Env, u *engine.User, name string, w int64) func() bool
 	}{
 		{"policy velocity", func(t *testing.T, env *sqlitetest.Env, u *engine.User, name string, w int64) func() bool {
-			card := env.Card(env.Agent(name, u, noIntent(engine.Policy{SpendLimits: engine.SpendLimits{Velocity: velocity(1, w)}})))
+			policy := noIntent(engine.Policy{SpendLimits: engine.SpendLimits{Velocity: velocity(1, w)}})
+			card := env.Card(env.Agent(name, u, policy))
 			return func() bool { return env.Charge(card, 100, "Shop", "").Status == engine.AuthApproved }
 		}},
 		{"card velocity", func(t *testing.T, env *sqlitetest.Env, u *engine.User, name string, w int64) func() bool {
@@ -101,8 +102,8 @@ func TestVelocityRoomComesBackOnlyWithTheSpend(t *testing.T) {
 			require.Equal(t, 1, res.Holds)
 		}, true},
 		{"declined by the issuer first", func(t *testing.T, env *sqlitetest.Env, a *engine.Authorization) {
-			_, err := env.Engine.RecordFallback(env.Ctx, network, engine.FallbackInput{Issuer: engine.IssuerLithic, NetworkID: a.NetworkID,
-				Answer: engine.FallbackDecline, Reason: "timeout", Amount: a.Amount, Currency: a.Currency})
+			_, err := env.Engine.RecordFallback(env.Ctx, network, engine.FallbackInput{Issuer: engine.IssuerLithic,
+				NetworkID: a.NetworkID, Answer: engine.FallbackDecline, Reason: "timeout", Amount: a.Amount, Currency: a.Currency})
 			require.NoError(t, err)
 		}, true},
 		{"settled", func(t *testing.T, env *sqlitetest.Env, a *engine.Authorization) {
@@ -135,17 +136,19 @@ func TestVelocityRoomComesBackOnlyWithTheSpend(t *testing.T) {
 					limits.Velocity = window
 				}
 				agent := env.Agent("a", u, policy)
-				card, err := env.Engine.CreateCard(env.Ctx, engine.Operator, engine.CreateCardInput{Agent: agent.ID, Limits: limits})
+				card, err := env.Engine.CreateCard(env.Ctx, engine.Operator,
+					engine.CreateCardInput{Agent: agent.ID, Limits: limits})
 				require.NoError(t, err)
-				first, err := env.Engine.Authorize(env.Ctx, network, engine.AuthorizeInput{CardID: card.ID, Amount: 500, Currency: "USD",
-					Merchant: engine.Merchant{Name: "Shop"}, NetworkID: "net_first"})
+				first, err := env.Engine.Authorize(env.Ctx, network, engine.AuthorizeInput{CardID: card.ID, Amount: 500,
+					Currency: "USD", Merchant: engine.Merchant{Name: "Shop"}, NetworkID: "net_first"})
 				require.NoError(t, err)
 				requireApproved(t, first)
 				env.Clock.Advance(time.Minute)
 				requireApproved(t, env.Charge(card, 100, "Shop", ""))
 				full := env.Charge(card, 100, "Shop", "")
 				require.Equal(t, engine.CodeVelocityExceeded, full.DeclineCode)
-				assert.Contains(t, full.Reason, "2 "+map[string]string{"policy": "", "card": "card "}[scope]+"spends in the last 864000s already")
+				whose := map[string]string{"policy": "", "card": "card "}[scope]
+				assert.Contains(t, full.Reason, "2 "+whose+"spends in the last 864000s already")
 
 				c.change(t, env, first)
 				next := env.Charge(card, 100, "Shop", "")
@@ -349,7 +352,8 @@ func TestVelocityNeverExceededConcurrently(t *testing.T) {
 	for _, handles := range []int{1, 2} {
 		t.Run(fmt.Sprintf("%d handles", handles), func(t *testing.T) {
 			env := sqlitetest.New(t)
-			_, agent, card := env.Setup(plenty, noIntent(engine.Policy{SpendLimits: engine.SpendLimits{Velocity: velocity(10, 3600)}}))
+			policy := noIntent(engine.Policy{SpendLimits: engine.SpendLimits{Velocity: velocity(10, 3600)}})
+			_, agent, card := env.Setup(plenty, policy)
 			engines := []*engine.Engine{env.Engine}
 			if handles == 2 {
 				engines = append(engines, env.Reopen(engine.Options{}).Engine)

@@ -70,7 +70,8 @@ func (t *tx) AddVelocity(deltas []engine.VelocityDelta) error {
 // the cum of any rows after it.
 func (t *tx) startVelocity(scope string, at, n int64) error {
 	_, err := t.exec(`INSERT INTO velocity_spends (scope, at, n, cum)
-		VALUES (?1, ?2, ?3, ?3 + coalesce((SELECT cum FROM velocity_spends WHERE scope = ?1 AND at < ?2 ORDER BY at DESC LIMIT 1), 0))
+		VALUES (?1, ?2, ?3, ?3 + coalesce(
+			(SELECT cum FROM velocity_spends WHERE scope = ?1 AND at < ?2 ORDER BY at DESC LIMIT 1), 0))
 		ON CONFLICT (scope, at) DO UPDATE SET n = n + excluded.n, cum = cum + excluded.n`, scope, at, n)
 	return err
 }
@@ -113,9 +114,12 @@ func (t *tx) CountVelocity(scope string, since time.Time) (int64, error) {
 		- coalesce((SELECT cum - n FROM velocity_spends WHERE scope = ?1 AND at >= ?2 ORDER BY at LIMIT 1),
 			(SELECT cum FROM velocity_spends WHERE scope = ?1 ORDER BY at DESC LIMIT 1), 0)
 		- (SELECT coalesce(sum(removed), 0) FROM velocity_spends WHERE scope = ?1 AND at >= ?2 AND at < ?3)
-		- (SELECT coalesce(sum(n), 0) FROM velocity_removed WHERE scope = ?1 AND width = 1000000 AND start >= ?3 AND start < ?4)
-		- (SELECT coalesce(sum(n), 0) FROM velocity_removed WHERE scope = ?1 AND width = 60000000 AND start >= ?4 AND start < ?5)
-		- (SELECT coalesce(sum(n), 0) FROM velocity_removed WHERE scope = ?1 AND width = 3600000000 AND start >= ?5 AND start < ?6)
+		- (SELECT coalesce(sum(n), 0) FROM velocity_removed
+			WHERE scope = ?1 AND width = 1000000 AND start >= ?3 AND start < ?4)
+		- (SELECT coalesce(sum(n), 0) FROM velocity_removed
+			WHERE scope = ?1 AND width = 60000000 AND start >= ?4 AND start < ?5)
+		- (SELECT coalesce(sum(n), 0) FROM velocity_removed
+			WHERE scope = ?1 AND width = 3600000000 AND start >= ?5 AND start < ?6)
 		- (SELECT coalesce(sum(n), 0) FROM velocity_removed WHERE scope = ?1 AND width = 86400000000 AND start >= ?6)`,
 		scope, s, c0, c1, c2, c3).Scan(&n)
 	return n, err

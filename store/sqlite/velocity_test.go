@@ -33,7 +33,8 @@ const (
 // newVelocityScene seeds spends settled charges of the card, spread evenly
 // over the day before the clock's now, under the policy and the card's
 // limits, for a funded user; then opens the file (migrating it).
-func newVelocityScene(tb testing.TB, spends int, policy engine.Policy, card engine.SpendLimits, clock engine.Clock) *velocityScene {
+func newVelocityScene(tb testing.TB, spends int, policy engine.Policy, card engine.SpendLimits,
+	clock engine.Clock) *velocityScene {
 	tb.Helper()
 	ctx := context.Background()
 	path := filepath.Join(tb.TempDir(), "velocity.db")
@@ -58,7 +59,8 @@ func newVelocityScene(tb testing.TB, spends int, policy engine.Policy, card engi
 		`INSERT INTO users (id, name, kyc_status, created_at, updated_at) VALUES (?1, 'u', 'approved', 0, 0)`,
 		`INSERT INTO agents (id, name, user_id, mode, policy, created_at, updated_at) VALUES (?2, 'a', ?1, 'live', ?4, 0, 0)`,
 		`INSERT INTO cards (id, agent_id, type, status, last4, exp_month, exp_year, currency, limits, pan_fingerprint, secret,
-			created_at, updated_at) VALUES (?3, ?2, 'multi_use', 'active', '4242', 1, 2099, 'USD', ?5, randomblob(32), x'00', 0, 0)`,
+			created_at, updated_at)
+			VALUES (?3, ?2, 'multi_use', 'active', '4242', 1, 2099, 'USD', ?5, randomblob(32), x'00', 0, 0)`,
 		`WITH RECURSIVE n(i) AS (SELECT 0 WHERE ?6 > 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?6),
 			t(i, at) AS (SELECT i, ?7 + i * (?8 / ?6) FROM n)
 		INSERT INTO authorizations (id, network_id, card_id, agent_id, user_id, status, reason, amount, currency, merchant_name,
@@ -245,12 +247,18 @@ func TestVerifyFindsVelocityFaults(t *testing.T) {
 	cases := []struct {
 		name, tamper, fault string
 	}{
-		{"a spend forgotten", `DELETE FROM velocity_spends WHERE (scope, at) IN (SELECT scope, at FROM velocity_spends WHERE removed = 0 LIMIT 1)`, "has no spends at"},
-		{"a spend stopped that counts", `UPDATE velocity_spends SET removed = 1 WHERE removed = 0 AND at = (SELECT max(at) FROM velocity_spends)`,
+		{"a spend forgotten",
+			`DELETE FROM velocity_spends WHERE (scope, at) IN (
+				SELECT scope, at FROM velocity_spends WHERE removed = 0 LIMIT 1)`,
+			"has no spends at"},
+		{"a spend stopped that counts",
+			`UPDATE velocity_spends SET removed = 1 WHERE removed = 0 AND at = (SELECT max(at) FROM velocity_spends)`,
 			"counts 0 spends, but 1 counted then"},
-		{"a running count off", `UPDATE velocity_spends SET cum = cum + 1 WHERE at = (SELECT min(at) FROM velocity_spends)`, "running count"},
+		{"a running count off",
+			`UPDATE velocity_spends SET cum = cum + 1 WHERE at = (SELECT min(at) FROM velocity_spends)`, "running count"},
 		{"a stopped spend unrecorded", `DELETE FROM velocity_removed WHERE width = 60000000`, "no stopped spends recorded"},
-		{"a stopped spend too many", `UPDATE velocity_removed SET n = n + 1 WHERE width = 1000000`, "spends stopped in the 1000000 µs"},
+		{"a stopped spend too many",
+			`UPDATE velocity_removed SET n = n + 1 WHERE width = 1000000`, "spends stopped in the 1000000 µs"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -258,8 +266,8 @@ func TestVerifyFindsVelocityFaults(t *testing.T) {
 			s := newVelocityScene(t, 0, engine.Policy{IntentRequired: new(false)}, engine.SpendLimits{}, clock)
 			var first *engine.Authorization
 			for i := range 3 {
-				a, err := s.e.Authorize(context.Background(), engine.Operator, engine.AuthorizeInput{CardID: s.card, Amount: 100,
-					Currency: "USD", Merchant: engine.Merchant{Name: "Shop"}})
+				a, err := s.e.Authorize(context.Background(), engine.Operator,
+					engine.AuthorizeInput{CardID: s.card, Amount: 100, Currency: "USD", Merchant: engine.Merchant{Name: "Shop"}})
 				require.NoError(t, err)
 				if i == 0 {
 					first = a
@@ -301,7 +309,8 @@ func TestVelocityMigrationOnAnEngineHistory(t *testing.T) {
 	require.NoError(t, err)
 	v := &engine.Velocity{Count: 1_000, WindowSeconds: 10 * 86_400}
 	agent, err := e.CreateAgent(ctx, op, engine.CreateAgentInput{Name: "a", User: u.ID,
-		Policy: &engine.Policy{IntentRequired: new(false), ApprovalThreshold: new(int64(5_000)), SpendLimits: engine.SpendLimits{Velocity: v}}})
+		Policy: &engine.Policy{IntentRequired: new(false), ApprovalThreshold: new(int64(5_000)),
+			SpendLimits: engine.SpendLimits{Velocity: v}}})
 	require.NoError(t, err)
 	limited, err := e.CreateCard(ctx, op, engine.CreateCardInput{Agent: agent.ID, Limits: engine.SpendLimits{Velocity: v}})
 	require.NoError(t, err)
@@ -310,7 +319,8 @@ func TestVelocityMigrationOnAnEngineHistory(t *testing.T) {
 	charge := func(card *engine.Card, amount int64) *engine.Authorization {
 		t.Helper()
 		clock.Advance(17 * time.Minute)
-		a, err := e.Authorize(ctx, op, engine.AuthorizeInput{CardID: card.ID, Amount: amount, Currency: "USD", Merchant: engine.Merchant{Name: "Shop"}})
+		a, err := e.Authorize(ctx, op, engine.AuthorizeInput{CardID: card.ID, Amount: amount, Currency: "USD",
+			Merchant: engine.Merchant{Name: "Shop"}})
 		require.NoError(t, err)
 		return a
 	}
@@ -327,7 +337,8 @@ func TestVelocityMigrationOnAnEngineHistory(t *testing.T) {
 	_, err = e.Settle(ctx, op, engine.SettleInput{AuthorizationID: charge(plain, 100).ID})
 	require.NoError(t, err)
 	require.Equal(t, engine.AuthDeclined, charge(plain, 2_000_000).Status)
-	_, err = e.AuthorizeCredit(ctx, op, engine.AuthorizeInput{CardID: limited.ID, Amount: 100, Currency: "USD", Merchant: engine.Merchant{Name: "Shop"}})
+	_, err = e.AuthorizeCredit(ctx, op, engine.AuthorizeInput{CardID: limited.ID, Amount: 100, Currency: "USD",
+		Merchant: engine.Merchant{Name: "Shop"}})
 	require.NoError(t, err)
 	agentActor := engine.Actor{Role: engine.RoleAgent, AgentID: agent.ID}
 	for _, in := range []engine.PolicyCheckInput{{Amount: 100}, {Amount: 100, DryRun: true}, {Amount: 6_000}} {
@@ -346,7 +357,8 @@ func TestVelocityMigrationOnAnEngineHistory(t *testing.T) {
 	used := func() []int64 {
 		var out []int64
 		require.NoError(t, db.View(ctx, func(tx engine.Tx) error {
-			for _, scope := range []string{engine.AgentCountScope(agent.ID), engine.CardScope(limited.ID), engine.CardScope(plain.ID)} {
+			scopes := []string{engine.AgentCountScope(agent.ID), engine.CardScope(limited.ID), engine.CardScope(plain.ID)}
+			for _, scope := range scopes {
 				for _, ago := range []time.Duration{time.Hour, 2 * time.Hour, 20 * 24 * time.Hour} {
 					n, err := tx.CountVelocity(scope, clock.Now().Add(-ago))
 					if err != nil {
@@ -370,7 +382,8 @@ func TestVelocityMigrationOnAnEngineHistory(t *testing.T) {
 			velocity = m
 		}
 	}
-	for _, q := range []string{"BEGIN IMMEDIATE", "DROP TABLE velocity_spends", "DROP TABLE velocity_removed", velocity.sql, "COMMIT"} {
+	for _, q := range []string{"BEGIN IMMEDIATE", "DROP TABLE velocity_spends", "DROP TABLE velocity_removed",
+		velocity.sql, "COMMIT"} {
 		_, err := db.conn.ExecContext(ctx, q)
 		require.NoError(t, err)
 	}

@@ -30,7 +30,8 @@ func (db *DB) VerifyLedger(ctx context.Context) (*engine.LedgerReport, error) {
 	}
 	defer sqlTx.Rollback()
 	v := &verifier{ctx: ctx, q: sqlTx, report: &engine.LedgerReport{Faults: []string{}}}
-	for _, step := range []func() error{v.replayTransfers, v.checkAccounts, v.checkAuthorizations, v.checkCounters, v.checkVelocity} {
+	steps := []func() error{v.replayTransfers, v.checkAccounts, v.checkAuthorizations, v.checkCounters, v.checkVelocity}
+	for _, step := range steps {
 		if err := step(); err != nil {
 			return nil, err
 		}
@@ -381,7 +382,8 @@ func (v *verifier) checkVelocity() error {
 			lastCum = 0
 		}
 		if cum != lastCum+n {
-			v.fault("velocity %s at %s: running count %d, but its spends up to then add up to %d", k.scope, when(k.at), cum, lastCum+n)
+			v.fault("velocity %s at %s: running count %d, but its spends up to then add up to %d",
+				k.scope, when(k.at), cum, lastCum+n)
 		}
 		if live := n - gone; live != want[k] {
 			v.fault("velocity %s at %s counts %d spends, but %d counted then", k.scope, when(k.at), live, want[k])
@@ -413,7 +415,8 @@ func (v *verifier) checkVelocity() error {
 			return err
 		}
 		if stopped[b] != n {
-			v.fault("velocity %s: %d spends stopped in the %d µs from %s, but its spends say %d", b.scope, n, b.width, when(b.start), stopped[b])
+			v.fault("velocity %s: %d spends stopped in the %d µs from %s, but its spends say %d",
+				b.scope, n, b.width, when(b.start), stopped[b])
 		}
 		stopped[b] = 0
 		return nil
@@ -432,7 +435,8 @@ func (v *verifier) checkVelocity() error {
 		return a.scope < b.scope || a.scope == b.scope && (a.width < b.width || a.width == b.width && a.start < b.start)
 	})
 	for _, b := range unrecorded {
-		v.fault("velocity %s: no stopped spends recorded in the %d µs from %s, but its spends say %d", b.scope, b.width, when(b.start), stopped[b])
+		v.fault("velocity %s: no stopped spends recorded in the %d µs from %s, but its spends say %d",
+			b.scope, b.width, when(b.start), stopped[b])
 	}
 	return nil
 }
