@@ -5,13 +5,16 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/agentledger/agentledger/engine"
 	"github.com/agentledger/agentledger/store/sqlite"
 	"github.com/agentledger/agentledger/store/sqlite/sqlitetest"
+	msqlite "modernc.org/sqlite"
 )
 
 // BenchmarkDecisions measures card authorizations against a real on-disk
@@ -112,8 +115,10 @@ func benchBare(b *testing.B, parallel bool) {
 		b.Fatal(err)
 	}
 	var n atomic.Int64
+	calls := &latencies{}
 	one := func() {
 		i := n.Add(1)
+		start := time.Now()
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			b.Fatal(err)
@@ -127,10 +132,33 @@ func benchBare(b *testing.B, parallel bool) {
 		if err := tx.Commit(); err != nil {
 			b.Fatal(err)
 		}
+		calls.add(time.Since(start))
 	}
+	frames0 := bareFrames(b, db)
 	b.ResetTimer()
 	drive(b, parallel, one)
+	b.StopTimer()
 	bareRate[modeName(parallel)] = report(b)
+	b.ReportMetric(float64(bareFrames(b, db)-frames0)/float64(b.N), "wal-pages/op")
+	b.ReportMetric(calls.quantile(0.99), "p99-µs")
+}
+
+// bareFrames is how many pages the bare transaction's connection has
+// appended to the WAL.
+func bareFrames(b *testing.B, db *sql.DB) int {
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	var n int
+	if err := conn.Raw(func(dc any) error {
+		n, _, err = dc.(msqlite.DBStatus).Status(msqlite.DBStatusCacheWrite, false)
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	return n
 }
 
 // drive calls one b.N times, from one goroutine or from clients per CPU.
@@ -156,13 +184,11 @@ func modeName(parallel bool) string {
 	return "serial"
 }
 
-// benchAuthorize authorizes $1 charges on one card under a policy with
-// per-transaction, daily and monthly limits and risk scoring; withIntent
-// also has each charge match a declared, revealed intent (declared before
-// the timer starts).
-func benchAuthorize(b *testing.B, parallel, withIntent bool, maxBatch int) {
-	env := sqlitetest.NewWith(b, sqlitetest.Options{Store: sqlite.Options{Key: sqlite.GenerateKey(), MaxBatch: maxBatch}})
-	policy := engine.Policy{
+// benchPolicy is the benchmarks' policy: per-transaction, daily and
+// monthly limits, a blocked category and risk scoring; an intent required
+// or not.
+func benchPolicy(withIntent bool) engine.Policy {
+	return engine.Policy{
 		IntentRequired: sqlitetest.Ptr(withIntent),
 		SpendLimits: engine.SpendLimits{
 			PerTransactionLimit: sqlitetest.Ptr[int64](100_000), DailyLimit: sqlitetest.Ptr[int64](engine.MaxAmount),
@@ -170,7 +196,21 @@ func benchAuthorize(b *testing.B, parallel, withIntent bool, maxBatch int) {
 		},
 		RiskDeclineScore: sqlitetest.Ptr[int64](100),
 	}
-	_, agent, card := env.Setup(engine.MaxAmount, policy)
+}
+
+// benchCharge is a $1 charge at Coffee on the card.
+func benchCharge(card *engine.Card) engine.AuthorizeInput {
+	return engine.AuthorizeInput{CardID: card.ID, Amount: 100, Currency: "USD", Merchant: engine.Merchant{Name: "Coffee", MCC: "5814"}}
+}
+
+// benchAuthorize authorizes $1 charges on one card under benchPolicy;
+// withIntent also has each charge match a declared, revealed intent
+// (declared before the timer starts).
+func benchAuthorize(b *testing.B, parallel, withIntent bool, maxBatch int) {
+	commits := &latencies{}
+	env := sqlitetest.NewWith(b, sqlitetest.Options{Store: sqlite.Options{Key: sqlite.GenerateKey(), MaxBatch: maxBatch,
+		OnCommit: func(_ int, took time.Duration) { commits.add(took) }}})
+	_, agent, card := env.Setup(engine.MaxAmount, benchPolicy(withIntent))
 	cards := []*engine.Card{card}
 	switch {
 	case withIntent && parallel:
@@ -183,23 +223,30 @@ func benchAuthorize(b *testing.B, parallel, withIntent bool, maxBatch int) {
 		cards = revealedCards(b, env, agent, 64)
 	}
 	var declined, next atomic.Int64
+	calls := &latencies{}
+	revealFrames := 0
 	one := func() {
 		i := int(next.Add(1) - 1)
 		if withIntent && !parallel && i >= len(cards) {
 			b.StopTimer()
+			f := env.DB.WALFrames()
 			env.Reveal(agent, cards[i%len(cards)], 100, "Coffee")
+			revealFrames += env.DB.WALFrames() - f
 			b.StartTimer()
 		}
-		in := engine.AuthorizeInput{CardID: cards[i%len(cards)].ID, Amount: 100, Currency: "USD", Merchant: engine.Merchant{Name: "Coffee", MCC: "5814"}}
-		a, err := env.Engine.Authorize(env.Ctx, engine.Operator, in)
+		start := time.Now()
+		a, err := env.Engine.Authorize(env.Ctx, engine.Operator, benchCharge(cards[i%len(cards)]))
 		if err != nil {
 			b.Fatal(err)
 		}
+		calls.add(time.Since(start))
 		if a.Status != engine.AuthApproved {
 			declined.Add(1)
 		}
 	}
 	tx0, commits0 := env.DB.Stats()
+	frames0 := env.DB.WALFrames()
+	commits.reset()
 	b.ResetTimer()
 	drive(b, parallel, one)
 	b.StopTimer()
@@ -211,4 +258,48 @@ func benchAuthorize(b *testing.B, parallel, withIntent bool, maxBatch int) {
 	}
 	tx1, commits1 := env.DB.Stats()
 	b.ReportMetric(float64(tx1-tx0)/float64(max(commits1-commits0, 1)), "tx/commit")
+	// Pages per authorization, the reveals between serial charges left out.
+	b.ReportMetric(float64(env.DB.WALFrames()-frames0-revealFrames)/float64(b.N), "wal-pages/auth")
+	b.ReportMetric(commits.mean(), "commit-µs")
+	b.ReportMetric(calls.quantile(0.99), "p99-µs")
+}
+
+// latencies collects durations from any goroutine.
+type latencies struct {
+	mu   sync.Mutex
+	list []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	l.list = append(l.list, d)
+	l.mu.Unlock()
+}
+
+func (l *latencies) reset() {
+	l.mu.Lock()
+	l.list = l.list[:0]
+	l.mu.Unlock()
+}
+
+// mean is the average in microseconds.
+func (l *latencies) mean() float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var sum time.Duration
+	for _, d := range l.list {
+		sum += d
+	}
+	return float64(sum.Microseconds()) / float64(max(len(l.list), 1))
+}
+
+// quantile is the q-quantile in microseconds.
+func (l *latencies) quantile(q float64) float64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.list) == 0 {
+		return 0
+	}
+	slices.Sort(l.list)
+	return float64(l.list[int(q*float64(len(l.list)-1))].Microseconds())
 }
