@@ -245,7 +245,7 @@ func benchAuthorize(b *testing.B, parallel, withIntent bool, maxBatch int) {
 		}
 	}
 	tx0, commits0 := env.DB.Stats()
-	frames0 := env.DB.WALFrames()
+	frames0, paused0 := env.DB.WALFrames(), env.DB.CheckpointPauses()
 	commits.reset()
 	b.ResetTimer()
 	drive(b, parallel, one)
@@ -261,6 +261,8 @@ func benchAuthorize(b *testing.B, parallel, withIntent bool, maxBatch int) {
 	// Pages per authorization, the reveals between serial charges left out.
 	b.ReportMetric(float64(env.DB.WALFrames()-frames0-revealFrames)/float64(b.N), "wal-pages/auth")
 	b.ReportMetric(commits.mean(), "commit-µs")
+	// The writer held for checkpoints (between commits), per authorization.
+	b.ReportMetric(float64((env.DB.CheckpointPauses()-paused0).Microseconds())/float64(b.N), "pause-µs/auth")
 	b.ReportMetric(calls.quantile(0.99), "p99-µs")
 }
 

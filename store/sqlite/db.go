@@ -52,6 +52,8 @@ type Options struct {
 	// transactions it carried and how long it took from BEGIN to COMMIT
 	// (metrics). It runs on the writer goroutine: it must be quick.
 	OnCommit func(transactions int, took time.Duration)
+
+	checkpoints checkpointConfig // defaultCheckpoints when zero
 }
 
 // DB is an open agentledger database. It implements engine.Store.
@@ -78,6 +80,10 @@ type DB struct {
 
 	commits      atomic.Int64
 	transactions atomic.Int64
+
+	ckpt       *checkpointer
+	commitMu   sync.Mutex // held by the writer for each batch; by the checkpointer to pause it
+	framesSeen int64      // the writer's page writes so far (writer goroutine only)
 }
 
 var _ engine.Store = (*DB)(nil)
@@ -103,6 +109,9 @@ func Open(path string, opts Options) (*DB, error) {
 	if opts.Readers <= 0 {
 		opts.Readers = DefaultReaders
 	}
+	if opts.checkpoints == (checkpointConfig{}) {
+		opts.checkpoints = defaultCheckpoints
+	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, err
@@ -115,6 +124,10 @@ func Open(path string, opts Options) (*DB, error) {
 		requests: make(chan *writeRequest, 4*opts.MaxBatch), closing: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	if err := db.open(opts); err != nil {
+		db.closeConnections()
+		return nil, err
+	}
+	if err := db.startCheckpointer(opts.checkpoints); err != nil {
 		db.closeConnections()
 		return nil, err
 	}
@@ -140,6 +153,7 @@ func createOwnerOnly(path string) error {
 // dsn builds the file URI with the pragmas of DESIGN §7. The writer takes
 // the write lock at BEGIN (_txlock=immediate) so that a transaction never
 // has to upgrade a read lock, which is what deadlocks concurrent writers.
+// It never checkpoints: the checkpointer does (checkpoint.go).
 func dsn(path string, busy time.Duration, readOnly bool) string {
 	q := url.Values{}
 	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
@@ -149,6 +163,7 @@ func dsn(path string, busy time.Duration, readOnly bool) string {
 		q.Add("_pragma", "query_only(1)")
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "wal_autocheckpoint(0)")
 		q.Set("_txlock", "immediate")
 	}
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
@@ -162,6 +177,11 @@ func (db *DB) open(opts Options) error {
 	}
 	db.writer.SetMaxOpenConns(1)
 	if db.conn, err = db.writer.Conn(ctx); err != nil {
+		return fmt.Errorf("open %s: %w", db.path, err)
+	}
+	// A log file that grew (readers kept it from restarting) is cut back
+	// when it restarts.
+	if _, err := db.conn.ExecContext(ctx, fmt.Sprintf("PRAGMA journal_size_limit = %d", opts.checkpoints.walSizeLimit())); err != nil {
 		return fmt.Errorf("open %s: %w", db.path, err)
 	}
 	if err := migrate(ctx, db.conn); err != nil {
@@ -195,6 +215,9 @@ func (db *DB) Close() error {
 
 func (db *DB) closeConnections() error {
 	var errs []error
+	if db.ckpt != nil {
+		errs = append(errs, db.ckpt.close())
+	}
 	for _, s := range db.stmts {
 		errs = append(errs, s.Close())
 	}
@@ -292,6 +315,8 @@ func (db *DB) writeLoop() {
 // reversed"), and that answer is only true if those writes commit. When the
 // COMMIT fails, every request of the batch gets a retryable error.
 func (db *DB) runBatch(batch []*writeRequest) {
+	db.commitMu.Lock() // the checkpointer may be finishing a checkpoint
+	defer db.commitMu.Unlock()
 	ctx := context.Background() // commits are never cancelled half-way
 	began := time.Now()
 	if _, err := db.conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
@@ -351,6 +376,7 @@ func (db *DB) runBatch(batch []*writeRequest) {
 		db.rollback(ctx, batch, err)
 		return
 	}
+	db.appendedFrames()
 	db.commits.Add(1)
 	db.transactions.Add(int64(succeeded))
 	if db.onCommit != nil {
