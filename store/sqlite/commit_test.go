@@ -89,3 +89,61 @@ func TestFailedCommitFailsTheWholeBatch(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, report.Faults)
 }
+
+// What the writer keeps in memory (the webhook subscriptions) is dropped
+// when a commit fails: here the batch that removed the only endpoint does
+// not commit, so the endpoint stays, and the next event is sent to it.
+func TestFailedCommitDropsWhatTheWriterKept(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(filepath.Join(t.TempDir(), "ledger.db"), Options{Key: GenerateKey()})
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	_, err = db.conn.ExecContext(ctx, `CREATE TABLE commit_poison (user_id TEXT REFERENCES users (id) DEFERRABLE INITIALLY DEFERRED)`)
+	require.NoError(t, err)
+	eng := engine.New(db, engine.Options{Clock: engine.NewManualClock(time.Date(2026, 3, 11, 12, 0, 0, 0, time.UTC))})
+	w, err := eng.AddWebhook(ctx, engine.Operator, engine.AddWebhookInput{URL: "https://example.com/hook"})
+	require.NoError(t, err)
+	approve := func(name string) error {
+		u, err := eng.CreateUser(ctx, engine.Operator, engine.CreateUserInput{Name: name})
+		if err == nil {
+			_, err = eng.SetKYC(ctx, engine.Operator, engine.SetKYCInput{User: u.ID, Status: engine.KYCApproved}) // user.approved
+		}
+		return err
+	}
+
+	release, started := make(chan struct{}), make(chan struct{})
+	go db.Update(ctx, func(engine.Tx) error { close(started); <-release; return nil })
+	<-started
+	errs := make(chan error, 3)
+	queue := func(call func() error) {
+		n := len(db.requests)
+		go func() { errs <- call() }()
+		require.Eventually(t, func() bool { return len(db.requests) == n+1 }, 5*time.Second, time.Millisecond)
+	}
+	queue(func() error {
+		_, err := eng.RemoveWebhook(ctx, engine.Operator, engine.RemoveWebhookInput{EndpointID: w.ID})
+		return err
+	})
+	queue(func() error { // an event, so that the batch reads the endpoints
+		return db.Update(ctx, func(etx engine.Tx) error {
+			return etx.InsertEvent(&engine.Event{ID: "evt_01900000-0000-7000-8000-000000000001", Type: engine.EventUserApproved,
+				CreatedAt: time.Now(), Data: []byte(`{}`)})
+		})
+	})
+	queue(func() error {
+		return db.Update(ctx, func(etx engine.Tx) error {
+			_, err := etx.(*tx).exec(`INSERT INTO commit_poison (user_id) VALUES ('usr_nobody')`)
+			return err
+		})
+	})
+	close(release)
+	for range 3 {
+		assert.Equal(t, engine.CodeUnavailable, engine.ErrorCode(<-errs))
+	}
+
+	require.NoError(t, approve("u"))
+	list, err := eng.ListDeliveries(ctx, engine.Operator, engine.ListDeliveriesInput{EndpointID: w.ID})
+	require.NoError(t, err)
+	require.Len(t, list.Items, 1, "the endpoint was never removed")
+	assert.Equal(t, engine.DeliveryPending, list.Items[0].Status)
+}

@@ -81,6 +81,7 @@ type DB struct {
 	commits      atomic.Int64
 	transactions atomic.Int64
 
+	cache      writerCache // writer goroutine only
 	ckpt       *checkpointer
 	commitMu   sync.Mutex // held by the writer for each batch; by the checkpointer to pause it
 	framesSeen int64      // the writer's page writes so far (writer goroutine only)
@@ -323,6 +324,13 @@ func (db *DB) runBatch(batch []*writeRequest) {
 		db.fail(batch, mapError(err))
 		return
 	}
+	db.began()
+	committed := false
+	defer func() {
+		if !committed { // what the writer keeps may have come from rolled-back writes
+			db.cache = writerCache{}
+		}
+	}()
 	t := &tx{db: db, ctx: ctx, q: db.conn, write: true}
 	useSavepoints := len(batch) > 1
 	answers := make([]error, len(batch))
@@ -376,6 +384,8 @@ func (db *DB) runBatch(batch []*writeRequest) {
 		db.rollback(ctx, batch, err)
 		return
 	}
+	committed = true
+	db.committed()
 	db.appendedFrames()
 	db.commits.Add(1)
 	db.transactions.Add(int64(succeeded))

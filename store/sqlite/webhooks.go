@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,25 +27,40 @@ func (t *tx) InsertEvent(ev *engine.Event) error {
 // eventChunk bounds the rows of one multi-row statement.
 const eventChunk = 64
 
-// writeEvents inserts the queued events and their deliveries.
+// writeEvents inserts the queued events and their deliveries. Most
+// events have no subscribed endpoint, and the writer knows the endpoints
+// (writercache.go): only the events some endpoint wants are given to the
+// statement that makes deliveries, which matches them again itself.
 func (t *tx) writeEvents() error {
+	if len(t.events) == 0 {
+		return nil
+	}
+	subs, err := t.subscriptions()
+	if err != nil {
+		return err
+	}
 	for len(t.events) > 0 {
 		chunk := t.events[:min(len(t.events), eventChunk)]
 		t.events = t.events[len(chunk):]
 		values := make([]any, 0, 4*len(chunk))
-		ids := make([]any, 0, len(chunk))
+		var wanted []any
 		for _, ev := range chunk {
 			values = append(values, ev.ID, ev.Type, micros(ev.CreatedAt), string(ev.Data))
-			ids = append(ids, ev.ID)
+			if slices.ContainsFunc(subs, func(s subscription) bool { return s.wants(ev.Type) }) {
+				wanted = append(wanted, ev.ID)
+			}
 		}
 		if _, err := t.exec(`INSERT INTO events (id, type, created_at, data) VALUES `+
 			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", len(chunk)), ", "), values...); err != nil {
 			return err
 		}
+		if len(wanted) == 0 {
+			continue
+		}
 		if _, err := t.exec(`INSERT INTO deliveries (endpoint_id, event_seq, status, next_attempt_at, created_at)
 			SELECT w.id, e.seq, 'pending', e.created_at, e.created_at FROM events e JOIN webhook_endpoints w
 				ON w.removed_at IS NULL AND (w.events = '[]' OR EXISTS (SELECT 1 FROM json_each(w.events) WHERE value = e.type))
-			WHERE e.id IN (`+inList(len(chunk))+`)`, ids...); err != nil {
+			WHERE e.id IN (`+inList(len(wanted))+`)`, wanted...); err != nil {
 			return err
 		}
 	}
@@ -130,6 +146,7 @@ func (t *tx) InsertEndpoint(w *engine.WebhookEndpoint, secret string) error {
 	if events == nil {
 		events = []string{}
 	}
+	t.endpointsChanged()
 	_, err := t.exec(`INSERT INTO webhook_endpoints (`+endpointColumns+`, secret) VALUES (?, ?, ?, ?, ?, ?)`,
 		w.ID, w.URL, mustJSON(events), micros(w.CreatedAt), nullMicros(w.RemovedAt), t.db.seal.seal([]byte(secret), []byte(w.ID)))
 	return err
@@ -150,6 +167,7 @@ func (t *tx) ListEndpoints(f engine.EndpointFilter) ([]*engine.WebhookEndpoint, 
 
 // RemoveEndpoint implements engine.Tx.
 func (t *tx) RemoveEndpoint(id string, at time.Time) error {
+	t.endpointsChanged()
 	if err := t.execOne(notFound("webhook endpoint", id), `UPDATE webhook_endpoints SET removed_at = ? WHERE id = ?`, micros(at), id); err != nil {
 		return err
 	}
