@@ -81,10 +81,12 @@ type DB struct {
 	commits      atomic.Int64
 	transactions atomic.Int64
 
-	cache      writerCache // writer goroutine only
-	ckpt       *checkpointer
-	commitMu   sync.Mutex // held by the writer for each batch; by the checkpointer to pause it
-	framesSeen int64      // the writer's page writes so far (writer goroutine only)
+	cache writerCache // writer goroutine only
+	// knownAccounts are accounts the writer saw exist (writer goroutine only).
+	knownAccounts map[string]struct{}
+	ckpt          *checkpointer
+	commitMu      sync.Mutex // held by the writer for each batch; by the checkpointer to pause it
+	framesSeen    int64      // the writer's page writes so far (writer goroutine only)
 }
 
 var _ engine.Store = (*DB)(nil)
@@ -342,10 +344,11 @@ func (db *DB) runBatch(batch []*writeRequest) {
 				return
 			}
 		}
-		queued := len(t.events)
+		queued, balances := len(t.events), t.balancesMark()
 		err := runSafely(r.fn, t)
 		if err != nil {
 			t.events = t.events[:queued] // the request's events roll back with it
+			t.undoBalances(balances)
 		}
 		switch {
 		case err != nil && !useSavepoints:
@@ -376,6 +379,10 @@ func (db *DB) runBatch(batch []*writeRequest) {
 		db.answer(batch, answers)
 		return
 	}
+	if err := t.writeBalances(); err != nil {
+		db.rollback(ctx, batch, err)
+		return
+	}
 	if err := t.writeEvents(); err != nil {
 		db.rollback(ctx, batch, err)
 		return
@@ -386,6 +393,7 @@ func (db *DB) runBatch(batch []*writeRequest) {
 	}
 	committed = true
 	db.committed()
+	db.rememberAccounts(t.balances)
 	db.appendedFrames()
 	db.commits.Add(1)
 	db.transactions.Add(int64(succeeded))

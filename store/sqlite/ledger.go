@@ -2,12 +2,9 @@ package sqlite
 
 import (
 	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/agentledger/agentledger/engine"
-	sqlite "modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 const accountColumns = `id, kind, owner_id, currency, debits_pending, debits_posted, credits_pending, credits_posted`
@@ -18,8 +15,12 @@ func scanAccount(s scanner) (*engine.Account, error) {
 	return &a, err
 }
 
-// FindAccount implements engine.Tx.
+// FindAccount implements engine.Tx. In the writer's transaction it is the
+// row with what the batch's transfers did to it (balances.go).
 func (t *tx) FindAccount(id string) (*engine.Account, error) {
+	if t.write {
+		return t.readAccount(id)
+	}
 	return findOne(t, scanAccount, notFound("account", id), `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, id)
 }
 
@@ -60,10 +61,9 @@ type balanceDelta struct {
 	debitsPending, debitsPosted, creditsPending, creditsPosted int64
 }
 
-// InsertTransfer implements engine.Tx. Both accounts are created or updated
-// by one upsert; the accounts table's CHECK constraint refuses a user or
-// paper account going below zero available, which surfaces as
-// INSUFFICIENT_FUNDS.
+// InsertTransfer implements engine.Tx. Its balances are summed for the
+// commit (balances.go); a user or paper account going below zero available
+// fails with INSUFFICIENT_FUNDS, as the accounts table's CHECK would.
 func (t *tx) InsertTransfer(tr *engine.Transfer) error {
 	if tr.Amount <= 0 {
 		return fmt.Errorf("sqlite: transfer %s: amount must be positive", tr.ID)
@@ -91,12 +91,17 @@ func (t *tx) InsertTransfer(tr *engine.Transfer) error {
 	default:
 		return fmt.Errorf("sqlite: transfer %s: unknown kind %q", tr.ID, tr.Kind)
 	}
+	mark := t.balancesMark()
 	if err := t.applyBalances(tr, debit, credit); err != nil {
+		t.undoBalances(mark)
 		return err
 	}
 	_, err := t.exec(`INSERT INTO transfers (id, kind, debit_account_id, credit_account_id, amount, currency, pending_id, reference, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		tr.ID, tr.Kind, tr.DebitAccountID, tr.CreditAccountID, tr.Amount, tr.Currency, nullString(tr.PendingID), tr.Reference, micros(tr.CreatedAt))
+	if err != nil {
+		t.undoBalances(mark) // nothing written
+	}
 	if engine.ErrorCode(err) == engine.CodeConflict {
 		return &engine.Error{Code: engine.CodeInvalidState, Message: "hold " + tr.PendingID + " is already resolved"}
 	}
@@ -124,62 +129,4 @@ func (t *tx) openHold(tr *engine.Transfer) (int64, error) {
 		return 0, &engine.Error{Code: engine.CodeInvalidState, Message: "hold " + tr.PendingID + " is already resolved"}
 	}
 	return amount, nil
-}
-
-// applyBalances adds the deltas to both accounts, creating them on first
-// use. The common case, both accounts existing, is one UPDATE.
-func (t *tx) applyBalances(tr *engine.Transfer, debit, credit balanceDelta) error {
-	sides := []struct {
-		id string
-		d  balanceDelta
-	}{{tr.DebitAccountID, debit}, {tr.CreditAccountID, credit}}
-	for _, side := range sides {
-		if _, _, currency, ok := engine.ParseAccountID(side.id); !ok {
-			return fmt.Errorf("sqlite: malformed account id %q", side.id)
-		} else if currency != tr.Currency {
-			return fmt.Errorf("sqlite: transfer %s in %s touches %s account %s", tr.ID, tr.Currency, currency, side.id)
-		}
-	}
-	update := func(targets ...string) (int64, error) {
-		for len(targets) < 2 {
-			targets = append(targets, "")
-		}
-		res, err := t.exec(`UPDATE accounts SET
-			debits_pending = debits_pending + CASE id WHEN ?1 THEN ?3 ELSE ?7 END,
-			debits_posted = debits_posted + CASE id WHEN ?1 THEN ?4 ELSE ?8 END,
-			credits_pending = credits_pending + CASE id WHEN ?1 THEN ?5 ELSE ?9 END,
-			credits_posted = credits_posted + CASE id WHEN ?1 THEN ?6 ELSE ?10 END
-			WHERE id IN (?11, ?12)`,
-			sides[0].id, sides[1].id,
-			debit.debitsPending, debit.debitsPosted, debit.creditsPending, debit.creditsPosted,
-			credit.debitsPending, credit.debitsPosted, credit.creditsPending, credit.creditsPosted,
-			targets[0], targets[1])
-		var se *sqlite.Error
-		if errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_CHECK {
-			return 0, &engine.Error{Code: engine.CodeInsufficientFunds, Message: "insufficient funds in " + tr.DebitAccountID}
-		} else if err != nil {
-			return 0, err
-		}
-		return res.RowsAffected()
-	}
-	n, err := update(sides[0].id, sides[1].id)
-	if err != nil || n == 2 {
-		return err
-	}
-	// First use of one or both accounts: create the missing ones at zero,
-	// then apply the transfer to those only.
-	var created []string
-	for _, side := range sides {
-		kind, owner, currency, _ := engine.ParseAccountID(side.id)
-		res, err := t.exec(`INSERT INTO accounts (id, kind, owner_id, currency) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-			side.id, kind, owner, currency)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			created = append(created, side.id)
-		}
-	}
-	_, err = update(created...)
-	return err
 }

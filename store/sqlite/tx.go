@@ -29,6 +29,8 @@ type tx struct {
 	// events waits to be written, with every other event of the commit,
 	// just before COMMIT (see InsertEvent).
 	events []*engine.Event
+	// balances are the batch's transfers' sums, written just before COMMIT.
+	balances *batchBalances
 }
 
 var errReadOnly = errors.New("sqlite: write in a read-only transaction")
