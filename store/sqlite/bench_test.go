@@ -136,10 +136,13 @@ func benchBare(b *testing.B, parallel bool) {
 	}
 	frames0 := bareFrames(b, db)
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	drive(b, parallel, one)
+	cpu := cpuTime() - cpu0
 	b.StopTimer()
 	bareRate[modeName(parallel)] = report(b)
 	b.ReportMetric(float64(bareFrames(b, db)-frames0)/float64(b.N), "wal-pages/op")
+	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
 	b.ReportMetric(calls.quantile(0.99), "p99-µs")
 }
 
@@ -224,14 +227,16 @@ func benchAuthorize(b *testing.B, parallel, withIntent bool, maxBatch int) {
 	}
 	var declined, next atomic.Int64
 	calls := &latencies{}
-	revealFrames := 0
+	revealFrames, revealStmts, revealCPU := 0, int64(0), time.Duration(0)
 	one := func() {
 		i := int(next.Add(1) - 1)
 		if withIntent && !parallel && i >= len(cards) {
 			b.StopTimer()
-			f := env.DB.WALFrames()
+			f, s, c := env.DB.WALFrames(), env.DB.Statements(), cpuTime()
 			env.Reveal(agent, cards[i%len(cards)], 100, "Coffee")
 			revealFrames += env.DB.WALFrames() - f
+			revealStmts += env.DB.Statements() - s
+			revealCPU += cpuTime() - c
 			b.StartTimer()
 		}
 		start := time.Now()
@@ -245,10 +250,12 @@ func benchAuthorize(b *testing.B, parallel, withIntent bool, maxBatch int) {
 		}
 	}
 	tx0, commits0 := env.DB.Stats()
-	frames0, paused0 := env.DB.WALFrames(), env.DB.CheckpointPauses()
+	frames0, paused0, stmts0 := env.DB.WALFrames(), env.DB.CheckpointPauses(), env.DB.Statements()
 	commits.reset()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	drive(b, parallel, one)
+	cpu := cpuTime() - cpu0
 	b.StopTimer()
 	if rate, bare := report(b), bareRate[modeName(parallel)]; bare > 0 {
 		b.ReportMetric(100*rate/bare, "%bare")
@@ -260,6 +267,10 @@ func benchAuthorize(b *testing.B, parallel, withIntent bool, maxBatch int) {
 	b.ReportMetric(float64(tx1-tx0)/float64(max(commits1-commits0, 1)), "tx/commit")
 	// Pages per authorization, the reveals between serial charges left out.
 	b.ReportMetric(float64(env.DB.WALFrames()-frames0-revealFrames)/float64(b.N), "wal-pages/auth")
+	b.ReportMetric(float64(env.DB.Statements()-stmts0-revealStmts)/float64(b.N), "stmts/auth")
+	// The process's CPU (user and system, every goroutine: the writer, the
+	// checkpointer, the clients) per authorization.
+	b.ReportMetric(float64((cpu-revealCPU).Microseconds())/float64(b.N), "cpu-µs/auth")
 	b.ReportMetric(commits.mean(), "commit-µs")
 	// The writer held for checkpoints (between commits), per authorization.
 	b.ReportMetric(float64((env.DB.CheckpointPauses()-paused0).Microseconds())/float64(b.N), "pause-µs/auth")

@@ -80,6 +80,7 @@ type DB struct {
 
 	commits      atomic.Int64
 	transactions atomic.Int64
+	statements   atomic.Int64 // run by the writer's transactions (benchmarks)
 
 	cache writerCache // writer goroutine only
 	// knownAccounts are accounts the writer saw exist (writer goroutine only).

@@ -42,3 +42,6 @@ func (db *DB) CheckpointCounts() string {
 	return fmt.Sprintf("rounds=%d paused=%d truncated=%d truncate-refused=%d busy=%d failed=%d",
 		s.rounds.Load(), s.paused.Load(), s.truncated.Load(), s.truncateFailed.Load(), s.busy.Load(), s.failed.Load())
 }
+
+// Statements is how many statements the writer's transactions have run.
+func (db *DB) Statements() int64 { return db.statements.Load() }

@@ -38,6 +38,7 @@ var errReadOnly = errors.New("sqlite: write in a read-only transaction")
 // stmt returns the writer's prepared statement for query, preparing it once.
 // Only the writer goroutine calls it, so the cache needs no lock.
 func (t *tx) stmt(query string) (*sql.Stmt, error) {
+	t.db.statements.Add(1)
 	if s, ok := t.db.stmts[query]; ok {
 		return s, nil
 	}
