@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -200,4 +201,27 @@ func TestCheckpointersOfSeveralProcesses(t *testing.T) {
 	var check string
 	require.NoError(t, dbs[1].reader.QueryRow(`PRAGMA integrity_check`).Scan(&check))
 	assert.Equal(t, "ok", check)
+}
+
+// Close stops the checkpointer and closes its connection; the last
+// connection to close leaves the log checkpointed and removed.
+func TestCloseStopsTheCheckpointer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	cfg := idle
+	cfg.softFrames, cfg.tick = 5, time.Millisecond
+	db := openWith(t, path, cfg)
+	for range 20 {
+		fill(t, db, 3)
+	}
+	require.NoError(t, db.Close())
+	select {
+	case <-db.ckpt.stopped:
+	default:
+		t.Fatal("the checkpointer's goroutine is still running")
+	}
+	_, err := db.ckpt.conn.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+	assert.ErrorIs(t, err, sql.ErrConnDone)
+	_, err = os.Stat(path + "-wal")
+	assert.True(t, os.IsNotExist(err), "%v", err)
+	assert.NotZero(t, db.ckpt.stats.rounds.Load())
 }
