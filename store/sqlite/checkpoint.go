@@ -121,18 +121,19 @@ func (db *DB) startCheckpointer(cfg checkpointConfig) error {
 
 // appendedFrames is called by the writer after each commit: it counts the
 // frames the commit appended (the connection's page writes, which in WAL
-// mode are frames) and wakes the checkpointer past softFrames.
+// mode are frames; read and reset, since SQLite's counter is 31 bits) and
+// wakes the checkpointer past softFrames.
 func (db *DB) appendedFrames() {
-	var total int
+	var frames int
 	if err := db.conn.Raw(func(dc any) error {
 		var err error
-		total, _, err = dc.(sqlite.DBStatus).Status(sqlite.DBStatusCacheWrite, false)
+		frames, _, err = dc.(sqlite.DBStatus).Status(sqlite.DBStatusCacheWrite, true)
 		return err
 	}); err != nil {
 		return // the tick still runs rounds
 	}
-	n := int64(total) - db.framesSeen
-	db.framesSeen = int64(total)
+	n := int64(frames)
+	db.walFrames.Add(n)
 	c := db.ckpt
 	if c != nil && c.appended.Add(n) >= c.softFrames {
 		select {

@@ -86,8 +86,8 @@ type DB struct {
 	// knownAccounts are accounts the writer saw exist (writer goroutine only).
 	knownAccounts map[string]struct{}
 	ckpt          *checkpointer
-	commitMu      sync.Mutex // held by the writer for each batch; by the checkpointer to pause it
-	framesSeen    int64      // the writer's page writes so far (writer goroutine only)
+	commitMu      sync.Mutex   // held by the writer for each batch; by the checkpointer to pause it
+	walFrames     atomic.Int64 // frames the writer appended to the log
 }
 
 var _ engine.Store = (*DB)(nil)
