@@ -165,8 +165,8 @@ func (t *tx) applyBalances(tr *engine.Transfer, debit, credit balanceDelta) erro
 		h := t.held(side.id)
 		if !h.exists {
 			kind, owner, currency, _ := engine.ParseAccountID(side.id)
-			if _, err := t.exec(`INSERT INTO accounts (id, kind, owner_id, currency) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-				side.id, kind, owner, currency); err != nil {
+			if _, err := t.exec(`INSERT INTO accounts (id, kind, owner_id, currency) VALUES (?, ?, ?, ?)
+				ON CONFLICT (id) DO NOTHING`, side.id, kind, owner, currency); err != nil {
 				return err
 			}
 			h.exists = true
@@ -202,8 +202,9 @@ func (t *tx) writeBalances() error {
 			d := b.accounts[id].delta
 			args = append(args, id, d.debitsPending, d.debitsPosted, d.creditsPending, d.creditsPosted)
 		}
-		res, err := t.exec(`UPDATE accounts SET debits_pending = debits_pending + d.column2, debits_posted = debits_posted + d.column3,
-			credits_pending = credits_pending + d.column4, credits_posted = credits_posted + d.column5
+		res, err := t.exec(`UPDATE accounts SET debits_pending = debits_pending + d.column2,
+			debits_posted = debits_posted + d.column3, credits_pending = credits_pending + d.column4,
+			credits_posted = credits_posted + d.column5
 			FROM (VALUES `+strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", len(chunk)), ", ")+`) AS d
 			WHERE accounts.id = d.column1`, args...)
 		if err != nil {

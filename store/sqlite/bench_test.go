@@ -206,7 +206,8 @@ func benchPolicy(withIntent bool) engine.Policy {
 
 // benchCharge is a $1 charge at Coffee on the card.
 func benchCharge(card *engine.Card) engine.AuthorizeInput {
-	return engine.AuthorizeInput{CardID: card.ID, Amount: 100, Currency: "USD", Merchant: engine.Merchant{Name: "Coffee", MCC: "5814"}}
+	return engine.AuthorizeInput{CardID: card.ID, Amount: 100, Currency: "USD",
+		Merchant: engine.Merchant{Name: "Coffee", MCC: "5814"}}
 }
 
 // benchAuthorize authorizes $1 charges on one card under benchPolicy;

@@ -104,7 +104,8 @@ func checkpointDSN(path string, wait time.Duration) string {
 }
 
 func (db *DB) startCheckpointer(cfg checkpointConfig) error {
-	c := &checkpointer{db: db, checkpointConfig: cfg, wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	c := &checkpointer{db: db, checkpointConfig: cfg,
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	var err error
 	if c.pool, err = sql.Open("sqlite", checkpointDSN(db.path, c.truncateWait)); err != nil {
 		return err

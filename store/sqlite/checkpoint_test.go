@@ -16,7 +16,8 @@ import (
 )
 
 // idle is a checkpointer that never runs a round by itself: tests run them.
-var idle = checkpointConfig{softFrames: 1 << 40, restartFrames: 10, hardFrames: 100, truncateWait: 10 * time.Second, tick: time.Hour}
+var idle = checkpointConfig{softFrames: 1 << 40, restartFrames: 10, hardFrames: 100, truncateWait: 10 * time.Second,
+	tick: time.Hour}
 
 func openWith(t *testing.T, path string, cfg checkpointConfig) *DB {
 	t.Helper()
@@ -155,7 +156,8 @@ func TestTruncateOnceReadersLetGo(t *testing.T) {
 // what is already in the database.
 func TestCheckpointersOfSeveralProcesses(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.db")
-	eager := checkpointConfig{softFrames: 30, restartFrames: 60, hardFrames: 400, truncateWait: 100 * time.Millisecond, tick: 5 * time.Millisecond}
+	eager := checkpointConfig{softFrames: 30, restartFrames: 60, hardFrames: 400, truncateWait: 100 * time.Millisecond,
+		tick: 5 * time.Millisecond}
 	dbs := []*DB{openWith(t, path, eager), openWith(t, path, eager)}
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)

@@ -98,7 +98,8 @@ func TestFailedCommitDropsWhatTheWriterKept(t *testing.T) {
 	db, err := Open(filepath.Join(t.TempDir(), "ledger.db"), Options{Key: GenerateKey()})
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
-	_, err = db.conn.ExecContext(ctx, `CREATE TABLE commit_poison (user_id TEXT REFERENCES users (id) DEFERRABLE INITIALLY DEFERRED)`)
+	_, err = db.conn.ExecContext(ctx,
+		`CREATE TABLE commit_poison (user_id TEXT REFERENCES users (id) DEFERRABLE INITIALLY DEFERRED)`)
 	require.NoError(t, err)
 	eng := engine.New(db, engine.Options{Clock: engine.NewManualClock(time.Date(2026, 3, 11, 12, 0, 0, 0, time.UTC))})
 	w, err := eng.AddWebhook(ctx, engine.Operator, engine.AddWebhookInput{URL: "https://example.com/hook"})

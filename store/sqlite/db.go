@@ -185,7 +185,8 @@ func (db *DB) open(opts Options) error {
 	}
 	// A log file that grew (readers kept it from restarting) is cut back
 	// when it restarts.
-	if _, err := db.conn.ExecContext(ctx, fmt.Sprintf("PRAGMA journal_size_limit = %d", opts.checkpoints.walSizeLimit())); err != nil {
+	limit := fmt.Sprintf("PRAGMA journal_size_limit = %d", opts.checkpoints.walSizeLimit())
+	if _, err := db.conn.ExecContext(ctx, limit); err != nil {
 		return fmt.Errorf("open %s: %w", db.path, err)
 	}
 	if err := migrate(ctx, db.conn); err != nil {

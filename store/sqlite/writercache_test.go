@@ -30,7 +30,8 @@ func TestSubscriptionsFollowEveryProcess(t *testing.T) {
 	}
 	add := func(env *sqlitetest.Env, events ...string) string {
 		t.Helper()
-		w, err := env.Engine.AddWebhook(env.Ctx, engine.Operator, engine.AddWebhookInput{URL: "https://example.com/hook", Events: events})
+		w, err := env.Engine.AddWebhook(env.Ctx, engine.Operator,
+			engine.AddWebhookInput{URL: "https://example.com/hook", Events: events})
 		require.NoError(t, err)
 		return w.ID
 	}
