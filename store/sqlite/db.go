@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -180,7 +181,16 @@ func (db *DB) open(opts Options) error {
 		return err
 	}
 	db.writer.SetMaxOpenConns(1)
-	if db.conn, err = db.writer.Conn(ctx); err != nil {
+	// Switching a new file to WAL takes a lock that SQLite's busy handler
+	// does not wait for: processes opening one new file at once may find it
+	// locked for a moment, so the writer's connection is tried again.
+	for deadline := time.Now().Add(opts.BusyTimeout); ; time.Sleep(10 * time.Millisecond) {
+		db.conn, err = db.writer.Conn(ctx)
+		if err == nil || !strings.Contains(err.Error(), "database is locked") || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("open %s: %w", db.path, err)
 	}
 	// A log file that grew (readers kept it from restarting) is cut back
