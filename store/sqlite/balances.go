@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/agentledger/agentledger/engine"
 )
@@ -205,7 +204,7 @@ func (t *tx) writeBalances() error {
 		res, err := t.exec(`UPDATE accounts SET debits_pending = debits_pending + d.column2,
 			debits_posted = debits_posted + d.column3, credits_pending = credits_pending + d.column4,
 			credits_posted = credits_posted + d.column5
-			FROM (VALUES `+strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", len(chunk)), ", ")+`) AS d
+			FROM (VALUES `+valueRows(len(chunk), 5)+`) AS d
 			WHERE accounts.id = d.column1`, args...)
 		if err != nil {
 			return err

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/agentledger/agentledger/engine"
@@ -52,18 +51,13 @@ func (t *tx) AddCounters(deltas []engine.CounterDelta) error {
 	if len(up) == 0 {
 		return nil
 	}
-	var q strings.Builder
-	q.WriteString(`INSERT INTO counters (scope, period, amount, count) VALUES `)
 	args := make([]any, 0, 4*len(up))
-	for i, d := range up {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString("(?, ?, ?, ?)")
+	for _, d := range up {
 		args = append(args, d.Key.Scope, d.Key.Period, d.Amount, d.Count)
 	}
-	q.WriteString(` ON CONFLICT (scope, period) DO UPDATE SET amount = amount + excluded.amount, count = count + excluded.count`)
-	if _, err := t.exec(q.String(), args...); err != nil {
+	q := `INSERT INTO counters (scope, period, amount, count) VALUES ` + valueRows(len(up), 4) +
+		` ON CONFLICT (scope, period) DO UPDATE SET amount = amount + excluded.amount, count = count + excluded.count`
+	if _, err := t.exec(q, args...); err != nil {
 		return fmt.Errorf("sqlite: add counters: %w", err)
 	}
 	return nil

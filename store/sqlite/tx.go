@@ -313,6 +313,12 @@ func inList(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }
 
+// valueRows is the placeholders of a multi-row VALUES list: rows rows of
+// cols parameters each, "(?, ?), (?, ?)".
+func valueRows(rows, cols int) string {
+	return strings.TrimSuffix(strings.Repeat("("+inList(cols)+"), ", rows), ", ")
+}
+
 func stringArgs(list []string) []any {
 	out := make([]any, len(list))
 	for i, s := range list {

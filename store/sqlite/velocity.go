@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/agentledger/agentledger/engine"
@@ -86,18 +85,12 @@ func (t *tx) stopVelocity(scope string, at, n int64) error {
 	} else if changed == 0 {
 		return fmt.Errorf("no spend at %s to stop", fromMicros(at).Format(time.RFC3339Nano))
 	}
-	var q strings.Builder
-	q.WriteString(`INSERT INTO velocity_removed (scope, width, start, n) VALUES `)
 	args := make([]any, 0, 4*len(velocityWidths))
-	for i, w := range velocityWidths {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString("(?, ?, ?, ?)")
+	for _, w := range velocityWidths {
 		args = append(args, scope, w, floorTo(at, w), n)
 	}
-	q.WriteString(` ON CONFLICT (scope, width, start) DO UPDATE SET n = n + excluded.n`)
-	_, err = t.exec(q.String(), args...)
+	_, err = t.exec(`INSERT INTO velocity_removed (scope, width, start, n) VALUES `+valueRows(len(velocityWidths), 4)+
+		` ON CONFLICT (scope, width, start) DO UPDATE SET n = n + excluded.n`, args...)
 	return err
 }
 

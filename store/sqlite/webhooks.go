@@ -50,8 +50,8 @@ func (t *tx) writeEvents() error {
 				wanted = append(wanted, ev.ID)
 			}
 		}
-		if _, err := t.exec(`INSERT INTO events (id, type, created_at, data) VALUES `+
-			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", len(chunk)), ", "), values...); err != nil {
+		if _, err := t.exec(`INSERT INTO events (id, type, created_at, data) VALUES `+valueRows(len(chunk), 4),
+			values...); err != nil {
 			return err
 		}
 		if len(wanted) == 0 {
