@@ -291,7 +291,7 @@ func checkRedirectURI(raw string) error {
 			return bad("has no host")
 		}
 	case "http":
-		if !isLoopbackHost(u.Hostname()) {
+		if !IsLoopbackHost(u.Hostname()) {
 			return bad("must use https (http is allowed only to localhost, 127.0.0.1 or [::1])")
 		}
 	case "javascript", "data", "file", "vbscript", "about", "blob", "ftp", "ws", "wss", "chrome", "chrome-extension",
@@ -301,10 +301,10 @@ func checkRedirectURI(raw string) error {
 	return nil
 }
 
-// isLoopbackHost reports whether a URI's host is this machine: localhost or
+// IsLoopbackHost reports whether a URI's host is this machine: localhost or
 // a loopback IP literal, never a name that merely starts like one
-// (127.evil.example).
-func isLoopbackHost(host string) bool {
+// (127.evil.example). The OAuth face asks it of Host headers too.
+func IsLoopbackHost(host string) bool {
 	ip := net.ParseIP(host)
 	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }
@@ -317,7 +317,7 @@ func redirectMatches(registered []string, asked string) bool {
 		return true
 	}
 	a, err := url.Parse(asked)
-	if err != nil || a.Scheme != "http" || !isLoopbackHost(a.Hostname()) {
+	if err != nil || a.Scheme != "http" || !IsLoopbackHost(a.Hostname()) {
 		return false
 	}
 	for _, r := range registered {

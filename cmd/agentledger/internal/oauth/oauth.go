@@ -90,7 +90,7 @@ func New(eng *engine.Engine, opts Options) (*Server, error) {
 			return nil, fmt.Errorf("--public-url: %q must be an http or https URL with a host and no path, "+
 				"such as https://ledger.example.com", opts.PublicURL)
 		}
-		if u.Scheme == "http" && !loopbackHost(u.Hostname()) && !opts.AllowHTTP {
+		if u.Scheme == "http" && !engine.IsLoopbackHost(strings.ToLower(u.Hostname())) && !opts.AllowHTTP {
 			return nil, fmt.Errorf("--public-url: %q is plain http: OAuth needs https (or --insecure-http when a "+
 				"proxy in front terminates TLS)", opts.PublicURL)
 		}
@@ -114,7 +114,7 @@ func (s *Server) BaseURL(r *http.Request) string {
 	if h, _, err := net.SplitHostPort(r.Host); err == nil {
 		host = h
 	}
-	if !ok || !isTCP || !tcp.IP.IsLoopback() || !loopbackHost(strings.Trim(host, "[]")) {
+	if !ok || !isTCP || !tcp.IP.IsLoopback() || !engine.IsLoopbackHost(strings.ToLower(strings.Trim(host, "[]"))) {
 		return ""
 	}
 	scheme := "http"
@@ -122,11 +122,6 @@ func (s *Server) BaseURL(r *http.Request) string {
 		scheme = "https"
 	}
 	return scheme + "://" + strings.ToLower(r.Host)
-}
-
-func loopbackHost(host string) bool {
-	ip := net.ParseIP(host)
-	return strings.EqualFold(host, "localhost") || (ip != nil && ip.IsLoopback())
 }
 
 // Resource is the resource URL a request's tokens must be bound to, and the
