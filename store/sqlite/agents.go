@@ -36,18 +36,44 @@ func (t *tx) InsertAgent(a *engine.Agent) error {
 
 // UpdateAgent implements engine.Tx.
 func (t *tx) UpdateAgent(a *engine.Agent) error {
+	if h := t.hot(); h != nil {
+		forget(h, h.agents, a.ID)
+	}
 	return t.execOne(notFound("agent", a.ID), `UPDATE agents SET mode = ?, policy = ?, risk = ?, updated_at = ?, default_issuer = ? WHERE id = ?`,
 		a.Mode, mustJSON(a.Policy), mustJSON(a.Risk), micros(a.UpdatedAt), a.DefaultIssuer, a.ID)
 }
 
 // UpdateAgentRisk implements engine.Tx.
 func (t *tx) UpdateAgentRisk(agentID string, risk engine.RiskState) error {
-	return t.execOne(notFound("agent", agentID), `UPDATE agents SET risk = ? WHERE id = ?`, mustJSON(risk), agentID)
+	err := t.execOne(notFound("agent", agentID), `UPDATE agents SET risk = ? WHERE id = ?`, mustJSON(risk), agentID)
+	if h := t.hot(); h != nil {
+		if a, ok := h.agents[agentID]; ok {
+			if err != nil {
+				forget(h, h.agents, agentID)
+			} else {
+				kept := *a // the policy is not shared with the engine: no need to copy it again
+				kept.Risk = cloneRisk(risk)
+				set(h, &h.agents, agentID, &kept)
+			}
+		}
+	}
+	return err
 }
 
 // FindAgent implements engine.Tx.
 func (t *tx) FindAgent(ref string) (*engine.Agent, error) {
-	return findOne(t, scanAgent, notFound("agent", ref), `SELECT `+agentColumns+` FROM agents WHERE `+refColumn(ref, engine.PrefixAgent)+` = ?`, ref)
+	h := t.hot()
+	byID := refColumn(ref, engine.PrefixAgent) == "id"
+	if h != nil && byID {
+		if a, ok := h.agents[ref]; ok {
+			return cloneAgent(a), nil
+		}
+	}
+	a, err := findOne(t, scanAgent, notFound("agent", ref), `SELECT `+agentColumns+` FROM agents WHERE `+refColumn(ref, engine.PrefixAgent)+` = ?`, ref)
+	if err == nil && h != nil && byID {
+		set(h, &h.agents, ref, cloneAgent(a))
+	}
+	return a, err
 }
 
 // ListAgents implements engine.Tx.

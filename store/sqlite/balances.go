@@ -95,13 +95,22 @@ func (t *tx) readAccount(id string) (*engine.Account, error) {
 	if h := t.balances.lookup(id); h != nil && h.read {
 		return h.current(), nil
 	}
-	row, err := findOne(t, scanAccount, notFound("account", id), `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, id)
+	row, err := t.committedAccount(id)
 	if err != nil {
 		return nil, err
 	}
 	h := t.held(id)
 	h.row, h.read, h.exists = *row, true, true
 	return h.current(), nil
+}
+
+// committedAccount is the account as committed: kept by the writer, or
+// read.
+func (t *tx) committedAccount(id string) (*engine.Account, error) {
+	if a, ok := t.db.cache.hot.accounts[id]; ok {
+		return &a, nil
+	}
+	return findOne(t, scanAccount, notFound("account", id), `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, id)
 }
 
 func (b *batchBalances) lookup(id string) *heldAccount {
@@ -218,10 +227,26 @@ func (t *tx) writeBalances() error {
 	return nil
 }
 
-// rememberAccounts notes, after COMMIT, the accounts the batch saw exist.
+// rememberAccounts notes, after COMMIT, the accounts the batch saw exist,
+// and keeps the balances of those it read (or kept) as now committed.
 func (db *DB) rememberAccounts(b *batchBalances) {
 	if b == nil {
 		return
+	}
+	hot := &db.cache.hot
+	if hot.accounts == nil {
+		hot.accounts = map[string]engine.Account{}
+	}
+	for id, h := range b.accounts {
+		if h.read {
+			hot.accounts[id] = *h.current()
+		} else if a, ok := hot.accounts[id]; ok {
+			a.DebitsPending += h.delta.debitsPending
+			a.DebitsPosted += h.delta.debitsPosted
+			a.CreditsPending += h.delta.creditsPending
+			a.CreditsPosted += h.delta.creditsPosted
+			hot.accounts[id] = a
+		}
 	}
 	if len(db.knownAccounts)+len(b.accounts) > maxKnownAccounts {
 		db.knownAccounts = nil

@@ -49,6 +49,9 @@ func (t *tx) InsertCard(c *engine.Card, secret engine.CardSecret) error {
 
 // UpdateCard implements engine.Tx.
 func (t *tx) UpdateCard(c *engine.Card) error {
+	if h := t.hot(); h != nil {
+		forget(h, h.cards, c.ID)
+	}
 	return t.execOne(notFound("card", c.ID), `UPDATE cards SET status = ?, limits = ?, purpose = ?, frozen_by = ?, frozen_at = ?,
 		closed_by = ?, closed_at = ?, updated_at = ? WHERE id = ?`,
 		c.Status, mustJSON(c.Limits), c.Purpose, c.FrozenBy, nullMicros(c.FrozenAt), c.ClosedBy, nullMicros(c.ClosedAt), micros(c.UpdatedAt), c.ID)
@@ -56,7 +59,17 @@ func (t *tx) UpdateCard(c *engine.Card) error {
 
 // FindCard implements engine.Tx.
 func (t *tx) FindCard(id string) (*engine.Card, error) {
-	return findOne(t, scanCard, notFound("card", id), `SELECT `+cardColumns+` FROM cards WHERE id = ?`, id)
+	h := t.hot()
+	if h != nil {
+		if c, ok := h.cards[id]; ok {
+			return cloneCard(c), nil
+		}
+	}
+	c, err := findOne(t, scanCard, notFound("card", id), `SELECT `+cardColumns+` FROM cards WHERE id = ?`, id)
+	if err == nil && h != nil {
+		set(h, &h.cards, id, cloneCard(c))
+	}
+	return c, err
 }
 
 // FindCardByPAN implements engine.Tx.

@@ -169,6 +169,7 @@ func dsn(path string, busy time.Duration, readOnly bool) string {
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "wal_autocheckpoint(0)")
+		q.Add("_pragma", "temp_store(MEMORY)")
 		q.Set("_txlock", "immediate")
 	}
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
@@ -339,9 +340,11 @@ func (db *DB) runBatch(batch []*writeRequest) {
 		return
 	}
 	db.began()
-	committed := false
+	// What the writer keeps may have come from rolled-back writes, unless
+	// every change was undone with its request or committed.
+	keep := false
 	defer func() {
-		if !committed { // what the writer keeps may have come from rolled-back writes
+		if !keep {
 			db.cache = writerCache{}
 		}
 	}()
@@ -356,16 +359,20 @@ func (db *DB) runBatch(batch []*writeRequest) {
 				return
 			}
 		}
-		queued, balances := len(t.events), t.balancesMark()
+		queued, balances, kept := len(t.events), t.balancesMark(), db.cache.hot.mark()
 		err := runSafely(r.fn, t)
 		if err != nil {
-			t.events = t.events[:queued] // the request's events roll back with it
+			// The request's events and what it did to kept rows roll back
+			// with it.
+			t.events = t.events[:queued]
 			t.undoBalances(balances)
+			db.cache.hot.undo(kept)
 		}
 		switch {
 		case err != nil && !useSavepoints:
 			// Alone in its transaction, it decided on committed state only.
-			db.conn.ExecContext(ctx, "ROLLBACK")
+			_, rbErr := db.conn.ExecContext(ctx, "ROLLBACK")
+			keep = rbErr == nil
 			r.done <- err
 			return
 		case err != nil:
@@ -387,7 +394,8 @@ func (db *DB) runBatch(batch []*writeRequest) {
 		// Nothing to commit: each failure was decided on committed state
 		// and on the failed (rolled back) writes of the others, which is
 		// what it would have seen alone.
-		db.conn.ExecContext(ctx, "ROLLBACK")
+		_, rbErr := db.conn.ExecContext(ctx, "ROLLBACK")
+		keep = rbErr == nil
 		db.answer(batch, answers)
 		return
 	}
@@ -403,9 +411,10 @@ func (db *DB) runBatch(batch []*writeRequest) {
 		db.rollback(ctx, batch, err)
 		return
 	}
-	committed = true
+	keep = true
 	db.committed()
 	db.rememberAccounts(t.balances)
+	db.cache.hot.committed()
 	db.appendedFrames()
 	db.commits.Add(1)
 	db.transactions.Add(int64(succeeded))

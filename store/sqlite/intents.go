@@ -32,6 +32,7 @@ func scanIntent(s scanner) (*engine.Intent, error) {
 
 // InsertIntent implements engine.Tx.
 func (t *tx) InsertIntent(i *engine.Intent) error {
+	t.intentsChanged(i.CardID)
 	_, err := t.exec(`INSERT INTO intents (`+intentColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		i.ID, i.AgentID, nullString(i.CardID), i.Summary, i.Amount, i.Currency, i.Merchant, i.MCC, i.Status, i.TTLSeconds,
 		micros(i.ExpiresAt), i.DecisionID, i.AuthorizationID, mustJSON(i.Attestation), micros(i.CreatedAt),
@@ -41,6 +42,9 @@ func (t *tx) InsertIntent(i *engine.Intent) error {
 
 // UpdateIntent implements engine.Tx.
 func (t *tx) UpdateIntent(i *engine.Intent) error {
+	// The card the intent was on, if it moves, loses an intent: what is
+	// kept of it ("none revealed") stays true.
+	t.intentsChanged(i.CardID)
 	return t.execOne(notFound("intent", i.ID), `UPDATE intents SET card_id = ?, status = ?, expires_at = ?, decision_id = ?,
 		authorization_id = ?, revealed_at = ?, resolved_at = ? WHERE id = ?`,
 		nullString(i.CardID), i.Status, micros(i.ExpiresAt), i.DecisionID, i.AuthorizationID,
@@ -67,6 +71,14 @@ func subset(list, of []string) bool {
 
 // ListIntents implements engine.Tx.
 func (t *tx) ListIntents(f engine.IntentFilter) ([]*engine.Intent, error) {
+	if f.CardID != "" && slices.Equal(f.Statuses, revealedOnly) && f.After == "" {
+		// What every authorization asks: the card's revealed intents.
+		// Most cards have none most of the time, which the writer keeps.
+		none, err := t.noRevealedIntents(f.CardID)
+		if none || err != nil {
+			return []*engine.Intent{}, err
+		}
+	}
 	open := len(f.Statuses) > 0 && subset(f.Statuses, openIntentStatuses)
 	if open || f.ExpiresBefore != nil || f.ExpiresAfter != nil || (f.AgentID == "" && f.CardID == "") {
 		return t.listIntents(f, open)
@@ -90,6 +102,35 @@ func (t *tx) ListIntents(f engine.IntentFilter) ([]*engine.Intent, error) {
 	}
 	q, args := c.queryByStatus(`SELECT `+intentColumns+` FROM intents`, "status", statuses, "id", f.Limit)
 	return queryList(t, scanIntent, q, args...)
+}
+
+var revealedOnly = []string{engine.IntentRevealed}
+
+// noRevealedIntents reports whether the card has no revealed intent, from
+// what the writer keeps when it can.
+func (t *tx) noRevealedIntents(cardID string) (bool, error) {
+	h := t.hot()
+	if h != nil {
+		if none, ok := h.noRevealed[cardID]; ok {
+			return none, nil
+		}
+	}
+	var some bool
+	if err := t.queryRow(`SELECT EXISTS (SELECT 1 FROM intents WHERE card_id = ? AND status = ?)`,
+		cardID, engine.IntentRevealed).Scan(&some); err != nil {
+		return false, err
+	}
+	if h != nil {
+		set(h, &h.noRevealed, cardID, !some)
+	}
+	return !some, nil
+}
+
+// intentsChanged forgets what the writer keeps of the card's intents.
+func (t *tx) intentsChanged(cardID string) {
+	if h := t.hot(); h != nil && cardID != "" {
+		forget(h, h.noRevealed, cardID)
+	}
 }
 
 // intentStatuses are every status an intent may have.

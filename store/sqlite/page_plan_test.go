@@ -23,6 +23,9 @@ func TestPageQueriesUseAnIndex(t *testing.T) {
 	ctx := context.Background()
 	const agt, card = "agt_01900000-0000-7000-8000-000000000000", "card_01900000-0000-7000-8000-000000000000"
 	now := time.Now()
+	// The writer is told the card has a revealed intent, so that listing
+	// them runs the query (it knows when a card has none).
+	revealedIntent := func(engine.Tx) { set(&db.cache.hot, &db.cache.hot.noRevealed, card, false) }
 	cases := []struct {
 		name  string
 		sorts bool // sorts a few rows in play
@@ -53,10 +56,12 @@ func TestPageQueriesUseAnIndex(t *testing.T) {
 			return err
 		}},
 		{"open intents of a card", true, func(tx engine.Tx) error {
+			revealedIntent(tx)
 			_, err := tx.ListIntents(engine.IntentFilter{AgentID: agt, CardID: card, Statuses: []string{engine.IntentRevealed}, Limit: 8})
 			return err
 		}},
 		{"live intents of a card (authorize)", false, func(tx engine.Tx) error {
+			revealedIntent(tx)
 			_, err := tx.ListIntents(engine.IntentFilter{AgentID: agt, CardID: card, Statuses: []string{engine.IntentRevealed}, ExpiresAfter: &now, Limit: 8})
 			return err
 		}},

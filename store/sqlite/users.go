@@ -23,13 +23,27 @@ func (t *tx) InsertUser(u *engine.User) error {
 
 // UpdateUser implements engine.Tx.
 func (t *tx) UpdateUser(u *engine.User) error {
+	if h := t.hot(); h != nil {
+		forget(h, h.users, u.ID)
+	}
 	return t.execOne(notFound("user", u.ID), `UPDATE users SET email = ?, kyc_status = ?, updated_at = ? WHERE id = ?`,
 		u.Email, u.KYCStatus, micros(u.UpdatedAt), u.ID)
 }
 
 // FindUser implements engine.Tx.
 func (t *tx) FindUser(ref string) (*engine.User, error) {
-	return findOne(t, scanUser, notFound("user", ref), `SELECT `+userColumns+` FROM users WHERE `+refColumn(ref, engine.PrefixUser)+` = ?`, ref)
+	h := t.hot()
+	byID := refColumn(ref, engine.PrefixUser) == "id"
+	if h != nil && byID {
+		if u, ok := h.users[ref]; ok {
+			return cloneUser(u), nil
+		}
+	}
+	u, err := findOne(t, scanUser, notFound("user", ref), `SELECT `+userColumns+` FROM users WHERE `+refColumn(ref, engine.PrefixUser)+` = ?`, ref)
+	if err == nil && h != nil && byID {
+		set(h, &h.users, ref, cloneUser(u))
+	}
+	return u, err
 }
 
 // ListUsers implements engine.Tx.

@@ -20,6 +20,8 @@ type writerCache struct {
 
 	// subscriptions are the endpoints not removed; nil until read.
 	subscriptions []subscription
+	// hot are the rows decisions read (hotrows.go).
+	hot hotRows
 }
 
 // subscription is one endpoint's event types; empty is every type.
