@@ -22,16 +22,24 @@ import (
 // transaction of the same shape (one INSERT and one UPDATE, committed), run
 // serially and from parallel goroutines. Each reports decisions/s (commits/s
 // for the bare transaction); `make bench` prints the ratios.
+//
+// The one-card lines charge one card of one agent; the 1000-cards lines
+// charge 1,000 cards of 1,000 agents in turn (a server's real spread, each
+// charge on rows the previous ones did not touch), beside a bare
+// transaction updating one of 1,000 accounts in the same turn.
 func BenchmarkDecisions(b *testing.B) {
+	fleet := lazyFleet(b, fleetSize)
 	for _, mode := range []string{"serial", "parallel"} {
 		parallel := mode == "parallel"
-		b.Run("bare-tx/"+mode, func(b *testing.B) { benchBare(b, parallel) })
-		b.Run("authorize/"+mode, func(b *testing.B) { benchAuthorize(b, parallel, false, 0) })
-		b.Run("authorize-intent/"+mode, func(b *testing.B) { benchAuthorize(b, parallel, true, 0) })
+		b.Run("bare-tx/one-card/"+mode, func(b *testing.B) { benchBare(b, parallel, 1) })
+		b.Run("authorize/one-card/"+mode, func(b *testing.B) { benchAuthorize(b, parallel, false, 0) })
+		b.Run("authorize-intent/one-card/"+mode, func(b *testing.B) { benchAuthorize(b, parallel, true, 0) })
+		b.Run("bare-tx/1000-cards/"+mode, func(b *testing.B) { benchBare(b, parallel, fleetSize) })
+		b.Run("authorize/1000-cards/"+mode, func(b *testing.B) { benchFleet(b, parallel, fleet()) })
 	}
 	// The same parallel load with group commit turned off: one commit (and
 	// one fsync) per authorization.
-	b.Run("authorize-intent/parallel-no-group-commit", func(b *testing.B) { benchAuthorize(b, true, true, 1) })
+	b.Run("authorize-intent/one-card/parallel-no-group-commit", func(b *testing.B) { benchAuthorize(b, true, true, 1) })
 }
 
 // clients is how many goroutines per CPU the parallel runs use: a server
@@ -74,9 +82,14 @@ func revealedCards(b *testing.B, env *sqlitetest.Env, agent *engine.Agent, n int
 	return cards
 }
 
-// bareRate holds the bare transaction's latest rate per mode, so that each
-// authorization benchmark can report itself as a share of it (%bare).
+// bareRate holds the bare transaction's latest rate per shape and mode, so
+// that each authorization benchmark can report itself as a share of it
+// (%bare).
 var bareRate = map[string]float64{}
+
+func bareKey(accounts int, parallel bool) string {
+	return fmt.Sprint(accounts, "/", modeName(parallel))
+}
 
 func report(b *testing.B) float64 {
 	rate := float64(b.N) / b.Elapsed().Seconds()
@@ -87,7 +100,7 @@ func report(b *testing.B) float64 {
 // benchBare is the yardstick: BEGIN IMMEDIATE, INSERT a row, UPDATE a
 // balance, COMMIT, on one connection with the store's pragmas and prepared
 // statements — what a single money-moving write costs at minimum.
-func benchBare(b *testing.B, parallel bool) {
+func benchBare(b *testing.B, parallel bool, accounts int) {
 	path := filepath.Join(b.TempDir(), "bare.db")
 	db, err := sql.Open("sqlite", "file:"+path+
 		"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate")
@@ -100,17 +113,18 @@ func benchBare(b *testing.B, parallel bool) {
 	for _, s := range []string{
 		`CREATE TABLE holds (id TEXT PRIMARY KEY, account TEXT NOT NULL, amount INTEGER NOT NULL, created_at INTEGER NOT NULL) STRICT`,
 		`CREATE TABLE accounts (id TEXT PRIMARY KEY, pending INTEGER NOT NULL) STRICT`,
-		`INSERT INTO accounts VALUES ('a', 0)`,
+		fmt.Sprintf(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i+1 FROM n WHERE i < %d)
+			INSERT INTO accounts SELECT 'a' || i, 0 FROM n`, accounts-1),
 	} {
 		if _, err := db.ExecContext(ctx, s); err != nil {
 			b.Fatal(err)
 		}
 	}
-	insert, err := db.PrepareContext(ctx, `INSERT INTO holds VALUES (?, 'a', 100, ?)`)
+	insert, err := db.PrepareContext(ctx, `INSERT INTO holds VALUES (?, ?, 100, ?)`)
 	if err != nil {
 		b.Fatal(err)
 	}
-	update, err := db.PrepareContext(ctx, `UPDATE accounts SET pending = pending + 100 WHERE id = 'a'`)
+	update, err := db.PrepareContext(ctx, `UPDATE accounts SET pending = pending + 100 WHERE id = ?`)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -123,10 +137,11 @@ func benchBare(b *testing.B, parallel bool) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, err := tx.StmtContext(ctx, insert).ExecContext(ctx, fmt.Sprintf("h%d", i), i); err != nil {
+		account := fmt.Sprint("a", fleetTurn(int(i), accounts))
+		if _, err := tx.StmtContext(ctx, insert).ExecContext(ctx, fmt.Sprintf("h%d", i), account, i); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := tx.StmtContext(ctx, update).ExecContext(ctx); err != nil {
+		if _, err := tx.StmtContext(ctx, update).ExecContext(ctx, account); err != nil {
 			b.Fatal(err)
 		}
 		if err := tx.Commit(); err != nil {
@@ -140,7 +155,7 @@ func benchBare(b *testing.B, parallel bool) {
 	drive(b, parallel, one)
 	cpu, disk := cpuTime()-cpu0, diskWrites()-disk0
 	b.StopTimer()
-	bareRate[modeName(parallel)] = report(b)
+	bareRate[bareKey(accounts, parallel)] = report(b)
 	b.ReportMetric(float64(bareFrames(b, db)-frames0)/float64(b.N), "wal-pages/op")
 	b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "cpu-µs/op")
 	if disk0 >= 0 {
@@ -229,30 +244,131 @@ func benchAuthorize(b *testing.B, parallel, withIntent bool, maxBatch int) {
 		// charge, on a few dozen cards in turn, as a real agent would.
 		cards = revealedCards(b, env, agent, 64)
 	}
-	var declined, next atomic.Int64
-	calls := &latencies{}
-	revealFrames, revealStmts, revealCPU := 0, int64(0), time.Duration(0)
-	one := func() {
+	var next atomic.Int64
+	m := newMeasure(env, commits)
+	m.measure(b, parallel, bareKey(1, parallel), func() {
 		i := int(next.Add(1) - 1)
 		if withIntent && !parallel && i >= len(cards) {
-			b.StopTimer()
-			f, s, c := env.DB.WALFrames(), env.DB.Statements(), cpuTime()
-			env.Reveal(agent, cards[i%len(cards)], 100, "Coffee")
-			revealFrames += env.DB.WALFrames() - f
-			revealStmts += env.DB.Statements() - s
-			revealCPU += cpuTime() - c
-			b.StartTimer()
+			m.untimed(b, func() { env.Reveal(agent, cards[i%len(cards)], 100, "Coffee") })
 		}
-		start := time.Now()
-		a, err := env.Engine.Authorize(env.Ctx, engine.Operator, benchCharge(cards[i%len(cards)]))
-		if err != nil {
-			b.Fatal(err)
+		m.authorize(b, cards[i%len(cards)])
+	})
+}
+
+// fleetSize is the cards (and agents) of the 1000-cards lines.
+const fleetSize = 1000
+
+// fleetTurn is the account or card the i-th operation of a run uses:
+// every one of n in turn, in a scattered order.
+func fleetTurn(i, n int) int { return i * 7919 % n } // 7919 is prime: a permutation of any n it does not divide
+
+// lazyFleet returns a function that makes, the first time it is called,
+// 1,000 agents of 100 users, one card each, on one database kept for
+// every 1000-cards line of the run (making them takes a few seconds).
+func lazyFleet(b *testing.B, n int) func() *fleet {
+	var f *fleet
+	return func() *fleet {
+		if f == nil {
+			f = newFleet(b, n)
 		}
-		calls.add(time.Since(start))
-		if a.Status != engine.AuthApproved {
-			declined.Add(1)
-		}
+		return f
 	}
+}
+
+type fleet struct {
+	env     *sqlitetest.Env
+	cards   []*engine.Card
+	commits *latencies
+	next    atomic.Int64 // turns taken, over every line
+}
+
+func newFleet(b *testing.B, n int) *fleet {
+	f := &fleet{commits: &latencies{}}
+	f.env = sqlitetest.NewWith(b, sqlitetest.Options{Store: sqlite.Options{Key: sqlite.GenerateKey(),
+		OnCommit: func(_ int, took time.Duration) { f.commits.add(took) }}})
+	users := make([]*engine.User, 100)
+	for i := range users {
+		users[i] = f.env.User(fmt.Sprint("user", i), engine.MaxAmount/200)
+	}
+	f.cards = make([]*engine.Card, n)
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range 32 { // concurrently, so that the set-up is group-committed too
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				p := benchPolicy(false)
+				a, err := f.env.Engine.CreateAgent(f.env.Ctx, engine.Operator,
+					engine.CreateAgentInput{Name: fmt.Sprint("agent", i), User: users[i%len(users)].ID, Policy: &p})
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				if f.cards[i], err = f.env.Engine.CreateCard(f.env.Ctx, engine.Operator, engine.CreateCardInput{Agent: a.ID}); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if b.Failed() {
+		b.FailNow()
+	}
+	return f
+}
+
+// benchFleet authorizes $1 charges on the fleet's cards in turn.
+func benchFleet(b *testing.B, parallel bool, f *fleet) {
+	m := newMeasure(f.env, f.commits)
+	m.measure(b, parallel, bareKey(len(f.cards), parallel), func() {
+		m.authorize(b, f.cards[fleetTurn(int(f.next.Add(1)-1), len(f.cards))])
+	})
+}
+
+// measure times authorizations and reports their rate, its share of the
+// bare transaction's, and what each cost: WAL pages, statements, CPU,
+// disk writes, commit time, checkpoint pauses and the p99 latency.
+type measure struct {
+	env      *sqlitetest.Env
+	commits  *latencies
+	calls    latencies
+	declined atomic.Int64
+	// What untimed work between authorizations cost, left out.
+	frames int
+	stmts  int64
+	cpu    time.Duration
+}
+
+func newMeasure(env *sqlitetest.Env, commits *latencies) *measure {
+	return &measure{env: env, commits: commits}
+}
+
+func (m *measure) authorize(b *testing.B, card *engine.Card) {
+	start := time.Now()
+	a, err := m.env.Engine.Authorize(m.env.Ctx, engine.Operator, benchCharge(card))
+	if err != nil {
+		b.Fatal(err)
+	}
+	m.calls.add(time.Since(start))
+	if a.Status != engine.AuthApproved {
+		m.declined.Add(1)
+	}
+}
+
+// untimed runs fn with the timer stopped and its costs left out (serial
+// runs only).
+func (m *measure) untimed(b *testing.B, fn func()) {
+	b.StopTimer()
+	f, s, c := m.env.DB.WALFrames(), m.env.DB.Statements(), cpuTime()
+	fn()
+	m.frames += m.env.DB.WALFrames() - f
+	m.stmts += m.env.DB.Statements() - s
+	m.cpu += cpuTime() - c
+	b.StartTimer()
+}
+
+func (m *measure) measure(b *testing.B, parallel bool, bareLine string, one func()) {
+	env, commits, calls := m.env, m.commits, &m.calls
 	tx0, commits0 := env.DB.Stats()
 	frames0, paused0, stmts0 := env.DB.WALFrames(), env.DB.CheckpointPauses(), env.DB.Statements()
 	commits.reset()
@@ -261,20 +377,20 @@ func benchAuthorize(b *testing.B, parallel, withIntent bool, maxBatch int) {
 	drive(b, parallel, one)
 	cpu, disk := cpuTime()-cpu0, diskWrites()-disk0
 	b.StopTimer()
-	if rate, bare := report(b), bareRate[modeName(parallel)]; bare > 0 {
+	if rate, bare := report(b), bareRate[bareLine]; bare > 0 {
 		b.ReportMetric(100*rate/bare, "%bare")
 	}
-	if d := declined.Load(); d > 0 {
+	if d := m.declined.Load(); d > 0 {
 		b.Fatalf("%d of %d authorizations declined", d, b.N)
 	}
 	tx1, commits1 := env.DB.Stats()
 	b.ReportMetric(float64(tx1-tx0)/float64(max(commits1-commits0, 1)), "tx/commit")
 	// Pages per authorization, the reveals between serial charges left out.
-	b.ReportMetric(float64(env.DB.WALFrames()-frames0-revealFrames)/float64(b.N), "wal-pages/auth")
-	b.ReportMetric(float64(env.DB.Statements()-stmts0-revealStmts)/float64(b.N), "stmts/auth")
+	b.ReportMetric(float64(env.DB.WALFrames()-frames0-m.frames)/float64(b.N), "wal-pages/auth")
+	b.ReportMetric(float64(env.DB.Statements()-stmts0-m.stmts)/float64(b.N), "stmts/auth")
 	// The process's CPU (user and system, every goroutine: the writer, the
 	// checkpointer, the clients) per authorization.
-	b.ReportMetric(float64((cpu-revealCPU).Microseconds())/float64(b.N), "cpu-µs/auth")
+	b.ReportMetric(float64((cpu-m.cpu).Microseconds())/float64(b.N), "cpu-µs/auth")
 	if disk0 >= 0 {
 		// What reached the disk meanwhile (the log, checkpoints), reveals and
 		// all: the checkpoints of their pages cannot be told apart.
