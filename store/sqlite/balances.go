@@ -54,7 +54,10 @@ func (t *tx) held(id string) *heldAccount {
 	h := b.accounts[id]
 	if h == nil {
 		b.journal = append(b.journal, heldUndo{id: id})
-		_, known := t.db.knownAccounts[id]
+		known := false
+		if t.write { // the writer's memory, which readers must not touch
+			_, known = t.db.knownAccounts[id]
+		}
 		h = &heldAccount{exists: known}
 		b.accounts[id] = h
 		return h
@@ -107,8 +110,10 @@ func (t *tx) readAccount(id string) (*engine.Account, error) {
 // committedAccount is the account as committed: kept by the writer, or
 // read.
 func (t *tx) committedAccount(id string) (*engine.Account, error) {
-	if a, ok := t.db.cache.hot.accounts[id]; ok {
-		return &a, nil
+	if h := t.hot(); h != nil {
+		if a, ok := h.accounts[id]; ok {
+			return &a, nil
+		}
 	}
 	return findOne(t, scanAccount, notFound("account", id), `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, id)
 }
@@ -241,11 +246,7 @@ func (db *DB) rememberAccounts(b *batchBalances) {
 		if h.read {
 			hot.accounts[id] = *h.current()
 		} else if a, ok := hot.accounts[id]; ok {
-			a.DebitsPending += h.delta.debitsPending
-			a.DebitsPosted += h.delta.debitsPosted
-			a.CreditsPending += h.delta.creditsPending
-			a.CreditsPosted += h.delta.creditsPosted
-			hot.accounts[id] = a
+			hot.accounts[id] = *(&heldAccount{row: a, delta: h.delta}).current()
 		}
 	}
 	if len(db.knownAccounts)+len(b.accounts) > maxKnownAccounts {

@@ -158,3 +158,34 @@ func TestKeptRowsUndoneWithAFailedRequest(t *testing.T) {
 	assert.Equal(t, engine.AuthApproved, a.Status, "the card was never frozen: %s", a.Reason)
 	env.Verify()
 }
+
+// A read transaction never touches what the writer keeps, even when it is
+// asked to move money (which it refuses): under -race, a reader and the
+// writer at once.
+func TestReadersLeaveKeptRowsAlone(t *testing.T) {
+	env := sqlitetest.New(t)
+	u, _, card := env.Setup(1_000_000, engine.Policy{IntentRequired: sqlitetest.Ptr(false)})
+	env.Charge(card, 10, "Coffee", "5814")
+	account := engine.UserAccountID(u.ID, "USD")
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for range 100 {
+			env.Charge(card, 10, "Coffee", "5814")
+		}
+	})
+	wg.Go(func() {
+		for i := range 500 {
+			err := env.DB.View(env.Ctx, func(tx engine.Tx) error {
+				if _, err := tx.ListIntents(engine.IntentFilter{CardID: card.ID, Statuses: []string{engine.IntentRevealed}}); err != nil {
+					return err
+				}
+				return tx.InsertTransfer(&engine.Transfer{ID: fmt.Sprint("trf_x", i), Kind: engine.TransferPosted,
+					DebitAccountID: account, CreditAccountID: "system:settlement:USD", Amount: 1,
+					Currency: "USD", CreatedAt: env.Clock.Now()})
+			})
+			assert.Error(t, err, "a read transaction moves no money")
+		}
+	})
+	wg.Wait()
+	require.NoError(t, env.DB.CheckKept())
+}

@@ -71,7 +71,7 @@ func subset(list, of []string) bool {
 
 // ListIntents implements engine.Tx.
 func (t *tx) ListIntents(f engine.IntentFilter) ([]*engine.Intent, error) {
-	if f.CardID != "" && slices.Equal(f.Statuses, revealedOnly) && f.After == "" {
+	if t.write && f.CardID != "" && slices.Equal(f.Statuses, revealedOnly) && f.After == "" {
 		// What every authorization asks: the card's revealed intents.
 		// Most cards have none most of the time, which the writer keeps.
 		none, err := t.noRevealedIntents(f.CardID)

@@ -8,12 +8,14 @@ import (
 
 // The writer keeps what nearly every transaction would otherwise read
 // again in memory between its transactions: today the webhook
-// subscriptions. Another process (the CLI adding an endpoint beside a
-// server) may change them, so at each BEGIN the writer reads SQLite's data
-// version of the file, which moves with every commit of any connection —
-// its own included — and drops what it keeps when the version is not the
-// one its own last transaction left. The BEGIN holds the write lock, so
-// nothing can change between the check and the COMMIT.
+// subscriptions and the rows decisions read (hotrows.go). Another process
+// (the CLI adding an endpoint beside a server) may change them, so at each
+// BEGIN the writer reads SQLite's data version of the file, which moves
+// when another connection has committed (or restarted the log with a
+// TRUNCATE checkpoint) since this one last looked, and drops what it keeps
+// when the version is not the one its own last transaction left. The
+// BEGIN holds the write lock, so nothing can change between the check and
+// the COMMIT.
 type writerCache struct {
 	version uint32 // the data version the writer's last transaction left
 	known   bool   // version was read after that transaction
