@@ -58,6 +58,9 @@ type Options struct {
 	// the issuer and the answer (approved or declined), for metrics. It
 	// must be quick.
 	OnFallback func(issuer, answer string)
+	// KeyCacheTTL is how long a checked network or admin key is trusted
+	// without looking it up again (engine.DefaultKeyCacheTTL when zero).
+	KeyCacheTTL time.Duration
 }
 
 // Handler serves the issuer and network endpoints.
@@ -68,6 +71,9 @@ type Handler struct {
 	lithicEvKey []byte
 	log         *slog.Logger
 	pending     sync.WaitGroup // fallbacks still being recorded
+	// keys spares an authorization the read transaction of a key lookup:
+	// an issuer's adapter sends every one with the same key.
+	keys *engine.KeyCache
 }
 
 // New checks the options and returns the handler.
@@ -87,7 +93,7 @@ func New(eng *engine.Engine, opts Options) (*Handler, error) {
 	if opts.LithicEventsSecret == "" {
 		opts.LithicEventsSecret = opts.LithicSecret
 	}
-	h := &Handler{eng: eng, opts: opts, log: opts.Logger}
+	h := &Handler{eng: eng, opts: opts, log: opts.Logger, keys: engine.NewKeyCache(eng, opts.KeyCacheTTL)}
 	var err error
 	if opts.LithicSecret != "" {
 		if h.lithicKey, err = standardWebhookKey(opts.LithicSecret); err != nil {

@@ -835,3 +835,27 @@ func TestCreditFallbackApproves(t *testing.T) {
 	assert.Equal(t, engine.AuthApproved, r.authorization("credit-late").Status)
 	r.env.Verify()
 }
+
+// A network key is trusted for the key cache's time: revoked, it still
+// authorizes until its check is stale, then never again.
+func TestARevokedNetworkKeyStopsOnceItsCheckIsStale(t *testing.T) {
+	const ttl = 100 * time.Millisecond
+	r := newRig(t, issuers.Options{KeyCacheTTL: ttl}, nil)
+	authorize := func() int {
+		resp, out := r.post("/v1/network/authorize", http.Header{"Authorization": {"Bearer " + r.network}},
+			[]byte(`{"card":"`+r.card.ID+`","amount":100,"merchant":{"name":"Acme"}}`))
+		require.Contains(t, []int{http.StatusOK, http.StatusUnauthorized}, resp.StatusCode, string(out))
+		return resp.StatusCode
+	}
+	require.Equal(t, http.StatusOK, authorize())
+	keys, err := r.env.Engine.ListKeys(r.env.Ctx, engine.Operator, engine.Page{})
+	require.NoError(t, err)
+	for _, k := range keys.Items {
+		if k.Role == engine.RoleNetwork {
+			_, err := r.env.Engine.RevokeKey(r.env.Ctx, engine.Operator, engine.RevokeKeyInput{KeyID: k.ID})
+			require.NoError(t, err)
+		}
+	}
+	time.Sleep(ttl)
+	assert.Equal(t, http.StatusUnauthorized, authorize())
+}

@@ -22,7 +22,7 @@ func (h *Handler) networkActor(w http.ResponseWriter, r *http.Request) (engine.A
 		writeError(w, http.StatusUnauthorized, engine.CodeUnauthorized, "send Authorization: Bearer <admin or network key>", "")
 		return engine.Actor{}, false
 	}
-	actor, err := h.eng.Authenticate(r.Context(), strings.TrimSpace(token))
+	actor, err := h.keys.Authenticate(r.Context(), strings.TrimSpace(token))
 	if err != nil {
 		writeEngineError(w, err)
 		return engine.Actor{}, false
