@@ -43,12 +43,13 @@ func scanAuthorization(s scanner) (*engine.Authorization, error) {
 // conflict detected by the insert itself, so the common case costs no lookup.
 func (t *tx) InsertAuthorization(a *engine.Authorization) error {
 	m := a.Merchant
+	checks := mustJSON(a.Checks)
 	res, err := t.exec(`INSERT INTO authorizations (`+authorizationColumns+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (network_id) DO NOTHING`,
 		a.ID, a.NetworkID, nullString(a.CardID), nullString(a.AgentID), nullString(a.UserID), a.Status, a.DeclineCode, a.Reason,
 		a.Amount, a.Currency, m.Name, m.MCC, m.ID, m.Country, a.IntentID, a.DecisionID, a.RiskScore, mustJSON(a.RiskSignals),
-		boolInt(a.RiskReview), mustJSON(a.Checks), boolInt(a.Paper), a.SettledAmount, a.RefundedAmount, a.HoldID,
+		boolInt(a.RiskReview), checks, boolInt(a.Paper), a.SettledAmount, a.RefundedAmount, a.HoldID,
 		nullMicros(a.HoldExpiresAt), a.Day, a.Month, micros(a.CreatedAt), micros(a.UpdatedAt), cmp.Or(a.Kind, engine.KindCharge), a.NetworkAnswer)
 	if err != nil {
 		return err
@@ -58,6 +59,10 @@ func (t *tx) InsertAuthorization(a *engine.Authorization) error {
 	} else if n == 0 {
 		return &engine.Error{Code: engine.CodeConflict, Message: "network id " + a.NetworkID + " already used"}
 	}
+	if t.authChecks == nil {
+		t.authChecks = map[string]string{}
+	}
+	t.authChecks[a.ID] = string(checks)
 	return nil
 }
 

@@ -366,6 +366,7 @@ func (db *DB) runBatch(batch []*writeRequest) {
 			// The request's events and what it did to kept rows roll back
 			// with it.
 			t.events = t.events[:queued]
+			t.authChecks = nil // its authorizations are gone: later events keep their checks whole
 			t.undoBalances(balances)
 			db.cache.hot.undo(kept)
 		}

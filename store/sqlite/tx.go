@@ -31,6 +31,9 @@ type tx struct {
 	events []*engine.Event
 	// balances are the batch's transfers' sums, written just before COMMIT.
 	balances *batchBalances
+	// authChecks are the checks (JSON) of the authorizations the batch
+	// inserted, by id, for their events to refer to (compactEvent).
+	authChecks map[string]string
 }
 
 var errReadOnly = errors.New("sqlite: write in a read-only transaction")

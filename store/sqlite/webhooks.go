@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/agentledger/agentledger/engine"
 )
@@ -42,15 +43,16 @@ func (t *tx) writeEvents() error {
 	for len(t.events) > 0 {
 		chunk := t.events[:min(len(t.events), eventChunk)]
 		t.events = t.events[len(chunk):]
-		values := make([]any, 0, 4*len(chunk))
+		values := make([]any, 0, 6*len(chunk))
 		var wanted []any
 		for _, ev := range chunk {
-			values = append(values, ev.ID, ev.Type, micros(ev.CreatedAt), string(ev.Data))
+			data, of, at := t.compactEvent(ev)
+			values = append(values, ev.ID, ev.Type, micros(ev.CreatedAt), data, of, at)
 			if slices.ContainsFunc(subs, func(s subscription) bool { return s.wants(ev.Type) }) {
 				wanted = append(wanted, ev.ID)
 			}
 		}
-		if _, err := t.exec(`INSERT INTO events (id, type, created_at, data) VALUES `+valueRows(len(chunk), 4),
+		if _, err := t.exec(`INSERT INTO events (id, type, created_at, data, checks_of, checks_at) VALUES `+valueRows(len(chunk), 6),
 			values...); err != nil {
 			return err
 		}
@@ -65,10 +67,44 @@ func (t *tx) writeEvents() error {
 		}
 	}
 	t.events = nil
+	t.authChecks = nil
 	return nil
 }
 
-const eventColumns = `id, type, created_at, data`
+// compactEvent returns the data to store for an event, and the reference
+// to the authorization whose checks it leaves out (nil when it keeps its
+// data whole): see migration 9. It applies only to an event about an
+// authorization the same transaction inserted, whose checks its data holds
+// verbatim — so the authorization row is committed with the event.
+func (t *tx) compactEvent(ev *engine.Event) (data string, of, at any) {
+	data = string(ev.Data)
+	const prefix = `{"id":"` + engine.PrefixAuthorization
+	if len(t.authChecks) == 0 || !strings.HasPrefix(data, prefix) {
+		return data, nil, nil
+	}
+	id, _, ok := strings.Cut(data[len(`{"id":"`):], `"`)
+	if !ok {
+		return data, nil, nil
+	}
+	checks, ok := t.authChecks[id]
+	if !ok {
+		return data, nil, nil
+	}
+	field := `"checks":` + checks
+	i := strings.Index(data, field)
+	if i < 0 {
+		return data, nil, nil
+	}
+	i += len(`"checks":`)
+	return data[:i] + data[i+len(checks):], id, utf8.RuneCountInString(data[:i])
+}
+
+// eventData is an event's data as emitted: its authorization's checks put
+// back where they were left out (compactEvent). substr counts characters.
+const eventData = `CASE WHEN e.checks_of IS NULL THEN e.data ELSE substr(e.data, 1, e.checks_at) ||
+	(SELECT a.checks FROM authorizations a WHERE a.id = e.checks_of) || substr(e.data, e.checks_at + 1) END`
+
+const eventColumns = `e.id, e.type, e.created_at, ` + eventData
 
 func scanEvent(s scanner) (*engine.Event, error) {
 	var ev engine.Event
@@ -83,7 +119,7 @@ func scanEvent(s scanner) (*engine.Event, error) {
 
 // FindEvent implements engine.Tx.
 func (t *tx) FindEvent(id string) (*engine.Event, error) {
-	return findOne(t, scanEvent, notFound("event", id), `SELECT `+eventColumns+` FROM events WHERE id = ?`, id)
+	return findOne(t, scanEvent, notFound("event", id), `SELECT `+eventColumns+` FROM events e WHERE e.id = ?`, id)
 }
 
 // eventBound places an event id in the commit order, for a listing newest
@@ -109,16 +145,16 @@ func (t *tx) eventBound(id string) (seq int64, exact bool, err error) {
 func (t *tx) ListEvents(f engine.EventFilter) ([]*engine.Event, error) {
 	var c conditions
 	if f.Type != "" {
-		c.and("type = ?", f.Type)
+		c.and("e.type = ?", f.Type)
 	}
 	if f.After != "" {
 		seq, _, err := t.eventBound(f.After)
 		if err != nil {
 			return nil, err
 		}
-		c.and("seq < ?", seq)
+		c.and("e.seq < ?", seq)
 	}
-	q, args := c.query(`SELECT `+eventColumns+` FROM events`, "seq DESC", f.Limit)
+	q, args := c.query(`SELECT `+eventColumns+` FROM events e`, "e.seq DESC", f.Limit)
 	return queryList(t, scanEvent, q, args...)
 }
 
@@ -275,7 +311,7 @@ const pendingHeads = `(SELECT endpoint_id, MIN(event_seq) AS seq FROM deliveries
 // ClaimDeliveries implements engine.Tx.
 func (t *tx) ClaimDeliveries(now time.Time, owner string, until time.Time, limit int) ([]*engine.DeliveryJob, error) {
 	rows, err := t.query(`SELECT e.id, d.endpoint_id, e.type, d.status, d.attempts, d.next_attempt_at, d.last_status_code,
-			d.last_error, d.delivered_at, d.created_at, d.event_seq, e.created_at, e.data, w.url, w.secret
+			d.last_error, d.delivered_at, d.created_at, d.event_seq, e.created_at, `+eventData+`, w.url, w.secret
 		FROM `+pendingHeads+`
 		JOIN events e ON e.seq = d.event_seq
 		JOIN webhook_endpoints w ON w.id = d.endpoint_id
