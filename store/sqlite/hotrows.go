@@ -53,8 +53,10 @@ type keptSettings struct {
 	found bool
 }
 
-// maxHotRows bounds each map; a map over it is emptied after a commit.
-const maxHotRows = 100_000
+// maxHotRows bounds each map; a map over it is emptied after a commit. An
+// agent with its policy is a kilobyte or two: the agents' map stays under
+// about 100 MB.
+const maxHotRows = 50_000
 
 func (h *hotRows) mark() int { return len(h.journal) }
 
