@@ -154,7 +154,7 @@ func (e *Engine) RecordFallback(ctx context.Context, actor Actor, in FallbackInp
 			f.AuthorizationID = a.ID
 			switch {
 			case in.Answer == FallbackDecline && a.Status == AuthApproved:
-				if err := e.releaseHold(tx, a, AuthReversed, now); err != nil {
+				if err := e.reverseOne(tx, a, now); err != nil { // a charge's hold released; a credit held nothing
 					return err
 				}
 				a.Reason += "; reversed: the issuer had already been told to decline"

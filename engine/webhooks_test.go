@@ -461,13 +461,30 @@ func TestFallbacksAreReconciledWithTheDecision(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, f.Outcome, "INSUFFICIENT_FUNDS")
 
+	// A credit approved late after the issuer was told to decline is
+	// reversed too; it held nothing, so nothing is released.
+	credit, err := e.AuthorizeCredit(ctx, network, engine.AuthorizeInput{CardID: card.ID, Amount: 5_00,
+		Merchant: engine.Merchant{Name: "Acme"}, NetworkID: "net_credit"})
+	require.NoError(t, err)
+	require.Equal(t, engine.AuthApproved, credit.Status)
+	f, err = e.RecordFallback(ctx, network, engine.FallbackInput{Issuer: engine.IssuerLithic, NetworkID: "net_credit",
+		Answer: engine.FallbackDecline, Reason: "timeout", Amount: 5_00, Currency: "USD"})
+	require.NoError(t, err)
+	assert.Contains(t, f.Outcome, "reversed")
+	got, err = e.GetAuthorization(ctx, op, credit.ID)
+	require.NoError(t, err)
+	assert.Equal(t, engine.AuthReversed, got.Status)
+	bal, err = e.UserBalance(ctx, op, user.ID, "USD")
+	require.NoError(t, err)
+	assert.Equal(t, int64(100_00), bal.Available, "a reversed credit moved no money")
+
 	list, err := e.ListFallbacks(ctx, engine.Actor{Role: engine.RoleViewer}, 0)
 	require.NoError(t, err)
-	require.Len(t, list, 3)
-	assert.Equal(t, "net_big", list[0].NetworkID)
+	require.Len(t, list, 4)
+	assert.Equal(t, "net_credit", list[0].NetworkID)
 	events, err := items(e.ListEvents(ctx, op, engine.ListEventsInput{Type: engine.EventIssuerFallback}))
 	require.NoError(t, err)
-	assert.Len(t, events, 3)
+	assert.Len(t, events, 4)
 	env.Verify()
 }
 
