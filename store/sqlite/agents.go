@@ -69,7 +69,8 @@ func (t *tx) FindAgent(ref string) (*engine.Agent, error) {
 			return cloneAgent(a), nil
 		}
 	}
-	a, err := findOne(t, scanAgent, notFound("agent", ref), `SELECT `+agentColumns+` FROM agents WHERE `+refColumn(ref, engine.PrefixAgent)+` = ?`, ref)
+	a, err := findOne(t, scanAgent, notFound("agent", ref),
+		`SELECT `+agentColumns+` FROM agents WHERE `+refColumn(ref, engine.PrefixAgent)+` = ?`, ref)
 	if err == nil && h != nil && byID {
 		set(h, &h.agents, ref, cloneAgent(a))
 	}

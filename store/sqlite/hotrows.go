@@ -73,26 +73,19 @@ func (h *hotRows) undo(mark int) {
 func (h *hotRows) committed() {
 	clear(h.journal)
 	h.journal = h.journal[:0]
-	if len(h.cards) > maxHotRows {
-		h.cards = nil
-	}
-	if len(h.agents) > maxHotRows {
-		h.agents = nil
-	}
-	if len(h.users) > maxHotRows {
-		h.users = nil
-	}
-	if len(h.counters) > maxHotRows {
-		h.counters = nil
-	}
-	if len(h.merchants) > maxHotRows {
-		h.merchants = nil
-	}
-	if len(h.accounts) > maxHotRows {
-		h.accounts = nil
-	}
-	if len(h.noRevealed) > maxHotRows {
-		h.noRevealed = nil
+	bound(&h.cards)
+	bound(&h.agents)
+	bound(&h.users)
+	bound(&h.counters)
+	bound(&h.merchants)
+	bound(&h.accounts)
+	bound(&h.noRevealed)
+}
+
+// bound empties a map past maxHotRows.
+func bound[K comparable, V any](m *map[K]V) {
+	if len(*m) > maxHotRows {
+		*m = nil
 	}
 }
 

@@ -39,7 +39,8 @@ func (t *tx) FindUser(ref string) (*engine.User, error) {
 			return cloneUser(u), nil
 		}
 	}
-	u, err := findOne(t, scanUser, notFound("user", ref), `SELECT `+userColumns+` FROM users WHERE `+refColumn(ref, engine.PrefixUser)+` = ?`, ref)
+	u, err := findOne(t, scanUser, notFound("user", ref),
+		`SELECT `+userColumns+` FROM users WHERE `+refColumn(ref, engine.PrefixUser)+` = ?`, ref)
 	if err == nil && h != nil && byID {
 		set(h, &h.users, ref, cloneUser(u))
 	}
