@@ -54,7 +54,7 @@ lint:
 # authorization line reports decisions/s and its percentage of the bare
 # transaction's rate in the same run (%bare). The one-card lines charge one
 # card; the 1000-cards lines 1,000 cards of 1,000 agents in turn, beside a
-# bare transaction over 1,000 accounts. Serial, and with 32 clients.
+# bare transaction over 1,000 accounts. Serial, and with 16 clients per CPU.
 BENCHTIME ?= 3s
 bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkDecisions' -benchtime $(BENCHTIME) ./store/sqlite/

@@ -67,24 +67,41 @@ func (c *KeyCache) Authenticate(ctx context.Context, secret string) (Actor, erro
 			return Actor{}, ctx.Err()
 		}
 	}
-	l := &keyLookup{done: make(chan struct{})}
+	l := &keyLookup{done: make(chan struct{}), err: errKeyLookupFailed}
 	c.inflight[sum] = l
 	c.mu.Unlock()
+	// However the lookup ends (a panic included), its waiters are
+	// released and the next request looks the key up again.
+	defer func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.inflight, sum)
+		close(l.done)
+		if l.err != nil {
+			delete(c.entries, sum)
+			return
+		}
+		if len(c.entries) > 10_000 { // bounded: a flood of keys just empties it
+			clear(c.entries)
+		}
+		c.entries[sum] = cachedKey{actor: l.actor, checked: now}
+	}()
 
-	// The lookup is shared: a waiter's cancelled request must not fail
-	// the others', nor the first caller's its waiters'.
-	l.actor, l.err = c.eng.Authenticate(context.WithoutCancel(ctx), secret)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.inflight, sum)
-	close(l.done)
-	if l.err != nil {
-		delete(c.entries, sum)
-		return Actor{}, l.err
+	// The lookup is shared: the first caller's cancelled request must not
+	// fail its waiters'. It is bounded on its own instead.
+	lookupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keyLookupTimeout)
+	defer cancel()
+	actor, err := c.eng.Authenticate(lookupCtx, secret)
+	l.actor, l.err = actor, err
+	if err != nil {
+		return Actor{}, err
 	}
-	if len(c.entries) > 10_000 { // bounded: a flood of keys just empties it
-		clear(c.entries)
-	}
-	c.entries[sum] = cachedKey{actor: l.actor, checked: now}
-	return l.actor, nil
+	return actor, nil
 }
+
+// keyLookupTimeout bounds a shared key lookup.
+const keyLookupTimeout = 10 * time.Second
+
+// errKeyLookupFailed is what waiters get when the lookup they waited for
+// ended without an answer (it panicked).
+var errKeyLookupFailed = Errorf(CodeUnavailable, "the API key could not be checked: try again")

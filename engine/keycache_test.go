@@ -78,3 +78,34 @@ func TestKeyCacheLooksAKeyUpOnceForConcurrentRequests(t *testing.T) {
 	_, refused = burst(k.Secret)
 	assert.Equal(t, 64, refused, "revoked, once the check is stale")
 }
+
+// panickyStore panics in the next reads it is told to.
+type panickyStore struct {
+	engine.Store
+	panics atomic.Int64
+}
+
+func (s *panickyStore) View(ctx context.Context, fn func(engine.Tx) error) error {
+	if s.panics.Add(-1) >= 0 {
+		panic("reader broke")
+	}
+	return s.Store.View(ctx, fn)
+}
+
+// A lookup that panics (a server recovers the request) leaves nothing
+// behind: the next request looks the key up again.
+func TestKeyCacheRecoversFromALookupThatPanicked(t *testing.T) {
+	env := sqlitetest.New(t)
+	store := &panickyStore{Store: env.DB}
+	eng := engine.New(store, engine.Options{Clock: env.Clock})
+	k, err := env.Engine.CreateKey(env.Ctx, engine.Operator, engine.CreateKeyInput{Role: engine.RoleNetwork, Name: "n"})
+	require.NoError(t, err)
+	cache := engine.NewKeyCache(eng, time.Second)
+	store.panics.Store(1)
+	assert.Panics(t, func() { _, _ = cache.Authenticate(env.Ctx, k.Secret) })
+	ctx, cancel := context.WithTimeout(env.Ctx, 2*time.Second)
+	defer cancel()
+	a, err := cache.Authenticate(ctx, k.Secret)
+	require.NoError(t, err)
+	assert.Equal(t, k.ID, a.KeyID)
+}

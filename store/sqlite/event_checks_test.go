@@ -3,6 +3,7 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
@@ -124,4 +125,34 @@ func TestEventsReadBackAsEmitted(t *testing.T) {
 		}
 	}
 	assert.Equal(t, len(store.emitted), jobs, "every event, delivered as emitted")
+}
+
+// Data that is not valid UTF-8 (the engine never emits it) is kept whole:
+// SQLite would count its characters differently.
+func TestAnEventThatIsNotUTF8IsKeptWhole(t *testing.T) {
+	env := sqlitetest.New(t)
+	user, _, card := env.Setup(1_000_000, engine.Policy{IntentRequired: sqlitetest.Ptr(false)})
+	now, id := env.Clock.Now(), "txn_01900000-0000-7000-8000-000000000001"
+	a := &engine.Authorization{ID: id, Kind: engine.KindCharge, CardID: card.ID, AgentID: card.AgentID, UserID: user.ID,
+		Status: engine.AuthDeclined, Reason: "r", Amount: 1, Currency: "USD", NetworkID: "n1",
+		Checks: []engine.Check{{Rule: "r", Result: "fail", Message: "m"}}, RiskSignals: []engine.RiskSignal{},
+		CreatedAt: now, UpdatedAt: now}
+	checks, err := json.Marshal(a.Checks)
+	require.NoError(t, err)
+	data := `{"id":"` + id + `","m":"` + "\xe2\x82 bad" + `","checks":` + string(checks) + `}`
+	ev := &engine.Event{ID: "evt_01900000-0000-7000-8000-000000000001", Type: engine.EventTransactionAuthorized,
+		CreatedAt: now, Data: json.RawMessage(data)}
+	require.NoError(t, env.DB.Update(env.Ctx, func(tx engine.Tx) error {
+		if err := tx.InsertAuthorization(a); err != nil {
+			return err
+		}
+		return tx.InsertEvent(ev)
+	}))
+	require.NoError(t, env.DB.View(env.Ctx, func(tx engine.Tx) error {
+		got, err := tx.FindEvent(ev.ID)
+		if err == nil {
+			assert.Equal(t, data, string(got.Data))
+		}
+		return err
+	}))
 }

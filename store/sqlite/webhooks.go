@@ -82,7 +82,8 @@ func (t *tx) writeEvents() error {
 // JSON never starts with "@". Every read puts them back (eventData), so
 // what is listed, and signed and sent, is byte for byte what was emitted.
 // (A column would have needed ALTER TABLE, which on a STRICT table checks
-// every row: minutes on a large events table.)
+// every row: minutes on a large events table. Migration 9 only moves the
+// schema version, so that an older agentledger refuses the file.)
 const (
 	refIDLen   = len(engine.PrefixAuthorization) + 36 // txn_ and a UUID
 	refDigits  = 8
@@ -96,7 +97,9 @@ const (
 func (t *tx) compactEvent(ev *engine.Event) string {
 	data := string(ev.Data)
 	const prefix = `{"id":"` + engine.PrefixAuthorization
-	if len(t.authChecks) == 0 || !strings.HasPrefix(data, prefix) {
+	// SQLite's substr counts characters as Go does only in valid UTF-8
+	// (json.Marshal never writes anything else).
+	if len(t.authChecks) == 0 || !strings.HasPrefix(data, prefix) || !utf8.ValidString(data) {
 		return data
 	}
 	id, _, ok := strings.Cut(data[len(`{"id":"`):], `"`)
