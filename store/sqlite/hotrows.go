@@ -34,7 +34,8 @@ type hotRows struct {
 	counters  map[engine.CounterKey]keptCounter
 	merchants map[seenKey]bool
 	accounts  map[string]engine.Account // as committed
-	// noRevealed holds cards known to have no revealed intent.
+	// noRevealed says of the cards it holds whether they have no revealed
+	// intent (false: they may have some, ask SQLite).
 	noRevealed map[string]bool
 	settings   map[struct{}]keptSettings // one entry, when known
 	journal    []func()                  // undoes, newest last
