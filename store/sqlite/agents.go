@@ -62,19 +62,14 @@ func (t *tx) UpdateAgentRisk(agentID string, risk engine.RiskState) error {
 
 // FindAgent implements engine.Tx.
 func (t *tx) FindAgent(ref string) (*engine.Agent, error) {
-	h := t.hot()
-	byID := refColumn(ref, engine.PrefixAgent) == "id"
-	if h != nil && byID {
-		if a, ok := h.agents[ref]; ok {
-			return cloneAgent(a), nil
-		}
+	column := refColumn(ref, engine.PrefixAgent)
+	find := func() (*engine.Agent, error) {
+		return findOne(t, scanAgent, notFound("agent", ref), `SELECT `+agentColumns+` FROM agents WHERE `+column+` = ?`, ref)
 	}
-	a, err := findOne(t, scanAgent, notFound("agent", ref),
-		`SELECT `+agentColumns+` FROM agents WHERE `+refColumn(ref, engine.PrefixAgent)+` = ?`, ref)
-	if err == nil && h != nil && byID {
-		set(h, &h.agents, ref, cloneAgent(a))
+	if column != "id" { // kept by id only
+		return find()
 	}
-	return a, err
+	return findKept(t, func(h *hotRows) *map[string]*engine.Agent { return &h.agents }, ref, cloneAgent, find)
 }
 
 // ListAgents implements engine.Tx.

@@ -59,17 +59,10 @@ func (t *tx) UpdateCard(c *engine.Card) error {
 
 // FindCard implements engine.Tx.
 func (t *tx) FindCard(id string) (*engine.Card, error) {
-	h := t.hot()
-	if h != nil {
-		if c, ok := h.cards[id]; ok {
-			return cloneCard(c), nil
-		}
+	find := func() (*engine.Card, error) {
+		return findOne(t, scanCard, notFound("card", id), `SELECT `+cardColumns+` FROM cards WHERE id = ?`, id)
 	}
-	c, err := findOne(t, scanCard, notFound("card", id), `SELECT `+cardColumns+` FROM cards WHERE id = ?`, id)
-	if err == nil && h != nil {
-		set(h, &h.cards, id, cloneCard(c))
-	}
-	return c, err
+	return findKept(t, func(h *hotRows) *map[string]*engine.Card { return &h.cards }, id, cloneCard, find)
 }
 
 // FindCardByPAN implements engine.Tx.

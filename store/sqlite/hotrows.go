@@ -126,6 +126,23 @@ func (t *tx) hot() *hotRows {
 	return &t.db.cache.hot
 }
 
+// findKept returns the row kept under id (rows picks its map), or reads it
+// with find and keeps a copy; a read transaction always reads.
+func findKept[T any](t *tx, rows func(*hotRows) *map[string]*T, id string, clone func(*T) *T,
+	find func() (*T, error)) (*T, error) {
+	h := t.hot()
+	if h != nil {
+		if v, ok := (*rows(h))[id]; ok {
+			return clone(v), nil
+		}
+	}
+	v, err := find()
+	if err == nil && h != nil {
+		set(h, rows(h), id, clone(v))
+	}
+	return v, err
+}
+
 func cloneCard(c *engine.Card) *engine.Card {
 	out := *c
 	out.Limits = c.Limits.Clone()

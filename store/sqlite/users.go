@@ -32,19 +32,14 @@ func (t *tx) UpdateUser(u *engine.User) error {
 
 // FindUser implements engine.Tx.
 func (t *tx) FindUser(ref string) (*engine.User, error) {
-	h := t.hot()
-	byID := refColumn(ref, engine.PrefixUser) == "id"
-	if h != nil && byID {
-		if u, ok := h.users[ref]; ok {
-			return cloneUser(u), nil
-		}
+	column := refColumn(ref, engine.PrefixUser)
+	find := func() (*engine.User, error) {
+		return findOne(t, scanUser, notFound("user", ref), `SELECT `+userColumns+` FROM users WHERE `+column+` = ?`, ref)
 	}
-	u, err := findOne(t, scanUser, notFound("user", ref),
-		`SELECT `+userColumns+` FROM users WHERE `+refColumn(ref, engine.PrefixUser)+` = ?`, ref)
-	if err == nil && h != nil && byID {
-		set(h, &h.users, ref, cloneUser(u))
+	if column != "id" { // kept by id only
+		return find()
 	}
-	return u, err
+	return findKept(t, func(h *hotRows) *map[string]*engine.User { return &h.users }, ref, cloneUser, find)
 }
 
 // ListUsers implements engine.Tx.
