@@ -114,6 +114,19 @@ func (env *Env) Setup(funds int64, policy engine.Policy) (*engine.User, *engine.
 	return u, a, env.Card(a)
 }
 
+// RevokeKeys revokes every API key of the role.
+func (env *Env) RevokeKeys(role string) {
+	env.T.Helper()
+	keys, err := env.Engine.ListKeys(env.Ctx, engine.Operator, engine.Page{}) // every key
+	require.NoError(env.T, err)
+	for _, k := range keys.Items {
+		if k.Role == role {
+			_, err := env.Engine.RevokeKey(env.Ctx, engine.Operator, engine.RevokeKeyInput{KeyID: k.ID})
+			require.NoError(env.T, err)
+		}
+	}
+}
+
 // AgentActor is the actor of an agent's own API key.
 func AgentActor(a *engine.Agent) engine.Actor {
 	return engine.Actor{Role: engine.RoleAgent, AgentID: a.ID}

@@ -848,14 +848,7 @@ func TestARevokedNetworkKeyStopsOnceItsCheckIsStale(t *testing.T) {
 		return resp.StatusCode
 	}
 	require.Equal(t, http.StatusOK, authorize())
-	keys, err := r.env.Engine.ListKeys(r.env.Ctx, engine.Operator, engine.Page{})
-	require.NoError(t, err)
-	for _, k := range keys.Items {
-		if k.Role == engine.RoleNetwork {
-			_, err := r.env.Engine.RevokeKey(r.env.Ctx, engine.Operator, engine.RevokeKeyInput{KeyID: k.ID})
-			require.NoError(t, err)
-		}
-	}
+	r.env.RevokeKeys(engine.RoleNetwork)
 	time.Sleep(ttl)
 	assert.Equal(t, http.StatusUnauthorized, authorize())
 }

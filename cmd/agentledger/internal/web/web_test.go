@@ -257,14 +257,7 @@ func TestRevokingTheKeyEndsTheSession(t *testing.T) {
 	b := r.browser()
 	b.signIn(engine.RoleAdmin)
 	require.Equal(t, http.StatusOK, b.do("GET", "/", nil).status)
-	keys, err := r.env.Engine.ListKeys(r.env.Ctx, engine.Operator, engine.Page{})
-	require.NoError(t, err)
-	for _, k := range keys.Items {
-		if k.Role == engine.RoleAdmin {
-			_, err := r.env.Engine.RevokeKey(r.env.Ctx, engine.Operator, engine.RevokeKeyInput{KeyID: k.ID})
-			require.NoError(t, err)
-		}
-	}
+	r.env.RevokeKeys(engine.RoleAdmin)
 	require.Eventually(t, func() bool { return b.do("GET", "/", nil).status == http.StatusSeeOther },
 		3*engine.DefaultKeyCacheTTL, 50*time.Millisecond, "within the key cache's 2 s")
 }
