@@ -205,7 +205,12 @@ func (c *checkpointer) round() walResult {
 		return r
 	}
 	c.hook("passive")
-	if !r.complete() && r.log >= c.restartFrames {
+	// A PASSIVE checkpoint reports the log as it was when it began: while
+	// this process's writer commits beside it, even one that copied all of
+	// that leaves the writer's newer frames behind, and the log is never
+	// restarted. So a long log is finished with the writer held unless
+	// nothing was appended since the round began.
+	if r.log >= c.restartFrames && !(r.complete() && c.appended.Load() == 0) {
 		if r, err = c.paused("PASSIVE"); err != nil {
 			c.stats.failed.Add(1)
 			return r

@@ -109,6 +109,32 @@ func TestRoundsRestartTheLogBetweenCommits(t *testing.T) {
 	assert.Zero(t, db.ckpt.stats.failed.Load())
 }
 
+// A checkpoint beside a writer that keeps committing copies the log as it
+// was when it began, and reports that as all of it. Past restartFrames the
+// round finishes with the writer held anyway, so that the log restarts at
+// the next commit rather than growing for as long as the load lasts.
+func TestRoundsRestartTheLogWhileTheWriterCommits(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	cfg := idle
+	cfg.restartFrames, cfg.hardFrames = 300, 1<<30
+	db := openWith(t, path, cfg)
+	for round := range 5 {
+		fill(t, db, 400)
+		db.ckpt.step = func(step string) {
+			if step == "passive" {
+				fill(t, db, 20) // committed after the PASSIVE checkpoint began
+			}
+		}
+		r := db.ckpt.round()
+		assert.True(t, r.complete(), "round %d: %+v", round, r)
+		assert.EqualValues(t, round+1, db.ckpt.stats.paused.Load(), "round %d", round)
+		db.ckpt.step = nil
+		fill(t, db, 1)
+		assert.Less(t, db.ckpt.round().log, 20, "round %d: the log restarted", round)
+	}
+	assert.Less(t, walFileFrames(t, path), int64(600), "the file never held more than one round's frames")
+}
+
 // A reader that still needs old frames keeps the log from being copied
 // whole. Past hardFrames a TRUNCATE is tried; refused while the reader
 // stays (it waits truncateWait), it is not tried again at once, and once
