@@ -1,11 +1,23 @@
 package sqlite
 
 import (
+	"cmp"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/agentledger/agentledger/engine"
 )
+
+// A counter is written once per commit, however many of the batch's
+// decisions add to it: AddCounters sums the increments in memory
+// (tx.counterSums, journaled with what the writer keeps so that a failed
+// request's are undone with its savepoint) and writeCounters upserts the
+// sums just before COMMIT, as writeBalances does the balances. Counters
+// reads the rows plus the sums. A decrement (a reversal giving room back)
+// is written at once, after the sum of its counter: it must find the row,
+// and the row's CHECK keeps it from going below zero.
 
 // Counters implements engine.Tx in one statement of primary-key seeks.
 func (t *tx) Counters(scopes, periods []string) (map[engine.CounterKey]engine.Counter, error) {
@@ -40,6 +52,11 @@ func (t *tx) Counters(scopes, periods []string) (map[engine.CounterKey]engine.Co
 			for _, p := range periods {
 				k := engine.CounterKey{Scope: s, Period: p}
 				c, exists := out[k]
+				if sum, ok := t.counterSums[k]; ok {
+					c.Amount += sum.Amount
+					c.Count += sum.Count
+					out[k], exists = c, true
+				}
 				set(h, &h.counters, k, keptCounter{Counter: c, exists: exists})
 			}
 		}
@@ -65,7 +82,7 @@ func (h *hotRows) keptCounters(scopes, periods []string, out map[engine.CounterK
 	return true
 }
 
-// addKeptCounter applies a delta the database took to the kept counter, if
+// addKeptCounter applies a delta the batch took to the kept counter, if
 // there is one.
 func (h *hotRows) addKeptCounter(d engine.CounterDelta) {
 	c, ok := h.counters[d.Key]
@@ -78,16 +95,26 @@ func (h *hotRows) addKeptCounter(d engine.CounterDelta) {
 	set(h, &h.counters, d.Key, c)
 }
 
-// AddCounters implements engine.Tx. Increments are one upsert; decrements
-// (a reversal giving room back) update counters that must already exist. A
-// decrement that would take a counter below zero violates the table's CHECK:
-// that is a bug in the caller and fails the transaction.
+// AddCounters implements engine.Tx. Increments are summed for
+// writeCounters (see above); decrements update counters that must already
+// exist. A decrement that would take a counter below zero violates the
+// table's CHECK: that is a bug in the caller and fails the transaction.
 func (t *tx) AddCounters(deltas []engine.CounterDelta) error {
-	var up []engine.CounterDelta
+	if !t.write {
+		return errReadOnly
+	}
+	h := t.hot()
 	for _, d := range deltas {
 		if d.Amount >= 0 && d.Count >= 0 {
-			up = append(up, d)
+			sum := t.counterSums[d.Key]
+			sum.Amount += d.Amount
+			sum.Count += d.Count
+			set(h, &t.counterSums, d.Key, sum)
+			h.addKeptCounter(d)
 			continue
+		}
+		if err := t.flushCounter(d.Key); err != nil {
+			return err
 		}
 		err := t.execOne(fmt.Errorf("sqlite: counter %s %s does not exist to decrement", d.Key.Scope, d.Key.Period),
 			`UPDATE counters SET amount = amount + ?, count = count + ? WHERE scope = ? AND period = ?`,
@@ -95,25 +122,46 @@ func (t *tx) AddCounters(deltas []engine.CounterDelta) error {
 		if err != nil {
 			return fmt.Errorf("sqlite: add counters: %w", err)
 		}
-		if h := t.hot(); h != nil {
-			h.addKeptCounter(d)
-		}
+		h.addKeptCounter(d)
 	}
-	if len(up) == 0 {
+	return nil
+}
+
+// counterChunk bounds the counters of one upsert.
+const counterChunk = 200
+
+// writeCounters writes the batch's sums, in key order.
+func (t *tx) writeCounters() error {
+	return t.upsertCounterSums(slices.SortedFunc(maps.Keys(t.counterSums), func(a, b engine.CounterKey) int {
+		return cmp.Or(cmp.Compare(a.Scope, b.Scope), cmp.Compare(a.Period, b.Period))
+	}))
+}
+
+// flushCounter writes the batch's sum of one counter, if it has one.
+func (t *tx) flushCounter(k engine.CounterKey) error {
+	if _, ok := t.counterSums[k]; !ok {
 		return nil
 	}
-	args := make([]any, 0, 4*len(up))
-	for _, d := range up {
-		args = append(args, d.Key.Scope, d.Key.Period, d.Amount, d.Count)
-	}
-	q := `INSERT INTO counters (scope, period, amount, count) VALUES ` + valueRows(len(up), 4) +
-		` ON CONFLICT (scope, period) DO UPDATE SET amount = amount + excluded.amount, count = count + excluded.count`
-	if _, err := t.exec(q, args...); err != nil {
-		return fmt.Errorf("sqlite: add counters: %w", err)
-	}
-	if h := t.hot(); h != nil {
-		for _, d := range up {
-			h.addKeptCounter(d)
+	return t.upsertCounterSums([]engine.CounterKey{k})
+}
+
+// upsertCounterSums adds the sums of keys to their rows, creating them as
+// needed, and forgets the sums.
+func (t *tx) upsertCounterSums(keys []engine.CounterKey) error {
+	h := t.hot()
+	for len(keys) > 0 {
+		chunk := keys[:min(len(keys), counterChunk)]
+		keys = keys[len(chunk):]
+		args := make([]any, 0, 4*len(chunk))
+		for _, k := range chunk {
+			sum := t.counterSums[k]
+			args = append(args, k.Scope, k.Period, sum.Amount, sum.Count)
+			forget(h, t.counterSums, k)
+		}
+		q := `INSERT INTO counters (scope, period, amount, count) VALUES ` + valueRows(len(chunk), 4) +
+			` ON CONFLICT (scope, period) DO UPDATE SET amount = amount + excluded.amount, count = count + excluded.count`
+		if _, err := t.exec(q, args...); err != nil {
+			return fmt.Errorf("sqlite: add counters: %w", err)
 		}
 	}
 	return nil

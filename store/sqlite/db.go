@@ -401,6 +401,10 @@ func (db *DB) runBatch(batch []*writeRequest) {
 		db.answer(batch, answers)
 		return
 	}
+	if err := t.writeCounters(); err != nil {
+		db.rollback(ctx, batch, err)
+		return
+	}
 	if err := t.writeBalances(); err != nil {
 		db.rollback(ctx, batch, err)
 		return

@@ -34,6 +34,9 @@ type tx struct {
 	// authChecks are the checks (JSON) of the authorizations the batch
 	// inserted, by id, for their events to refer to (compactEvent).
 	authChecks map[string]string
+	// counterSums are the batch's counter increments, written just before
+	// COMMIT (see AddCounters).
+	counterSums map[engine.CounterKey]engine.Counter
 }
 
 var errReadOnly = errors.New("sqlite: write in a read-only transaction")

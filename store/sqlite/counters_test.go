@@ -1,0 +1,98 @@
+package sqlite_test
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/sqlite/sqlitetest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A batch's counter increments are written once, just before COMMIT. Until
+// then every read in the batch sees them, a decrement of a counter the
+// batch has just created finds it, and a failed request's are gone.
+func TestCountersSummedUntilCommit(t *testing.T) {
+	env := sqlitetest.New(t)
+	key := engine.CounterKey{Scope: "card:c1", Period: "lifetime"}
+	other := engine.CounterKey{Scope: "card:c2", Period: "lifetime"}
+	// Inside a transaction (the writer's goroutine) a failure is asserted,
+	// never required: the writer must go on.
+	add := func(tx engine.Tx, k engine.CounterKey, amount, count int64) {
+		assert.NoError(t, tx.AddCounters([]engine.CounterDelta{{Key: k, Amount: amount, Count: count}}))
+	}
+	read := func(tx engine.Tx) map[engine.CounterKey]engine.Counter {
+		c, err := tx.Counters([]string{key.Scope, other.Scope}, []string{key.Period})
+		assert.NoError(t, err)
+		return c
+	}
+	stored := func() map[engine.CounterKey]engine.Counter {
+		t.Helper()
+		var c map[engine.CounterKey]engine.Counter
+		require.NoError(t, env.DB.View(env.Ctx, func(tx engine.Tx) error { c = read(tx); return nil }))
+		return c
+	}
+
+	require.NoError(t, env.DB.Update(env.Ctx, func(tx engine.Tx) error {
+		add(tx, key, 500, 1) // neither counter has been read: nothing is kept
+		assert.Equal(t, map[engine.CounterKey]engine.Counter{key: {Amount: 500, Count: 1}}, read(tx))
+		add(tx, key, 200, 1)
+		add(tx, other, 7, 1)
+		assert.Equal(t, map[engine.CounterKey]engine.Counter{key: {Amount: 700, Count: 2}, other: {Amount: 7, Count: 1}},
+			read(tx))
+		add(tx, key, -700, -2) // a reversal in the same commit: the row must be there to decrement
+		assert.Equal(t, engine.Counter{}, read(tx)[key])
+		add(tx, key, 40, 1)
+		return nil
+	}))
+	assert.Equal(t, map[engine.CounterKey]engine.Counter{key: {Amount: 40, Count: 1}, other: {Amount: 7, Count: 1}},
+		stored())
+	require.NoError(t, env.DB.CheckKept())
+
+	boom := errors.New("boom")
+	require.ErrorIs(t, env.DB.Update(env.Ctx, func(tx engine.Tx) error {
+		add(tx, key, 1000, 1)
+		add(tx, key, -1040, -2)
+		add(tx, other, 3, 1)
+		return boom
+	}), boom)
+	assert.Equal(t, map[engine.CounterKey]engine.Counter{key: {Amount: 40, Count: 1}, other: {Amount: 7, Count: 1}},
+		stored(), "a failed request writes nothing")
+	require.NoError(t, env.DB.CheckKept())
+
+	// Concurrent requests share commits: each fourth fails after adding,
+	// some after a decrement of what they added; the others' sums stay.
+	var added atomic.Int64
+	for round := range 5 {
+		var wg sync.WaitGroup
+		for i := range 32 {
+			wg.Go(func() {
+				err := env.DB.Update(env.Ctx, func(tx engine.Tx) error {
+					add(tx, key, 10, 1)
+					if i%3 == 0 {
+						add(tx, key, -10, -1)
+						add(tx, key, 10, 1)
+					}
+					if read(tx)[key].Amount < 10 {
+						return errors.New("the request's own increment is not read back")
+					}
+					if i%4 == 0 {
+						return boom
+					}
+					return nil
+				})
+				if i%4 == 0 {
+					assert.ErrorIs(t, err, boom)
+				} else if assert.NoError(t, err) {
+					added.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		require.NoError(t, env.DB.CheckKept(), "round %d", round)
+	}
+	assert.Equal(t, engine.Counter{Amount: 40 + 10*added.Load(), Count: 1 + added.Load()}, stored()[key])
+}
