@@ -2,6 +2,9 @@ package sqlite
 
 import (
 	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/agentledger/agentledger/engine"
 )
@@ -34,37 +37,86 @@ func (t *tx) InsertAgent(a *engine.Agent) error {
 	return err
 }
 
-// UpdateAgent implements engine.Tx.
+// UpdateAgent implements engine.Tx. It saves the risk state too, so the
+// batch's newest (see UpdateAgentRisk) is superseded.
 func (t *tx) UpdateAgent(a *engine.Agent) error {
 	if h := t.hot(); h != nil {
 		forget(h, h.agents, a.ID)
+		forget(h, t.riskStates, a.ID)
 	}
 	return t.execOne(notFound("agent", a.ID), `UPDATE agents SET mode = ?, policy = ?, risk = ?, updated_at = ?, default_issuer = ? WHERE id = ?`,
 		a.Mode, mustJSON(a.Policy), mustJSON(a.Risk), micros(a.UpdatedAt), a.DefaultIssuer, a.ID)
 }
 
+// An agent's risk state changes with every spend attempt, and nothing else
+// of it does: UpdateAgentRisk keeps the newest state in memory
+// (tx.riskStates, journaled with the kept rows so that a failed request's
+// is undone) and writeRiskStates saves each agent's once, just before
+// COMMIT. Every read of an agent in the batch sees it.
+
 // UpdateAgentRisk implements engine.Tx.
 func (t *tx) UpdateAgentRisk(agentID string, risk engine.RiskState) error {
-	err := t.execOne(notFound("agent", agentID), `UPDATE agents SET risk = ? WHERE id = ?`, mustJSON(risk), agentID)
-	if h := t.hot(); h != nil {
-		if a, ok := h.agents[agentID]; ok {
-			if err != nil {
-				forget(h, h.agents, agentID)
-			} else {
-				kept := *a // the policy is not shared with the engine: no need to copy it again
-				kept.Risk = cloneRisk(risk)
-				set(h, &h.agents, agentID, &kept)
-			}
+	h := t.hot()
+	if h == nil {
+		return errReadOnly
+	}
+	if _, ok := h.agents[agentID]; !ok {
+		if _, err := t.FindAgent(agentID); err != nil { // it exists, and is kept now
+			return err
 		}
 	}
-	return err
+	kept := *h.agents[agentID] // the policy is not shared with the engine: no need to copy it again
+	kept.Risk = cloneRisk(risk)
+	set(h, &h.agents, agentID, &kept)
+	set(h, &t.riskStates, agentID, kept.Risk)
+	return nil
+}
+
+// withBatchRisk gives an agent read from its row the batch's newest risk
+// state.
+func (t *tx) withBatchRisk(a *engine.Agent, err error) (*engine.Agent, error) {
+	if err != nil {
+		return nil, err
+	}
+	if r, ok := t.riskStates[a.ID]; ok {
+		a.Risk = cloneRisk(r)
+	}
+	return a, nil
+}
+
+// riskChunk bounds the agents of one UPDATE.
+const riskChunk = 100
+
+// writeRiskStates saves the batch's newest risk state of each agent.
+func (t *tx) writeRiskStates() error {
+	ids := slices.Sorted(maps.Keys(t.riskStates))
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), riskChunk)]
+		ids = ids[len(chunk):]
+		args := make([]any, 0, 2*len(chunk))
+		for _, id := range chunk {
+			args = append(args, id, mustJSON(t.riskStates[id]))
+		}
+		res, err := t.exec(`UPDATE agents SET risk = d.column2 FROM (VALUES `+valueRows(len(chunk), 2)+`) AS d
+			WHERE agents.id = d.column1`, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != int64(len(chunk)) {
+			return fmt.Errorf("sqlite: %d of %d agents' risk states saved", n, len(chunk))
+		}
+	}
+	return nil
 }
 
 // FindAgent implements engine.Tx.
 func (t *tx) FindAgent(ref string) (*engine.Agent, error) {
 	column := refColumn(ref, engine.PrefixAgent)
 	find := func() (*engine.Agent, error) {
-		return findOne(t, scanAgent, notFound("agent", ref), `SELECT `+agentColumns+` FROM agents WHERE `+column+` = ?`, ref)
+		return t.withBatchRisk(findOne(t, scanAgent, notFound("agent", ref),
+			`SELECT `+agentColumns+` FROM agents WHERE `+column+` = ?`, ref))
 	}
 	if column != "id" { // kept by id only
 		return find()
@@ -80,5 +132,5 @@ func (t *tx) ListAgents(f engine.AgentFilter) ([]*engine.Agent, error) {
 	}
 	c.after("id", f.After, false)
 	q, args := c.query(`SELECT `+agentColumns+` FROM agents`, "id", f.Limit)
-	return queryList(t, scanAgent, q, args...)
+	return queryList(t, func(s scanner) (*engine.Agent, error) { return t.withBatchRisk(scanAgent(s)) }, q, args...)
 }

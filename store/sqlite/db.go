@@ -405,6 +405,10 @@ func (db *DB) runBatch(batch []*writeRequest) {
 		db.rollback(ctx, batch, err)
 		return
 	}
+	if err := t.writeRiskStates(); err != nil {
+		db.rollback(ctx, batch, err)
+		return
+	}
 	if err := t.writeBalances(); err != nil {
 		db.rollback(ctx, batch, err)
 		return

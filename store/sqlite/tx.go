@@ -37,6 +37,9 @@ type tx struct {
 	// counterSums are the batch's counter increments, written just before
 	// COMMIT (see AddCounters).
 	counterSums map[engine.CounterKey]engine.Counter
+	// riskStates are the batch's newest risk state of each agent, saved
+	// just before COMMIT (see UpdateAgentRisk).
+	riskStates map[string]engine.RiskState
 }
 
 var errReadOnly = errors.New("sqlite: write in a read-only transaction")

@@ -96,3 +96,85 @@ func TestCountersSummedUntilCommit(t *testing.T) {
 	}
 	assert.Equal(t, engine.Counter{Amount: 40 + 10*added.Load(), Count: 1 + added.Load()}, stored()[key])
 }
+
+// An agent's risk state is saved once per commit, the batch's newest: every
+// read in the batch sees it, a failed request's is gone, and an update of
+// the whole agent after it is what is saved.
+func TestRiskStateSavedOncePerCommit(t *testing.T) {
+	env := sqlitetest.New(t)
+	_, agent, _ := env.Setup(1_000_000, engine.Policy{IntentRequired: sqlitetest.Ptr(false)})
+	risk := func(declines int) engine.RiskState {
+		return engine.RiskState{Amounts: []int64{int64(declines)}, ConsecutiveDeclines: declines}
+	}
+	stored := func() engine.RiskState {
+		t.Helper()
+		var a *engine.Agent
+		require.NoError(t, env.DB.View(env.Ctx, func(tx engine.Tx) (err error) { a, err = tx.FindAgent(agent.ID); return err }))
+		return a.Risk
+	}
+	require.NoError(t, env.DB.Update(env.Ctx, func(tx engine.Tx) error {
+		assert.NoError(t, tx.UpdateAgentRisk(agent.ID, risk(1)))
+		byName, err := tx.FindAgent(agent.Name) // read from its row, not kept
+		if assert.NoError(t, err) {
+			assert.Equal(t, risk(1), byName.Risk)
+		}
+		listed, err := tx.ListAgents(engine.AgentFilter{})
+		if assert.NoError(t, err) && assert.Len(t, listed, 1) {
+			assert.Equal(t, risk(1), listed[0].Risk)
+		}
+		assert.NoError(t, tx.UpdateAgentRisk(agent.ID, risk(2)))
+		byID, err := tx.FindAgent(agent.ID)
+		if assert.NoError(t, err) {
+			assert.Equal(t, risk(2), byID.Risk)
+		}
+		assert.Equal(t, engine.CodeNotFound, engine.ErrorCode(tx.UpdateAgentRisk("agt_missing", risk(9))))
+		return nil
+	}))
+	assert.Equal(t, risk(2), stored())
+	require.NoError(t, env.DB.CheckKept())
+
+	boom := errors.New("boom")
+	require.ErrorIs(t, env.DB.Update(env.Ctx, func(tx engine.Tx) error {
+		assert.NoError(t, tx.UpdateAgentRisk(agent.ID, risk(3)))
+		return boom
+	}), boom)
+	assert.Equal(t, risk(2), stored(), "a failed request saves nothing")
+	require.NoError(t, env.DB.CheckKept())
+
+	require.NoError(t, env.DB.Update(env.Ctx, func(tx engine.Tx) error {
+		assert.NoError(t, tx.UpdateAgentRisk(agent.ID, risk(4)))
+		a, err := tx.FindAgent(agent.ID)
+		if assert.NoError(t, err) {
+			a.Risk, a.Mode = risk(5), engine.ModePaper
+			assert.NoError(t, tx.UpdateAgent(a))
+		}
+		return nil
+	}))
+	assert.Equal(t, risk(5), stored(), "the whole agent, saved after the risk state, wins")
+	require.NoError(t, env.DB.CheckKept())
+
+	// Concurrent requests share commits; those with an even number fail
+	// after saving theirs.
+	for round := range 10 {
+		var wg sync.WaitGroup
+		for i := range 32 {
+			wg.Go(func() {
+				err := env.DB.Update(env.Ctx, func(tx engine.Tx) error {
+					assert.NoError(t, tx.UpdateAgentRisk(agent.ID, risk(100*round+i)))
+					if i%2 == 0 {
+						return boom
+					}
+					return nil
+				})
+				if i%2 == 0 {
+					assert.ErrorIs(t, err, boom)
+				} else {
+					assert.NoError(t, err)
+				}
+			})
+		}
+		wg.Wait()
+		assert.Equal(t, 1, stored().ConsecutiveDeclines%2, "round %d: a failed request's risk state was saved", round)
+		require.NoError(t, env.DB.CheckKept(), "round %d", round)
+	}
+}
