@@ -394,9 +394,20 @@ func (e *Engine) savePolicy(tx Tx, a *Agent, policy Policy, now time.Time) error
 		}
 	}
 	limitsChanged := !sameLimits(a.Policy.SpendLimits, policy.SpendLimits)
+	hadVelocity := a.Policy.Velocity != nil
 	a.Policy, a.UpdatedAt = policy, now
 	if err := tx.UpdateAgent(a); err != nil {
 		return err
+	}
+	switch hasVelocity := policy.Velocity != nil; { // the scope is kept only with a limit (velocityDeltas)
+	case hasVelocity && !hadVelocity:
+		if err := tx.FillAgentVelocity(a.ID, now.Add(-velocityFill)); err != nil {
+			return err
+		}
+	case hadVelocity && !hasVelocity:
+		if err := tx.ClearVelocity(AgentCountScope(a.ID)); err != nil {
+			return err
+		}
 	}
 	if limitsChanged {
 		return e.queueAgentIssuerCards(tx, a.ID, now)

@@ -581,7 +581,7 @@ func (r *authRun) recordApproval() error {
 	if err := r.tx.AddCounters(countDeltas(r.agent.ID, r.card.ID, a.Currency, a.Day, a.Month, a.Amount, 1)); err != nil {
 		return err
 	}
-	if err := r.tx.AddVelocity(velocityDeltas(r.agent.ID, r.card, a.CreatedAt, 1)); err != nil {
+	if err := r.tx.AddVelocity(velocityDeltas(r.agent, r.card, a.CreatedAt, 1)); err != nil {
 		return err
 	}
 	if i := r.intent; i != nil {

@@ -162,7 +162,7 @@ func (e *Engine) countSpend(tx Tx, agent *Agent, d *Decision, now time.Time) err
 		return err
 	}
 	// A decision counts from when it was made, or executed.
-	if err := tx.AddVelocity(velocityDeltas(agent.ID, nil, now, 1)); err != nil {
+	if err := tx.AddVelocity(velocityDeltas(agent, nil, now, 1)); err != nil {
 		return err
 	}
 	if d.Paper {

@@ -318,13 +318,25 @@ func countDeltas(agentID, cardID, currency, day, month string, amount, count int
 	return out
 }
 
+// An agent's velocity scope is kept only while its policy has a velocity
+// limit: most agents have none, and a decision need not write a spend no
+// limit will count. A policy that gains the limit refills the scope with
+// the agent's spends of the last velocityFill (FillAgentVelocity), and one
+// that loses it empties the scope. A card's limits are fixed when it is
+// made, so a card's scope is kept from its first spend or never.
+
+// velocityFill is how far back a scope is refilled: the longest velocity
+// window (31 days), and a day to spare for another process's clock.
+const velocityFill = 32 * 24 * time.Hour
+
 // velocityDeltas starts (count 1) or stops (count -1) a spend that counted
-// at at in the agent's velocity scope and, when card is set and has a
-// velocity limit of its own, the card's. A card's limits are fixed when it
-// is made, so a card without one never needs its scope; a way to change
-// them would have to fill the scope in first.
-func velocityDeltas(agentID string, card *Card, at time.Time, count int64) []VelocityDelta {
-	out := []VelocityDelta{{Scope: AgentCountScope(agentID), At: at, Count: count}}
+// at at, in the agent's velocity scope when its policy has a velocity
+// limit and the card's when card has one.
+func velocityDeltas(agent *Agent, card *Card, at time.Time, count int64) []VelocityDelta {
+	var out []VelocityDelta
+	if agent != nil && agent.Policy.Velocity != nil {
+		out = append(out, VelocityDelta{Scope: AgentCountScope(agent.ID), At: at, Count: count})
+	}
 	if card != nil && card.Limits.Velocity != nil {
 		out = append(out, VelocityDelta{Scope: CardScope(card.ID), At: at, Count: count})
 	}

@@ -298,7 +298,11 @@ func (e *Engine) releaseHold(tx Tx, a *Authorization, status string, now time.Ti
 	if err != nil {
 		return err
 	}
-	if err := tx.AddVelocity(velocityDeltas(a.AgentID, card, a.CreatedAt, -1)); err != nil {
+	agent, err := tx.FindAgent(a.AgentID)
+	if err != nil {
+		return err
+	}
+	if err := tx.AddVelocity(velocityDeltas(agent, card, a.CreatedAt, -1)); err != nil {
 		return err
 	}
 	a.Status = status

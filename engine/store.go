@@ -153,8 +153,18 @@ type Tx interface {
 	// spend stops at the time it was added with. A spend may be added at a
 	// time before the scope's latest (another process's clock behind). Its
 	// cost does not grow with the scope's history. A stop of a spend the
-	// scope never started is an internal error.
+	// scope never started is an internal error, unless the scope was
+	// filled (FillAgentVelocity) from after the spend.
 	AddVelocity(deltas []VelocityDelta) error
+	// FillAgentVelocity empties the agent's velocity scope
+	// (AgentCountScope) and fills it with the agent's spends that started
+	// counting at or after since and still count: its approved and settled
+	// charges, at their creation, and its counted policy decisions, at
+	// when they counted. Its cost grows with the spends since then, never with
+	// older history; a policy change, not a decision, pays it.
+	FillAgentVelocity(agentID string, since time.Time) error
+	// ClearVelocity removes every spend of a velocity scope.
+	ClearVelocity(scope string) error
 	// CountVelocity counts the spends of a velocity scope that started
 	// counting at or after since (later than now too) and have not stopped:
 	// exact to the microsecond, at a cost that does not grow with the

@@ -247,6 +247,75 @@ func TestVelocityReportAfterTheLimitIsLowered(t *testing.T) {
 	assert.Contains(t, d.Reason, "5 spends in the last 3600s already; the limit is 2")
 }
 
+// An agent's velocity scope is kept only while its policy has a velocity
+// limit. A policy that gains one counts at once every spend of the window
+// made without it — charges, counted checks, not the reversed — and one
+// that loses it stops counting; a charge from before the refill, reversed
+// after it, stops nothing.
+func TestVelocityRefilledWhenAPolicyGainsIt(t *testing.T) {
+	env := sqlitetest.New(t)
+	_, agent, card := env.Setup(1_000_000, noIntent(engine.Policy{}))
+	setVelocity := func(v *engine.Velocity) {
+		t.Helper()
+		_, err := env.Engine.SetPolicy(env.Ctx, engine.Operator, engine.SetPolicyInput{Agent: agent.ID,
+			Policy: noIntent(engine.Policy{SpendLimits: engine.SpendLimits{Velocity: v}})})
+		require.NoError(t, err)
+	}
+	used := func() int64 {
+		t.Helper()
+		l, err := env.Engine.Limits(env.Ctx, engine.Operator, agent.ID)
+		require.NoError(t, err)
+		require.NotNil(t, l.Velocity)
+		return l.Velocity.Used
+	}
+	kept := func() int64 { // what the scope holds, whatever the policy
+		t.Helper()
+		var n int64
+		require.NoError(t, env.DB.View(env.Ctx, func(tx engine.Tx) (err error) {
+			n, err = tx.CountVelocity(engine.AgentCountScope(agent.ID), sqlitetest.Epoch.Add(-365*24*time.Hour))
+			return err
+		}))
+		return n
+	}
+	old := env.Charge(card, 100, "Shop", "") // before the refill's reach, its hold still open
+	requireApproved(t, old)
+	env.Clock.Advance(40 * 24 * time.Hour)
+	for range 3 {
+		requireApproved(t, env.Charge(card, 100, "Shop", ""))
+		env.Clock.Advance(time.Minute)
+	}
+	reversed := env.Charge(card, 100, "Shop", "")
+	_, err := env.Engine.Reverse(env.Ctx, engine.Operator, engine.ReverseInput{AuthorizationID: reversed.ID})
+	require.NoError(t, err)
+	for range 2 {
+		require.Equal(t, engine.DecisionApproved, check(t, env, agent, engine.PolicyCheckInput{Amount: 100}).Status)
+	}
+	assert.Zero(t, kept(), "no limit: no spend is kept")
+
+	setVelocity(velocity(6, 31*86_400))
+	assert.Equal(t, int64(5), used(), "three charges and two checks; not the reversed, not the 40-day-old")
+	requireApproved(t, env.Charge(card, 100, "Shop", ""))
+	assert.Equal(t, engine.CodeVelocityExceeded, env.Charge(card, 100, "Shop", "").DeclineCode)
+	_, err = env.Engine.Reverse(env.Ctx, engine.Operator, engine.ReverseInput{AuthorizationID: old.ID})
+	require.NoError(t, err, "a spend from before the refill stops nothing")
+	assert.Equal(t, int64(6), used())
+	env.Verify()
+
+	setVelocity(nil)
+	assert.Zero(t, kept())
+	requireApproved(t, env.Charge(card, 100, "Shop", ""))
+	assert.Zero(t, kept())
+	env.Verify()
+
+	setVelocity(velocity(8, 31*86_400))
+	assert.Equal(t, int64(7), used(), "the charge made without a limit counts too")
+	requireApproved(t, env.Charge(card, 100, "Shop", ""))
+	assert.Equal(t, engine.CodeVelocityExceeded, env.Charge(card, 100, "Shop", "").DeclineCode)
+	setVelocity(velocity(8, 3600)) // a limit changed, not gained: nothing is refilled
+	assert.Equal(t, int64(8), used())
+	env.Verify()
+}
+
 // Hundreds of spends at odd microseconds over three days — charges on two
 // cards and policy checks, some from a second process whose clock is
 // behind, some at the same microsecond, a quarter of the charges reversed

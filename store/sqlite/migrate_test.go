@@ -67,3 +67,46 @@ func TestMigrationThreeUpgradesInPlace(t *testing.T) {
 	require.NoError(t, db.reader.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = 'timezone'`).Scan(&zone))
 	assert.Equal(t, "UTC", zone)
 }
+
+// Migration 10 keeps the velocity scopes of agents whose policy has a
+// velocity limit, and of cards, and removes those of the other agents.
+func TestMigrationTenKeepsTheScopesOfLimits(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	raw, err := sql.Open("sqlite", dsn(path, DefaultBusyTimeout, false))
+	require.NoError(t, err)
+	conn, err := raw.Conn(ctx)
+	require.NoError(t, err)
+	migrations, err := loadMigrations()
+	require.NoError(t, err)
+	for _, m := range migrations[:9] {
+		require.NoError(t, applyMigration(ctx, conn, m))
+	}
+	_, err = conn.ExecContext(ctx, `
+		INSERT INTO users (id, name, kyc_status, created_at, updated_at) VALUES ('usr_u', 'u', 'approved', 1, 1);
+		INSERT INTO agents (id, name, user_id, mode, policy, created_at, updated_at) VALUES
+			('agt_limited', 'limited', 'usr_u', 'live', '{"velocity":{"count":5,"window_seconds":60}}', 1, 1),
+			('agt_free', 'free', 'usr_u', 'live', '{"velocity":null,"daily_limit":100}', 1, 1),
+			('agt_bare', 'bare', 'usr_u', 'live', '{}', 1, 1);
+		INSERT INTO velocity_spends (scope, at, n, removed, cum) VALUES
+			('agent:agt_limited', 10, 2, 1, 2), ('agent:agt_free', 10, 1, 1, 1), ('agent:agt_free', 20, 1, 0, 2),
+			('agent:agt_bare', 10, 1, 0, 1), ('card:card_a', 10, 1, 0, 1);
+		INSERT INTO velocity_removed (scope, width, start, n) VALUES
+			('agent:agt_limited', 1000000, 0, 1), ('agent:agt_free', 1000000, 0, 1);`)
+	require.NoError(t, err)
+	require.NoError(t, conn.Close())
+	require.NoError(t, raw.Close())
+
+	db, err := Open(path, Options{Key: GenerateKey()})
+	require.NoError(t, err)
+	defer db.Close()
+	var spends, removed string
+	require.NoError(t, db.reader.QueryRowContext(ctx, `SELECT group_concat(scope, ' ') FROM
+		(SELECT scope FROM velocity_spends ORDER BY scope, at)`).Scan(&spends))
+	assert.Equal(t, "agent:agt_limited card:card_a", spends)
+	require.NoError(t, db.reader.QueryRowContext(ctx, `SELECT group_concat(scope, ' ') FROM velocity_removed`).Scan(&removed))
+	assert.Equal(t, "agent:agt_limited", removed)
+	var fills int
+	require.NoError(t, db.reader.QueryRowContext(ctx, `SELECT count(*) FROM velocity_fills`).Scan(&fills))
+	assert.Zero(t, fills)
+}

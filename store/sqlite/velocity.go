@@ -1,6 +1,8 @@
 package sqlite
 
 import (
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -83,6 +85,13 @@ func (t *tx) stopVelocity(scope string, at, n int64) error {
 	if changed, err := res.RowsAffected(); err != nil {
 		return err
 	} else if changed == 0 {
+		var since int64
+		err := t.queryRow(`SELECT since FROM velocity_fills WHERE scope = ?`, scope).Scan(&since)
+		if err == nil && at < since {
+			return nil // the scope was filled from after it: it counts in no window the scope serves
+		} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
 		return fmt.Errorf("no spend at %s to stop", fromMicros(at).Format(time.RFC3339Nano))
 	}
 	args := make([]any, 0, 4*len(velocityWidths))
@@ -92,6 +101,47 @@ func (t *tx) stopVelocity(scope string, at, n int64) error {
 	_, err = t.exec(`INSERT INTO velocity_removed (scope, width, start, n) VALUES `+valueRows(len(velocityWidths), 4)+
 		` ON CONFLICT (scope, width, start) DO UPDATE SET n = n + excluded.n`, args...)
 	return err
+}
+
+// ClearVelocity implements engine.Tx.
+func (t *tx) ClearVelocity(scope string) error {
+	for _, table := range []string{"velocity_spends", "velocity_removed", "velocity_fills"} {
+		if _, err := t.exec(`DELETE FROM `+table+` WHERE scope = ?`, scope); err != nil {
+			return fmt.Errorf("sqlite: clear velocity %s: %w", scope, err)
+		}
+	}
+	return nil
+}
+
+// FillAgentVelocity implements engine.Tx, as migration 8 filled every
+// scope: the charges by an id range of the agent's approved and settled
+// rows (ids begin with their creation time), the decisions by their
+// counted index. Rows go in time order, each carrying its cum, so the
+// insert trigger finds no row after it to add to. velocity_fills keeps
+// since, for stopVelocity and verify.
+func (t *tx) FillAgentVelocity(agentID string, since time.Time) error {
+	scope := engine.AgentCountScope(agentID)
+	if err := t.ClearVelocity(scope); err != nil {
+		return err
+	}
+	_, err := t.exec(`INSERT INTO velocity_spends (scope, at, n, cum)
+		SELECT ?1, at, count(*), sum(count(*)) OVER (ORDER BY at)
+		FROM (
+			SELECT created_at AS at FROM authorizations
+				WHERE agent_id = ?2 AND status IN ('approved', 'settled') AND id >= ?3
+					AND created_at >= ?4 AND kind = 'charge'
+			UNION ALL
+			SELECT counted_at FROM decisions WHERE agent_id = ?2 AND counted > 0 AND counted_at >= ?4
+		)
+		GROUP BY at ORDER BY at`,
+		scope, agentID, engine.IDFloor(engine.PrefixAuthorization, since), micros(since))
+	if err == nil {
+		_, err = t.exec(`INSERT INTO velocity_fills (scope, since) VALUES (?, ?)`, scope, micros(since))
+	}
+	if err != nil {
+		return fmt.Errorf("sqlite: fill velocity %s: %w", scope, err)
+	}
+	return nil
 }
 
 // CountVelocity implements engine.Tx.

@@ -263,7 +263,9 @@ func TestVerifyFindsVelocityFaults(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			clock := engine.NewManualClock(time.Date(2026, 3, 11, 12, 0, 0, 0, time.UTC))
-			s := newVelocityScene(t, 0, engine.Policy{IntentRequired: new(false)}, engine.SpendLimits{}, clock)
+			s := newVelocityScene(t, 0, engine.Policy{IntentRequired: new(false),
+				SpendLimits: engine.SpendLimits{Velocity: &engine.Velocity{Count: 100, WindowSeconds: 3600}}},
+				engine.SpendLimits{}, clock)
 			var first *engine.Authorization
 			for i := range 3 {
 				a, err := s.e.Authorize(context.Background(), engine.Operator,

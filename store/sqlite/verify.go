@@ -351,20 +351,35 @@ type velocityBucket struct {
 // velocity_spends (each row's live spends, and cum as a running sum) and
 // velocity_removed (the stopped spends of each bucket).
 func (v *verifier) checkVelocity() error {
+	filled := map[string]int64{} // a refilled scope holds its spends from then on
+	err := v.rows(`SELECT scope, since FROM velocity_fills`, func(r *sql.Rows) error {
+		var scope string
+		var since int64
+		err := r.Scan(&scope, &since)
+		filled[scope] = since
+		return err
+	})
+	if err != nil {
+		return err
+	}
 	want := map[velocityKey]int64{}
-	err := v.rows(`SELECT 'agent:' || agent_id, created_at FROM authorizations
-			WHERE status IN ('approved', 'settled') AND kind = 'charge'
+	err = v.rows(`WITH limited AS (SELECT id FROM agents WHERE policy ->> '$.velocity' IS NOT NULL)
+		SELECT 'agent:' || agent_id, created_at FROM authorizations
+			WHERE status IN ('approved', 'settled') AND kind = 'charge' AND agent_id IN limited
 		UNION ALL SELECT 'card:' || card_id, created_at FROM authorizations
 			WHERE status IN ('approved', 'settled') AND kind = 'charge'
 				AND card_id IN (SELECT id FROM cards WHERE limits ->> '$.velocity' IS NOT NULL)
-		UNION ALL SELECT 'agent:' || agent_id, counted_at FROM decisions WHERE counted > 0`, func(r *sql.Rows) error {
-		var k velocityKey
-		if err := r.Scan(&k.scope, &k.at); err != nil {
-			return err
-		}
-		want[k]++
-		return nil
-	})
+		UNION ALL SELECT 'agent:' || agent_id, counted_at FROM decisions WHERE counted > 0 AND agent_id IN limited`,
+		func(r *sql.Rows) error {
+			var k velocityKey
+			if err := r.Scan(&k.scope, &k.at); err != nil {
+				return err
+			}
+			if since, ok := filled[k.scope]; !ok || k.at >= since {
+				want[k]++
+			}
+			return nil
+		})
 	if err != nil {
 		return err
 	}
