@@ -61,8 +61,11 @@ func (t *tx) UpdateAgentRisk(agentID string, risk engine.RiskState) error {
 		return errReadOnly
 	}
 	if _, ok := h.agents[agentID]; !ok {
-		if _, err := t.FindAgent(agentID); err != nil { // it exists, and is kept now
+		a, err := t.FindAgent(agentID) // it exists, and is kept now
+		if err != nil {
 			return err
+		} else if a.ID != agentID { // found by name: an agent's risk is saved by id only
+			return notFound("agent", agentID)
 		}
 	}
 	kept := *h.agents[agentID] // the policy is not shared with the engine: no need to copy it again

@@ -128,6 +128,7 @@ func TestRiskStateSavedOncePerCommit(t *testing.T) {
 			assert.Equal(t, risk(2), byID.Risk)
 		}
 		assert.Equal(t, engine.CodeNotFound, engine.ErrorCode(tx.UpdateAgentRisk("agt_missing", risk(9))))
+		assert.Equal(t, engine.CodeNotFound, engine.ErrorCode(tx.UpdateAgentRisk(agent.Name, risk(9))), "by id only")
 		return nil
 	}))
 	assert.Equal(t, risk(2), stored())
