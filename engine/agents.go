@@ -394,17 +394,19 @@ func (e *Engine) savePolicy(tx Tx, a *Agent, policy Policy, now time.Time) error
 		}
 	}
 	limitsChanged := !sameLimits(a.Policy.SpendLimits, policy.SpendLimits)
-	hadVelocity := a.Policy.Velocity != nil
+	was := a.Policy.Velocity
 	a.Policy, a.UpdatedAt = policy, now
 	if err := tx.UpdateAgent(a); err != nil {
 		return err
 	}
-	switch hasVelocity := policy.Velocity != nil; { // the scope is kept only with a limit (velocityDeltas)
-	case hasVelocity && !hadVelocity:
-		if err := tx.FillAgentVelocity(a.ID, now.Add(-velocityFill)); err != nil {
+	// The scope is kept only with a limit, and holds the spends of its
+	// window (velocityDeltas).
+	switch v := policy.Velocity; {
+	case v != nil && (was == nil || v.WindowSeconds > was.WindowSeconds):
+		if err := tx.FillAgentVelocity(a.ID, now.Add(-v.window()-velocityFillMargin)); err != nil {
 			return err
 		}
-	case hadVelocity && !hasVelocity:
+	case v == nil && was != nil:
 		if err := tx.ClearVelocity(AgentCountScope(a.ID)); err != nil {
 			return err
 		}

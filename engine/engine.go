@@ -320,14 +320,15 @@ func countDeltas(agentID, cardID, currency, day, month string, amount, count int
 
 // An agent's velocity scope is kept only while its policy has a velocity
 // limit: most agents have none, and a decision need not write a spend no
-// limit will count. A policy that gains the limit refills the scope with
-// the agent's spends of the last velocityFill (FillAgentVelocity), and one
-// that loses it empties the scope. A card's limits are fixed when it is
-// made, so a card's scope is kept from its first spend or never.
+// limit will count. A policy that gains the limit, or whose window grows,
+// refills the scope with the agent's spends of the window and a day more
+// (FillAgentVelocity); one that loses it empties the scope. A card's limits
+// are fixed when it is made, so a card's scope is kept from its first spend
+// or never.
 
-// velocityFill is how far back a scope is refilled: the longest velocity
-// window (31 days), and a day to spare for another process's clock.
-const velocityFill = 32 * 24 * time.Hour
+// velocityFillMargin is how much further back than its window a scope is
+// refilled: a day, for another process's clock.
+const velocityFillMargin = 24 * time.Hour
 
 // velocityDeltas starts (count 1) or stops (count -1) a spend that counted
 // at at, in the agent's velocity scope when its policy has a velocity

@@ -280,8 +280,13 @@ func TestVelocityRefilledWhenAPolicyGainsIt(t *testing.T) {
 	old := env.Charge(card, 100, "Shop", "") // before the refill's reach, its hold still open
 	requireApproved(t, old)
 	env.Clock.Advance(40 * 24 * time.Hour)
-	for range 3 {
-		requireApproved(t, env.Charge(card, 100, "Shop", ""))
+	for i := range 3 {
+		a := env.Charge(card, 100, "Shop", "")
+		requireApproved(t, a)
+		if i == 0 { // a settled charge counts as an approved one does
+			_, err := env.Engine.Settle(env.Ctx, engine.Operator, engine.SettleInput{AuthorizationID: a.ID})
+			require.NoError(t, err)
+		}
 		env.Clock.Advance(time.Minute)
 	}
 	reversed := env.Charge(card, 100, "Shop", "")
@@ -293,7 +298,7 @@ func TestVelocityRefilledWhenAPolicyGainsIt(t *testing.T) {
 	assert.Zero(t, kept(), "no limit: no spend is kept")
 
 	setVelocity(velocity(6, 31*86_400))
-	assert.Equal(t, int64(5), used(), "three charges and two checks; not the reversed, not the 40-day-old")
+	assert.Equal(t, int64(5), used(), "three charges (one settled) and two checks; not the reversed, not the 40-day-old")
 	requireApproved(t, env.Charge(card, 100, "Shop", ""))
 	assert.Equal(t, engine.CodeVelocityExceeded, env.Charge(card, 100, "Shop", "").DeclineCode)
 	_, err = env.Engine.Reverse(env.Ctx, engine.Operator, engine.ReverseInput{AuthorizationID: old.ID})
@@ -311,8 +316,32 @@ func TestVelocityRefilledWhenAPolicyGainsIt(t *testing.T) {
 	assert.Equal(t, int64(7), used(), "the charge made without a limit counts too")
 	requireApproved(t, env.Charge(card, 100, "Shop", ""))
 	assert.Equal(t, engine.CodeVelocityExceeded, env.Charge(card, 100, "Shop", "").DeclineCode)
-	setVelocity(velocity(8, 3600)) // a limit changed, not gained: nothing is refilled
+	setVelocity(velocity(8, 3600)) // a shorter window: nothing is refilled
 	assert.Equal(t, int64(8), used())
+	env.Verify()
+}
+
+// A policy whose velocity window grows counts at once the spends of the
+// longer window, made before the scope reached back that far.
+func TestVelocityRefilledWhenTheWindowGrows(t *testing.T) {
+	env := sqlitetest.New(t)
+	_, agent, card := env.Setup(1_000_000, noIntent(engine.Policy{}))
+	setVelocity := func(v *engine.Velocity) int64 {
+		t.Helper()
+		_, err := env.Engine.SetPolicy(env.Ctx, engine.Operator, engine.SetPolicyInput{Agent: agent.ID,
+			Policy: noIntent(engine.Policy{SpendLimits: engine.SpendLimits{Velocity: v}})})
+		require.NoError(t, err)
+		l, err := env.Engine.Limits(env.Ctx, engine.Operator, agent.ID)
+		require.NoError(t, err)
+		return l.Velocity.Used
+	}
+	requireApproved(t, env.Charge(card, 100, "Shop", ""))
+	env.Clock.Advance(3 * 24 * time.Hour)
+	requireApproved(t, env.Charge(card, 100, "Shop", ""))
+	assert.Equal(t, int64(1), setVelocity(velocity(10, 3600)))
+	requireApproved(t, env.Charge(card, 100, "Shop", ""))
+	assert.Equal(t, int64(3), setVelocity(velocity(10, 4*86_400)), "the spend of three days ago counts")
+	assert.Equal(t, int64(2), setVelocity(velocity(10, 60)))
 	env.Verify()
 }
 
@@ -327,7 +356,10 @@ func TestVelocityExactAcrossManyBuckets(t *testing.T) {
 	lagging := engine.NewManualClock(sqlitetest.Epoch)
 	other := env.Reopen(engine.Options{Clock: lagging})
 	u := env.User("u", 100_000_000)
-	agent := env.Agent("a", u, noIntent(engine.Policy{}))
+	// A limit from the start (the longest window probed), so that the scope
+	// holds every spend; the probes shorten it, which refills nothing.
+	agent := env.Agent("a", u, noIntent(engine.Policy{
+		SpendLimits: engine.SpendLimits{Velocity: velocity(1_000_000, 3*86_400)}}))
 	cards := []*engine.Card{env.Card(agent), env.Card(agent)}
 	rng := rand.New(rand.NewPCG(12, 34))
 
@@ -391,7 +423,7 @@ func TestVelocityExactAcrossManyBuckets(t *testing.T) {
 		return n
 	}
 	probed := 0
-	for _, w := range []int64{1, 59, 3600, 86_400 + 1, 3 * 86_400} {
+	for _, w := range []int64{3 * 86_400, 86_400 + 1, 3600, 59, 1} {
 		_, err := env.Engine.SetPolicy(env.Ctx, engine.Operator, engine.SetPolicyInput{Agent: agent.ID,
 			Policy: noIntent(engine.Policy{SpendLimits: engine.SpendLimits{Velocity: velocity(1_000_000, w)}})})
 		require.NoError(t, err)

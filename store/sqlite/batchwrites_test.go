@@ -37,6 +37,11 @@ func TestCountersSummedUntilCommit(t *testing.T) {
 	}
 
 	require.NoError(t, env.DB.Update(env.Ctx, func(tx engine.Tx) error {
+		dup := engine.CounterKey{Scope: "card:c3", Period: "lifetime"}
+		add(tx, dup, 30, 1)
+		twice, err := tx.Counters([]string{dup.Scope, dup.Scope}, []string{dup.Period, dup.Period})
+		assert.NoError(t, err)
+		assert.Equal(t, map[engine.CounterKey]engine.Counter{dup: {Amount: 30, Count: 1}}, twice, "asked for twice")
 		add(tx, key, 500, 1) // neither counter has been read: nothing is kept
 		assert.Equal(t, map[engine.CounterKey]engine.Counter{key: {Amount: 500, Count: 1}}, read(tx))
 		add(tx, key, 200, 1)

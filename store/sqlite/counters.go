@@ -48,9 +48,14 @@ func (t *tx) Counters(scopes, periods []string) (map[engine.CounterKey]engine.Co
 		return nil, err
 	}
 	if h != nil {
+		seen := make(map[engine.CounterKey]bool, len(out))
 		for _, s := range scopes {
 			for _, p := range periods {
 				k := engine.CounterKey{Scope: s, Period: p}
+				if seen[k] { // asked for twice: its sum is in already
+					continue
+				}
+				seen[k] = true
 				c, exists := out[k]
 				if sum, ok := t.counterSums[k]; ok {
 					c.Amount += sum.Amount
