@@ -69,7 +69,7 @@ func TestSmoke(t *testing.T) {
 
 	reportFile := filepath.Join(dir, "report.json")
 	run := exec.Command(loadgen, "run", "--agentledger", ledger, "--agents", "10", "--users", "3",
-		"--clients", "8", "--rates", "400", "--warmup", "100ms", "--duration", "300ms", "--requests", "150",
+		"--clients", "8", "--rates", "400", "--warmup", "100ms", "--duration", "5s", "--requests", "150",
 		"--history-db", history, "--verify-history", "--json", reportFile)
 	out, err = run.CombinedOutput()
 	require.NoError(t, err, "%s", out)
