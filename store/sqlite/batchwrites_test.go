@@ -114,7 +114,10 @@ func TestRiskStateSavedOncePerCommit(t *testing.T) {
 	stored := func() engine.RiskState {
 		t.Helper()
 		var a *engine.Agent
-		require.NoError(t, env.DB.View(env.Ctx, func(tx engine.Tx) (err error) { a, err = tx.FindAgent(agent.ID); return err }))
+		require.NoError(t, env.DB.View(env.Ctx, func(tx engine.Tx) (err error) {
+			a, err = tx.FindAgent(agent.ID)
+			return err
+		}))
 		return a.Risk
 	}
 	require.NoError(t, env.DB.Update(env.Ctx, func(tx engine.Tx) error {

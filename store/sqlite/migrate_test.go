@@ -104,7 +104,8 @@ func TestMigrationTenKeepsTheScopesOfLimits(t *testing.T) {
 	require.NoError(t, db.reader.QueryRowContext(ctx, `SELECT group_concat(scope, ' ') FROM
 		(SELECT scope FROM velocity_spends ORDER BY scope, at)`).Scan(&spends))
 	assert.Equal(t, "agent:agt_limited card:card_a", spends)
-	require.NoError(t, db.reader.QueryRowContext(ctx, `SELECT group_concat(scope, ' ') FROM velocity_removed`).Scan(&removed))
+	require.NoError(t, db.reader.QueryRowContext(ctx,
+		`SELECT group_concat(scope, ' ') FROM velocity_removed`).Scan(&removed))
 	assert.Equal(t, "agent:agt_limited", removed)
 	var fills int
 	require.NoError(t, db.reader.QueryRowContext(ctx, `SELECT count(*) FROM velocity_fills`).Scan(&fills))
