@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"encoding/json"
-	"fmt"
 	"maps"
 	"slices"
 
@@ -87,31 +86,10 @@ func (t *tx) withBatchRisk(a *engine.Agent, err error) (*engine.Agent, error) {
 	return a, nil
 }
 
-// riskChunk bounds the agents of one UPDATE.
-const riskChunk = 100
-
 // writeRiskStates saves the batch's newest risk state of each agent.
 func (t *tx) writeRiskStates() error {
-	ids := slices.Sorted(maps.Keys(t.riskStates))
-	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), riskChunk)]
-		ids = ids[len(chunk):]
-		args := make([]any, 0, 2*len(chunk))
-		for _, id := range chunk {
-			args = append(args, id, mustJSON(t.riskStates[id]))
-		}
-		res, err := t.exec(`UPDATE agents SET risk = d.column2 FROM (VALUES `+valueRows(len(chunk), 2)+`) AS d
-			WHERE agents.id = d.column1`, args...)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n != int64(len(chunk)) {
-			return fmt.Errorf("sqlite: %d of %d agents' risk states saved", n, len(chunk))
-		}
-	}
-	return nil
+	return t.updateEvery("agents", "risk = d.column2", 2, slices.Sorted(maps.Keys(t.riskStates)),
+		func(args []any, id string) []any { return append(args, id, mustJSON(t.riskStates[id])) })
 }
 
 // FindAgent implements engine.Tx.

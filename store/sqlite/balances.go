@@ -191,9 +191,6 @@ func (t *tx) applyBalances(tr *engine.Transfer, debit, credit balanceDelta) erro
 
 func isNotFoundErr(err error) bool { return engine.ErrorCode(err) == engine.CodeNotFound }
 
-// balanceChunk bounds the accounts of one UPDATE.
-const balanceChunk = 100
-
 // writeBalances writes the batch's sums, one UPDATE for every account
 // touched (all of which exist), and remembers the accounts.
 func (t *tx) writeBalances() error {
@@ -207,29 +204,12 @@ func (t *tx) writeBalances() error {
 			ids = append(ids, id)
 		}
 	}
-	for len(ids) > 0 {
-		chunk := ids[:min(len(ids), balanceChunk)]
-		ids = ids[len(chunk):]
-		args := make([]any, 0, 5*len(chunk))
-		for _, id := range chunk {
-			d := b.accounts[id].delta
-			args = append(args, id, d.debitsPending, d.debitsPosted, d.creditsPending, d.creditsPosted)
-		}
-		res, err := t.exec(`UPDATE accounts SET debits_pending = debits_pending + d.column2,
-			debits_posted = debits_posted + d.column3, credits_pending = credits_pending + d.column4,
-			credits_posted = credits_posted + d.column5
-			FROM (VALUES `+valueRows(len(chunk), 5)+`) AS d
-			WHERE accounts.id = d.column1`, args...)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n != int64(len(chunk)) {
-			return fmt.Errorf("sqlite: %d of %d accounts updated", n, len(chunk))
-		}
-	}
-	return nil
+	return t.updateEvery("accounts", `debits_pending = debits_pending + d.column2,
+		debits_posted = debits_posted + d.column3, credits_pending = credits_pending + d.column4,
+		credits_posted = credits_posted + d.column5`, 5, ids, func(args []any, id string) []any {
+		d := b.accounts[id].delta
+		return append(args, id, d.debitsPending, d.debitsPosted, d.creditsPending, d.creditsPosted)
+	})
 }
 
 // rememberAccounts notes, after COMMIT, the accounts the batch saw exist,

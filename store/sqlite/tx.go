@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -324,6 +325,35 @@ func inList(n int) string {
 
 // valueRows is the placeholders of a multi-row VALUES list: rows rows of
 // cols parameters each, "(?, ?), (?, ?)".
+// rowsChunk bounds the rows of one statement that writes a batch's rows.
+const rowsChunk = 100
+
+// updateEvery runs `UPDATE table SET set FROM (VALUES ...) AS d WHERE
+// table.id = d.column1` over ids, rowsChunk at a time, each id's row of
+// cols values (the id first) appended by row, and fails unless it updated
+// one row for every id: each must name a row that exists.
+func (t *tx) updateEvery(table, set string, cols int, ids []string, row func(args []any, id string) []any) error {
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), rowsChunk)]
+		ids = ids[len(chunk):]
+		args := make([]any, 0, cols*len(chunk))
+		for _, id := range chunk {
+			args = row(args, id)
+		}
+		res, err := t.exec(`UPDATE `+table+` SET `+set+` FROM (VALUES `+valueRows(len(chunk), cols)+`) AS d
+			WHERE `+table+`.id = d.column1`, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n != int64(len(chunk)) {
+			return fmt.Errorf("sqlite: %d of %d %s updated", n, len(chunk), table)
+		}
+	}
+	return nil
+}
+
 func valueRows(rows, cols int) string {
 	return strings.TrimSuffix(strings.Repeat("("+inList(cols)+"), ", rows), ", ")
 }
