@@ -401,21 +401,12 @@ func (db *DB) runBatch(batch []*writeRequest) {
 		db.answer(batch, answers)
 		return
 	}
-	if err := t.writeCounters(); err != nil {
-		db.rollback(ctx, batch, err)
-		return
-	}
-	if err := t.writeRiskStates(); err != nil {
-		db.rollback(ctx, batch, err)
-		return
-	}
-	if err := t.writeBalances(); err != nil {
-		db.rollback(ctx, batch, err)
-		return
-	}
-	if err := t.writeEvents(); err != nil {
-		db.rollback(ctx, batch, err)
-		return
+	// What the batch's requests left to write once, just before COMMIT.
+	for _, write := range []func() error{t.writeCounters, t.writeRiskStates, t.writeBalances, t.writeEvents} {
+		if err := write(); err != nil {
+			db.rollback(ctx, batch, err)
+			return
+		}
 	}
 	if _, err := db.conn.ExecContext(ctx, "COMMIT"); err != nil {
 		db.rollback(ctx, batch, err)
