@@ -16,16 +16,7 @@ import (
 func TestMigrationThreeUpgradesInPlace(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "ledger.db")
-	raw, err := sql.Open("sqlite", dsn(path, DefaultBusyTimeout, false))
-	require.NoError(t, err)
-	conn, err := raw.Conn(ctx)
-	require.NoError(t, err)
-	migrations, err := loadMigrations()
-	require.NoError(t, err)
-	for _, m := range migrations[:2] {
-		require.NoError(t, applyMigration(ctx, conn, m))
-	}
-	_, err = conn.ExecContext(ctx, `
+	databaseAt(t, path, 2, []string{`
 		INSERT INTO counters (scope, period, amount, count) VALUES
 			('agent:agt_a:USD', 'day:2026-03-11', 500, 2), ('agent:agt_a:EUR', 'day:2026-03-11', 300, 1),
 			('agent:agt_a:USD', 'lifetime', 900, 4), ('agent:agt_b:USD', 'day:2026-03-11', 0, 0),
@@ -34,10 +25,7 @@ func TestMigrationThreeUpgradesInPlace(t *testing.T) {
 			risk_review, checks, paper, created_at, updated_at) VALUES
 			('txn_live', 'n1', 'settled', 'Approved', 100, 'USD', 'Shop', 0, '[]', 0, '[]', 0, 1, 1),
 			('txn_paper', 'n2', 'approved', 'Approved', 100, 'USD', 'Shop', 0, '[]', 0, '[]', 1, 1, 1),
-			('txn_declined', 'n3', 'declined', 'No', 100, 'USD', 'Shop', 0, '[]', 0, '[]', 0, 1, 1);`)
-	require.NoError(t, err)
-	require.NoError(t, conn.Close())
-	require.NoError(t, raw.Close())
+			('txn_declined', 'n3', 'declined', 'No', 100, 'USD', 'Shop', 0, '[]', 0, '[]', 0, 1, 1);`})
 
 	db, err := Open(path, Options{Key: GenerateKey()})
 	require.NoError(t, err)
@@ -73,16 +61,7 @@ func TestMigrationThreeUpgradesInPlace(t *testing.T) {
 func TestMigrationTenKeepsTheScopesOfLimits(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "ledger.db")
-	raw, err := sql.Open("sqlite", dsn(path, DefaultBusyTimeout, false))
-	require.NoError(t, err)
-	conn, err := raw.Conn(ctx)
-	require.NoError(t, err)
-	migrations, err := loadMigrations()
-	require.NoError(t, err)
-	for _, m := range migrations[:9] {
-		require.NoError(t, applyMigration(ctx, conn, m))
-	}
-	_, err = conn.ExecContext(ctx, `
+	databaseAt(t, path, 9, []string{`
 		INSERT INTO users (id, name, kyc_status, created_at, updated_at) VALUES ('usr_u', 'u', 'approved', 1, 1);
 		INSERT INTO agents (id, name, user_id, mode, policy, created_at, updated_at) VALUES
 			('agt_limited', 'limited', 'usr_u', 'live', '{"velocity":{"count":5,"window_seconds":60}}', 1, 1),
@@ -92,10 +71,7 @@ func TestMigrationTenKeepsTheScopesOfLimits(t *testing.T) {
 			('agent:agt_limited', 10, 2, 1, 2), ('agent:agt_free', 10, 1, 1, 1), ('agent:agt_free', 20, 1, 0, 2),
 			('agent:agt_bare', 10, 1, 0, 1), ('card:card_a', 10, 1, 0, 1);
 		INSERT INTO velocity_removed (scope, width, start, n) VALUES
-			('agent:agt_limited', 1000000, 0, 1), ('agent:agt_free', 1000000, 0, 1);`)
-	require.NoError(t, err)
-	require.NoError(t, conn.Close())
-	require.NoError(t, raw.Close())
+			('agent:agt_limited', 1000000, 0, 1), ('agent:agt_free', 1000000, 0, 1);`})
 
 	db, err := Open(path, Options{Key: GenerateKey()})
 	require.NoError(t, err)
@@ -110,4 +86,30 @@ func TestMigrationTenKeepsTheScopesOfLimits(t *testing.T) {
 	var fills int
 	require.NoError(t, db.reader.QueryRowContext(ctx, `SELECT count(*) FROM velocity_fills`).Scan(&fills))
 	assert.Zero(t, fills)
+}
+
+// databaseAt makes the database at path as the migrations up to version
+// leave it, runs each of seed with args on it, and closes it, for Open to
+// upgrade the rest of the way.
+func databaseAt(tb testing.TB, path string, version int, seed []string, args ...any) {
+	tb.Helper()
+	ctx := context.Background()
+	raw, err := sql.Open("sqlite", dsn(path, DefaultBusyTimeout, false))
+	require.NoError(tb, err)
+	conn, err := raw.Conn(ctx)
+	require.NoError(tb, err)
+	migrations, err := loadMigrations()
+	require.NoError(tb, err)
+	for _, m := range migrations {
+		if m.version > version {
+			break
+		}
+		require.NoError(tb, applyMigration(ctx, conn, m))
+	}
+	for _, q := range seed {
+		_, err := conn.ExecContext(ctx, q, args...)
+		require.NoError(tb, err, q)
+	}
+	require.NoError(tb, conn.Close())
+	require.NoError(tb, raw.Close())
 }

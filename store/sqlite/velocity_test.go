@@ -38,24 +38,12 @@ func newVelocityScene(tb testing.TB, spends int, policy engine.Policy, card engi
 	tb.Helper()
 	ctx := context.Background()
 	path := filepath.Join(tb.TempDir(), "velocity.db")
-	raw, err := sql.Open("sqlite", dsn(path, DefaultBusyTimeout, false))
-	require.NoError(tb, err)
-	conn, err := raw.Conn(ctx)
-	require.NoError(tb, err)
-	migrations, err := loadMigrations()
-	require.NoError(tb, err)
-	for _, m := range migrations {
-		if strings.HasSuffix(m.name, "_velocity.sql") {
-			break
-		}
-		require.NoError(tb, applyMigration(ctx, conn, m))
-	}
 	policyJSON, err := json.Marshal(policy)
 	require.NoError(tb, err)
 	limitsJSON, err := json.Marshal(card)
 	require.NoError(tb, err)
 	day := int64(24 * time.Hour / time.Microsecond)
-	for _, q := range []string{
+	databaseAt(tb, path, 7, []string{ // before version 8, the velocity windows
 		`INSERT INTO users (id, name, kyc_status, created_at, updated_at) VALUES (?1, 'u', 'approved', 0, 0)`,
 		`INSERT INTO agents (id, name, user_id, mode, policy, created_at, updated_at) VALUES (?2, 'a', ?1, 'live', ?4, 0, 0)`,
 		`INSERT INTO cards (id, agent_id, type, status, last4, exp_month, exp_year, currency, limits, pan_fingerprint, secret,
@@ -67,13 +55,7 @@ func newVelocityScene(tb testing.TB, spends int, policy engine.Policy, card engi
 			risk_score, risk_signals, risk_review, checks, paper, settled_amount, created_at, updated_at)
 		SELECT printf('txn_%08x-%04x-7000-8000-%012x', (at / 1000) >> 16, (at / 1000) & 65535, i), 'seed' || i, ?3, ?2, ?1,
 			'settled', 'Approved', 100, 'USD', 'Shop', 0, '[]', 0, '[]', 0, 100, at, at FROM t`,
-	} {
-		_, err = conn.ExecContext(ctx, q, sceneUser, sceneAgent, sceneCard, string(policyJSON), string(limitsJSON),
-			spends, clock.Now().UnixMicro()-day, day)
-		require.NoError(tb, err, q)
-	}
-	require.NoError(tb, conn.Close())
-	require.NoError(tb, raw.Close())
+	}, sceneUser, sceneAgent, sceneCard, string(policyJSON), string(limitsJSON), spends, clock.Now().UnixMicro()-day, day)
 
 	db, err := Open(path, Options{Key: GenerateKey()})
 	require.NoError(tb, err)
