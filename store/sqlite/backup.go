@@ -297,7 +297,7 @@ func (db *DB) CheckKey(ctx context.Context) (int, error) {
 		} else if err != nil {
 			return opened, err
 		}
-		if _, err := db.seal.open(sealed, []byte(c.aad(id, extra))); err != nil {
+		if _, err := db.seal.Open(sealed, []byte(c.aad(id, extra))); err != nil {
 			return opened, fmt.Errorf("the store key does not open %s in %s: %w", c.what, db.path, ErrWrongKey)
 		}
 		opened++

@@ -32,7 +32,7 @@ func scanCard(s scanner) (*engine.Card, error) {
 // InsertCard implements engine.Tx. The PAN and CVV are sealed together,
 // bound to the card id; the PAN's keyed fingerprint allows lookup by number.
 func (t *tx) InsertCard(c *engine.Card, secret engine.CardSecret) error {
-	sealed := t.db.seal.seal([]byte(secret.PAN+":"+secret.CVV), []byte(c.ID))
+	sealed := t.db.seal.Seal([]byte(secret.PAN+":"+secret.CVV), []byte(c.ID))
 	fingerprint := secret.PAN
 	if c.Issuer != "" {
 		// The number lives at the issuer: the fingerprint only has to be
@@ -43,7 +43,7 @@ func (t *tx) InsertCard(c *engine.Card, secret engine.CardSecret) error {
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.AgentID, c.Type, c.Status, c.Last4, c.ExpMonth, c.ExpYear, c.Currency, c.Purpose, mustJSON(c.Limits),
 		c.FrozenBy, nullMicros(c.FrozenAt), c.ClosedBy, nullMicros(c.ClosedAt), micros(c.CreatedAt), micros(c.UpdatedAt),
-		c.Issuer, c.IssuerCardID, t.db.seal.fingerprint(fingerprint), sealed)
+		c.Issuer, c.IssuerCardID, t.db.seal.Fingerprint(fingerprint), sealed)
 	return err
 }
 
@@ -68,7 +68,7 @@ func (t *tx) FindCard(id string) (*engine.Card, error) {
 // FindCardByPAN implements engine.Tx.
 func (t *tx) FindCardByPAN(pan string) (*engine.Card, error) {
 	return findOne(t, scanCard, notFound("card", "with that number"), `SELECT `+cardColumns+` FROM cards WHERE pan_fingerprint = ?`,
-		t.db.seal.fingerprint(pan))
+		t.db.seal.Fingerprint(pan))
 }
 
 // CardSecret implements engine.Tx.
@@ -80,7 +80,7 @@ func (t *tx) CardSecret(id string) (engine.CardSecret, error) {
 		}
 		return engine.CardSecret{}, err
 	}
-	plain, err := t.db.seal.open(sealed, []byte(id))
+	plain, err := t.db.seal.Open(sealed, []byte(id))
 	if err != nil {
 		return engine.CardSecret{}, err
 	}

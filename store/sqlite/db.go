@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/seal"
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -69,7 +70,7 @@ type DB struct {
 	readStmts sync.Map
 	preparing sync.Map       // queries being prepared on the reader pool
 	preparers sync.WaitGroup // their goroutines, which Close waits for
-	seal      *sealer
+	seal      *seal.Sealer
 
 	maxBatch int
 	onCommit func(transactions int, took time.Duration)
@@ -101,7 +102,7 @@ type writeRequest struct {
 // Open opens (creating if needed, mode 0600) the database at path, applies
 // pending migrations, and starts the writer.
 func Open(path string, opts Options) (*DB, error) {
-	seal, err := newSealer(opts.Key)
+	sealer, err := seal.New(opts.Key)
 	if err != nil {
 		return nil, err
 	}
@@ -125,7 +126,7 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, err
 	}
 	db := &DB{
-		path: abs, seal: seal, stmts: map[string]*sql.Stmt{}, maxBatch: opts.MaxBatch, onCommit: opts.OnCommit,
+		path: abs, seal: sealer, stmts: map[string]*sql.Stmt{}, maxBatch: opts.MaxBatch, onCommit: opts.OnCommit,
 		requests: make(chan *writeRequest, 4*opts.MaxBatch), closing: make(chan struct{}), stopped: make(chan struct{}),
 	}
 	if err := db.open(opts); err != nil {

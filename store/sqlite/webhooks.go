@@ -208,7 +208,7 @@ func (t *tx) InsertEndpoint(w *engine.WebhookEndpoint, secret string) error {
 	}
 	t.endpointsChanged()
 	_, err := t.exec(`INSERT INTO webhook_endpoints (`+endpointColumns+`, secret) VALUES (?, ?, ?, ?, ?, ?)`,
-		w.ID, w.URL, mustJSON(events), micros(w.CreatedAt), nullMicros(w.RemovedAt), t.db.seal.seal([]byte(secret), []byte(w.ID)))
+		w.ID, w.URL, mustJSON(events), micros(w.CreatedAt), nullMicros(w.RemovedAt), t.db.seal.Seal([]byte(secret), []byte(w.ID)))
 	return err
 }
 
@@ -359,7 +359,7 @@ func (t *tx) ClaimDeliveries(now time.Time, owner string, until time.Time, limit
 			rows.Close()
 			return nil, err
 		}
-		secret, err := t.db.seal.open(sealed, []byte(d.EndpointID))
+		secret, err := t.db.seal.Open(sealed, []byte(d.EndpointID))
 		if err != nil {
 			rows.Close()
 			return nil, err
