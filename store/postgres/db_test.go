@@ -1,0 +1,51 @@
+package postgres_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+
+	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/postgres"
+	"github.com/agentledger/agentledger/store/postgres/pgtest"
+	"github.com/agentledger/agentledger/store/seal"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestOpenMigratesOnceWhenServersStartTogether(t *testing.T) {
+	url := pgtest.URL(t, nil)
+	key := seal.GenerateKey()
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Go(func() {
+			db, err := postgres.Open(context.Background(), url, postgres.Options{Key: key})
+			if err == nil {
+				err = db.Ping(context.Background())
+				db.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	db, err := postgres.Open(context.Background(), url, postgres.Options{Key: key})
+	require.NoError(t, err)
+	defer db.Close()
+	var settings *engine.Settings
+	require.NoError(t, db.View(context.Background(), func(tx engine.Tx) error {
+		var err error
+		settings, err = tx.Settings()
+		return err
+	}))
+	assert.Equal(t, "UTC", settings.TimeZone)
+}
+
+func TestOpenRefusesABadURLWithoutEchoingIt(t *testing.T) {
+	_, err := postgres.Open(context.Background(), "postgres://user:s3cret-pw@[bad", postgres.Options{Key: seal.GenerateKey()})
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "s3cret-pw")
+}

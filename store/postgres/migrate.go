@@ -1,0 +1,110 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// migration is one numbered schema step, from migrations/NNNN_name.sql.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func loadMigrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		num, _, ok := strings.Cut(base, "_")
+		version, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration %s: name must start with a number and an underscore", base)
+		}
+		body, err := migrationFS.ReadFile(name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{version: version, name: base, sql: string(body)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	for i, m := range out {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("migration %s: expected version %d", m.name, i+1)
+		}
+	}
+	return out, nil
+}
+
+// SchemaVersion is the schema version this binary migrates to.
+func SchemaVersion() int {
+	m, err := loadMigrations()
+	if err != nil {
+		return 0
+	}
+	return len(m)
+}
+
+// migrate brings the schema up to date. The version lives in the table
+// agentledger_schema; the steps run on one connection holding a
+// session-level advisory lock, each in a transaction of its own that
+// re-reads the version first, so servers starting at once apply each step
+// exactly once, and a server finding a newer schema than it knows refuses
+// to run on it.
+func (db *DB) migrate(ctx context.Context) error {
+	migrations, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLock); err != nil {
+		return fmt.Errorf("postgres: taking the migration lock: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLock)
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS agentledger_schema (
+		version BIGINT NOT NULL, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	for _, m := range migrations {
+		err := pgx.BeginFunc(ctx, conn, func(t pgx.Tx) error {
+			var current int
+			if err := t.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM agentledger_schema").Scan(&current); err != nil {
+				return err
+			}
+			if current > len(migrations) {
+				return fmt.Errorf("the database is at schema version %d, newer than this binary's %d: run a newer agentledger",
+					current, len(migrations))
+			}
+			if current >= m.version {
+				return nil
+			}
+			if _, err := t.Exec(ctx, m.sql); err != nil {
+				return fmt.Errorf("migration %s: %w", m.name, err)
+			}
+			_, err := t.Exec(ctx, "INSERT INTO agentledger_schema (version, name) VALUES ($1, $2)", m.version, m.name)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("postgres: %w", err)
+		}
+	}
+	return nil
+}

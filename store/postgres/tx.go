@@ -1,0 +1,258 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/agentledger/agentledger/engine"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// queryer is what a transaction runs statements on: a pgx.Tx.
+type queryer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// tx implements engine.Tx. Its methods compose small find/insert helpers.
+// Statements take $1, $2, … placeholders; pgx prepares and caches each.
+type tx struct {
+	db    *DB
+	ctx   context.Context
+	q     queryer
+	write bool
+	// failed is the first statement error: PostgreSQL aborts the whole
+	// transaction on one, so Update refuses to commit after it.
+	failed error
+}
+
+var errReadOnly = errors.New("postgres: write in a read-only transaction")
+
+// note keeps the first error of a statement and maps it for the engine.
+func (t *tx) note(err error) error {
+	if err == nil || errors.Is(err, pgx.ErrNoRows) {
+		return err
+	}
+	if t.failed == nil {
+		t.failed = mapError(err)
+	}
+	return mapError(err)
+}
+
+func (t *tx) exec(query string, args ...any) (pgconn.CommandTag, error) {
+	if !t.write {
+		return pgconn.CommandTag{}, errReadOnly
+	}
+	tag, err := t.q.Exec(t.ctx, query, args...)
+	return tag, t.note(err)
+}
+
+// execOne runs a statement that must change exactly one row; notFound is
+// returned when it changes none.
+func (t *tx) execOne(notFound error, query string, args ...any) error {
+	tag, err := t.exec(query, args...)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return notFound
+	}
+	return nil
+}
+
+// insertUnique runs an INSERT … ON CONFLICT DO NOTHING and returns conflict
+// when it inserted nothing. A unique violation would abort the whole
+// transaction, and the engine goes on after a conflict (it finds the row
+// that was there first).
+func (t *tx) insertUnique(conflict error, query string, args ...any) error {
+	return t.execOne(conflict, query, args...)
+}
+
+// rows is pgx.Rows with the statement's error noted on the transaction.
+func (t *tx) query(query string, args ...any) (pgx.Rows, error) {
+	rows, err := t.q.Query(t.ctx, query, args...)
+	return rows, t.note(err)
+}
+
+// row is a pgx.Row whose Scan notes a failed statement on the transaction.
+type row struct {
+	t   *tx
+	row pgx.Row
+}
+
+func (r row) Scan(dest ...any) error { return r.t.note(r.row.Scan(dest...)) }
+
+func (t *tx) queryRow(query string, args ...any) row {
+	return row{t: t, row: t.q.QueryRow(t.ctx, query, args...)}
+}
+
+// scanner is a row or pgx.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+// queryList runs a query and scans every row with scan.
+func queryList[T any](t *tx, scan func(scanner) (*T, error), query string, args ...any) ([]*T, error) {
+	rows, err := t.query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []*T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, t.note(err)
+		}
+		out = append(out, v)
+	}
+	return out, t.note(rows.Err())
+}
+
+// findOne scans the single row of a query, or returns notFound.
+func findOne[T any](t *tx, scan func(scanner) (*T, error), notFound error, query string, args ...any) (*T, error) {
+	v, err := scan(t.queryRow(query, args...))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, notFound
+	}
+	return v, err
+}
+
+// refColumn says which unique column a reference is for: the id when it
+// carries the type's prefix (names may not), otherwise the name.
+func refColumn(ref, prefix string) string {
+	if strings.HasPrefix(ref, prefix) {
+		return "id"
+	}
+	return "name"
+}
+
+func isNoRows(err error) bool { return errors.Is(err, pgx.ErrNoRows) }
+
+func notFound(what, ref string) error {
+	return &engine.Error{Code: engine.CodeNotFound, Message: what + " " + ref + " not found"}
+}
+
+func conflict(message string) error {
+	return &engine.Error{Code: engine.CodeConflict, Message: message}
+}
+
+// Times are stored as Unix microseconds (BIGINT), as the SQLite store
+// keeps them.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func fromMicros(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+// nullMicros is a nullable time column's value.
+func nullMicros(t *time.Time) *int64 {
+	if t == nil {
+		return nil
+	}
+	v := t.UnixMicro()
+	return &v
+}
+
+// timePtr reads a nullable time column scanned into a *int64.
+func timePtr(v *int64) *time.Time {
+	if v == nil {
+		return nil
+	}
+	t := fromMicros(*v)
+	return &t
+}
+
+// mustJSON encodes engine structures for JSON columns; they always encode.
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("postgres: cannot encode " + err.Error())
+	}
+	return string(b)
+}
+
+// conditions collects the WHERE terms of a filtered listing. Terms mark
+// their parameters with ?, numbered $1, $2, … when the query is built.
+type conditions struct {
+	terms []string
+	args  []any
+}
+
+// and adds a term with its arguments.
+func (c *conditions) and(term string, args ...any) {
+	c.terms, c.args = append(c.terms, term), append(c.args, args...)
+}
+
+// after adds a list's cursor: rows after the given id in the order of
+// column, descending or not; an empty cursor adds nothing.
+func (c *conditions) after(column, id string, descending bool) {
+	switch {
+	case id == "":
+	case descending:
+		c.and(column+" < ?", id)
+	default:
+		c.and(column+" > ?", id)
+	}
+}
+
+// query completes a SELECT with the terms, an ordering and an optional limit.
+func (c *conditions) query(selectFrom, orderBy string, limit int) (string, []any) {
+	q, args := selectFrom, c.args
+	if len(c.terms) > 0 {
+		q += " WHERE " + strings.Join(c.terms, " AND ")
+	}
+	q += " ORDER BY " + orderBy
+	if limit > 0 {
+		q += " LIMIT ?"
+		args = append(args, limit)
+	}
+	return numbered(q), args
+}
+
+// numbered replaces each ? of q with $1, $2, … in order. Queries built with
+// conditions must not use PostgreSQL's jsonb ? operators.
+func numbered(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// literalList renders enum values (statuses) as SQL string literals, so the
+// planner can match partial indexes such as "WHERE status = 'approved'".
+// Only lower-case words are accepted; anything else is dropped, matching
+// nothing.
+func literalList(values []string) string {
+	var b strings.Builder
+	for _, v := range values {
+		if v == "" || strings.Trim(v, "abcdefghijklmnopqrstuvwxyz_") != "" {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("'" + v + "'")
+	}
+	if b.Len() == 0 {
+		return "NULL"
+	}
+	return b.String()
+}
+
+// inValues renders "column IN (...)" over enum values.
+func inValues(column string, values []string) string {
+	if len(values) == 1 {
+		return column + " = " + literalList(values)
+	}
+	return column + " IN (" + literalList(values) + ")"
+}
