@@ -25,7 +25,7 @@ func (t *tx) MarkMerchantSeen(agentID, merchantKey, mcc string, at time.Time) er
 	return errNotWrittenMoney
 }
 func (t *tx) FindAccount(id string) (*engine.Account, error) { return nil, errNotWrittenMoney }
-func (t *tx) InsertTransfer(tr *engine.Transfer) error        { return errNotWrittenMoney }
+func (t *tx) InsertTransfer(tr *engine.Transfer) error       { return errNotWrittenMoney }
 func (t *tx) ListTransfers(f engine.TransferFilter) ([]*engine.Transfer, error) {
 	return nil, errNotWrittenMoney
 }
