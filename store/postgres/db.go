@@ -18,8 +18,10 @@ package postgres
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"runtime/debug"
 	"strconv"
 	"time"
@@ -37,13 +39,15 @@ const (
 	DefaultMaxConns    = 16
 )
 
-// writerLock is the advisory lock every write transaction holds: one key,
-// so one writer at a time on the database (the bytes of "agentldg").
-const writerLock int64 = 0x6167656e746c6467
-
-// migrationLock is held while migrations run, so that servers starting at
-// once apply each step exactly once.
-const migrationLock int64 = writerLock + 1
+// lockKeys is the query of the two advisory locks' keys. The writer lock is
+// held by every write transaction: one key per schema, so one writer at a
+// time on a schema's tables, however many servers. The migration lock is
+// held while migrations run, so that servers starting at once apply each
+// step exactly once. The keys hash the schema's name: agentledgers in two
+// schemas of one database (search_path) are two ledgers and need not wait
+// for each other.
+const lockKeys = `SELECT current_schema(), hashtextextended('agentledger writer ' || current_schema(), 0),
+	hashtextextended('agentledger migrations ' || current_schema(), 0)`
 
 // Options configure a DB.
 type Options struct {
@@ -63,10 +67,12 @@ type Options struct {
 // DB is an open agentledger database on PostgreSQL. It implements
 // engine.Store.
 type DB struct {
-	pool     *pgxpool.Pool
-	seal     *seal.Sealer
-	busy     time.Duration
-	onCommit func(int, time.Duration)
+	pool          *pgxpool.Pool
+	writerLock    int64
+	migrationLock int64
+	seal          *seal.Sealer
+	busy          time.Duration
+	onCommit      func(int, time.Duration)
 }
 
 // IsURL reports whether a --db value names a PostgreSQL database rather
@@ -104,11 +110,56 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if db.busy <= 0 {
 		db.busy = DefaultBusyTimeout
 	}
+	var schema *string
+	if err := pool.QueryRow(ctx, lockKeys).Scan(&schema, &db.writerLock, &db.migrationLock); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: %s", redact(err))
+	} else if schema == nil {
+		pool.Close()
+		return nil, errors.New("postgres: no schema to work in: the search_path names none that exists")
+	}
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, err
 	}
+	if err := db.checkKey(ctx); err != nil {
+		pool.Close()
+		return nil, err
+	}
 	return db, nil
+}
+
+// keyCheck is what the settings row key_check seals, with the first key
+// that opened the database.
+const keyCheck = "agentledger store key check"
+
+// checkKey refuses a key other than the one the database's secrets are
+// sealed with. Several servers share one database, and each has the key
+// from its own file or environment: one with another key would seal new
+// cards that no other server can open, and fail to open theirs.
+func (db *DB) checkKey(ctx context.Context) error {
+	sealed := hex.EncodeToString(db.seal.Seal([]byte(keyCheck), []byte("key_check")))
+	if _, err := db.pool.Exec(ctx, `INSERT INTO settings (key, value, updated_at) VALUES ('key_check', $1, 0)
+		ON CONFLICT (key) DO NOTHING`, sealed); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	var kept string
+	if err := db.pool.QueryRow(ctx, `SELECT value FROM settings WHERE key = 'key_check'`).Scan(&kept); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	raw, err := hex.DecodeString(kept)
+	if err == nil {
+		var plain []byte
+		plain, err = db.seal.Open(raw, []byte("key_check"))
+		if err == nil && string(plain) != keyCheck {
+			err = errors.New("wrong check value")
+		}
+	}
+	if err != nil {
+		return errors.New("postgres: the store key does not open this database's secrets: every server on one database " +
+			"needs the same key ($AGENTLEDGER_KEY or --key-file)")
+	}
+	return nil
 }
 
 // redact is an error's text without the password a URL may carry: pgx
@@ -149,7 +200,7 @@ func (db *DB) Update(ctx context.Context, fn func(engine.Tx) error) error {
 	defer ptx.Rollback(ctx) // a no-op after Commit
 	// The lock wait is bounded like SQLite's busy timeout: CodeBusy after.
 	timeout := strconv.FormatInt(db.busy.Milliseconds(), 10) + "ms"
-	if _, err := ptx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)", timeout, writerLock); err != nil {
+	if _, err := ptx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)", timeout, db.writerLock); err != nil {
 		return mapError(err)
 	}
 	t := &tx{db: db, ctx: ctx, q: ptx, write: true}
@@ -209,4 +260,18 @@ func mapError(err error) error {
 		return &engine.Error{Code: engine.CodeConflict, Message: "already exists"}
 	}
 	return err
+}
+
+// Redact is url with its password, if any, replaced by xxxxx: the form to
+// print or log. A password belongs in $PGPASSWORD or ~/.pgpass, which pgx
+// reads, not in a command line others may see.
+func Redact(raw string) string {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return "postgres://(a URL that does not parse)"
+	}
+	if _, has := u.User.Password(); has {
+		u.User = neturl.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
 }

@@ -14,7 +14,7 @@ import (
 )
 
 func TestOpenMigratesOnceWhenServersStartTogether(t *testing.T) {
-	url := pgtest.URL(t, nil)
+	url := pgtest.URL(t)
 	key := seal.GenerateKey()
 	var wg sync.WaitGroup
 	errs := make([]error, 6)
@@ -48,4 +48,24 @@ func TestOpenRefusesABadURLWithoutEchoingIt(t *testing.T) {
 	_, err := postgres.Open(context.Background(), "postgres://user:s3cret-pw@[bad", postgres.Options{Key: seal.GenerateKey()})
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "s3cret-pw")
+}
+
+// Servers on one database must share the store key: another key is refused
+// at once rather than sealing cards the other servers cannot open.
+func TestOpenRefusesAnotherKey(t *testing.T) {
+	url := pgtest.URL(t)
+	db, err := postgres.Open(context.Background(), url, postgres.Options{Key: seal.GenerateKey()})
+	require.NoError(t, err)
+	db.Close()
+	_, err = postgres.Open(context.Background(), url, postgres.Options{Key: seal.GenerateKey()})
+	require.ErrorContains(t, err, "needs the same key")
+}
+
+func TestRedactHidesThePassword(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://ada:s3cret@db.example:5432/ledger?sslmode=require": "postgres://ada:xxxxx@db.example:5432/ledger?sslmode=require",
+		"postgres://ada@/ledger?host=/run/postgresql":                  "postgres://ada@/ledger?host=/run/postgresql",
+	} {
+		assert.Equal(t, want, postgres.Redact(in))
+	}
 }

@@ -75,10 +75,10 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	defer conn.Release()
-	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrationLock); err != nil {
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", db.migrationLock); err != nil {
 		return fmt.Errorf("postgres: taking the migration lock: %w", err)
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLock)
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", db.migrationLock)
 	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS agentledger_schema (
 		version BIGINT NOT NULL, name TEXT NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())`); err != nil {
 		return fmt.Errorf("postgres: %w", err)

@@ -263,6 +263,9 @@ CREATE INDEX decisions_agent_queue ON decisions (agent_id, approval_status, id) 
 CREATE INDEX cards_agent ON cards (agent_id, id);
 CREATE INDEX agents_user ON agents (user_id, id);
 CREATE INDEX deliveries_status ON deliveries (status, event_seq DESC, endpoint_id);
+-- An event's deliveries: the foreign key's check when events are pruned, an
+-- event's listing, every delivery newest first (PostgreSQL has no skip scan).
+CREATE INDEX deliveries_event ON deliveries (event_seq DESC, endpoint_id);
 CREATE INDEX events_type ON events (type, seq);
 CREATE INDEX transfers_reference ON transfers (reference, id);
 CREATE INDEX cards_issuer ON cards (issuer, id) WHERE issuer <> '';
@@ -348,12 +351,20 @@ CREATE TABLE velocity_fills (
 
 -- Keep cum a running sum when spends are recorded before the scope's last
 -- row (another process's clock behind): the rows after it count it too.
+-- BEFORE, not AFTER as in SQLite: PostgreSQL fires AFTER row triggers at
+-- the end of the statement, when a fill (one INSERT of rows in time order,
+-- each carrying its cum) has inserted the later rows already and they would
+-- count the earlier ones twice; a BEFORE trigger runs as each row comes,
+-- seeing only the rows before it. It fires for an upsert's existing row
+-- too, whose n the update trigger below follows instead.
 CREATE FUNCTION velocity_spends_insert() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    UPDATE velocity_spends SET cum = cum + NEW.n WHERE scope = NEW.scope AND at > NEW.at;
-    RETURN NULL;
+    IF NOT EXISTS (SELECT FROM velocity_spends WHERE scope = NEW.scope AND at = NEW.at) THEN
+        UPDATE velocity_spends SET cum = cum + NEW.n WHERE scope = NEW.scope AND at > NEW.at;
+    END IF;
+    RETURN NEW;
 END $$;
-CREATE TRIGGER velocity_spends_insert AFTER INSERT ON velocity_spends
+CREATE TRIGGER velocity_spends_insert BEFORE INSERT ON velocity_spends
     FOR EACH ROW EXECUTE FUNCTION velocity_spends_insert();
 
 CREATE FUNCTION velocity_spends_update() RETURNS trigger LANGUAGE plpgsql AS $$
