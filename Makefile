@@ -31,9 +31,19 @@ run: build
 # test is what CI runs: every test, with the race detector, never cached,
 # including the end-to-end tests with real MCP clients from npm (installed
 # here; AGENTLEDGER_E2E=1 makes a missing client a failure, not a skip).
+# It starts a throwaway PostgreSQL cluster (pgcluster: initdb into a
+# temporary folder, a Unix socket there, removed at the end) and runs the
+# PostgreSQL store's tests, then the engine's and the faces' tests a second
+# time on PostgreSQL (AGENTLEDGER_TEST_STORE=postgres); AGENTLEDGER_PG=1
+# makes a missing server a failure, not a skip. To test on a server of your
+# own instead, run go test with AGENTLEDGER_PG_URL set to a role that may
+# create databases.
 E2E := cmd/agentledger/testdata/e2e
+PG_PACKAGES := ./engine/... ./mcp/... ./cmd/agentledger/internal/...
 test: e2e-deps
-	AGENTLEDGER_E2E=1 $(GO) test -race -count=1 ./...
+	AGENTLEDGER_E2E=1 AGENTLEDGER_PG=1 $(GO) run ./store/postgres/pgtest/pgcluster -- sh -c '\
+		$(GO) test -race -count=1 ./... && \
+		AGENTLEDGER_TEST_STORE=postgres $(GO) test -race -count=1 $(PG_PACKAGES)'
 
 e2e-deps: $(E2E)/node_modules/.package-lock.json
 

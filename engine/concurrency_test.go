@@ -124,6 +124,7 @@ func TestConcurrentPolicyChecksNeverExceedTheLimit(t *testing.T) {
 // Concurrent writers are committed together: fewer commits than transactions.
 func TestConcurrentWritesAreGroupCommitted(t *testing.T) {
 	env := sqlitetest.New(t)
+	env.SQLiteOnly("group commit")
 	_, _, card := env.Setup(plenty, noIntent(engine.Policy{}))
 	txBefore, commitsBefore := env.DB.Stats()
 	approved, _ := race(t, []*engine.Engine{env.Engine}, env, card)

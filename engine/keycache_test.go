@@ -29,7 +29,7 @@ func (s *countingStore) View(ctx context.Context, fn func(engine.Tx) error) erro
 // key is never remembered.
 func TestKeyCacheLooksAKeyUpOnceForConcurrentRequests(t *testing.T) {
 	env := sqlitetest.New(t)
-	store := &countingStore{Store: env.DB}
+	store := &countingStore{Store: env.Store}
 	eng := engine.New(store, engine.Options{Clock: env.Clock})
 	k, err := eng.CreateKey(env.Ctx, engine.Operator, engine.CreateKeyInput{Role: engine.RoleNetwork, Name: "issuer"})
 	require.NoError(t, err)
@@ -96,7 +96,7 @@ func (s *panickyStore) View(ctx context.Context, fn func(engine.Tx) error) error
 // behind: the next request looks the key up again.
 func TestKeyCacheRecoversFromALookupThatPanicked(t *testing.T) {
 	env := sqlitetest.New(t)
-	store := &panickyStore{Store: env.DB}
+	store := &panickyStore{Store: env.Store}
 	eng := engine.New(store, engine.Options{Clock: env.Clock})
 	k, err := env.Engine.CreateKey(env.Ctx, engine.Operator, engine.CreateKeyInput{Role: engine.RoleNetwork, Name: "n"})
 	require.NoError(t, err)

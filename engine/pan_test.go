@@ -111,6 +111,9 @@ func TestCardNumbersGivenAsReferencesAreNeverKept(t *testing.T) {
 	for _, ref := range append(unknown, details.PAN) {
 		assertNoPAN(t, snapshot, ref)
 		for _, file := range []string{env.Path, env.Path + "-wal"} {
+			if env.Path == "" {
+				break // PostgreSQL: its files are the server's
+			}
 			raw, err := os.ReadFile(file)
 			if os.IsNotExist(err) {
 				continue

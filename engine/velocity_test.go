@@ -271,7 +271,7 @@ func TestVelocityRefilledWhenAPolicyGainsIt(t *testing.T) {
 	kept := func() int64 { // what the scope holds, whatever the policy
 		t.Helper()
 		var n int64
-		require.NoError(t, env.DB.View(env.Ctx, func(tx engine.Tx) (err error) {
+		require.NoError(t, env.Store.View(env.Ctx, func(tx engine.Tx) (err error) {
 			n, err = tx.CountVelocity(engine.AgentCountScope(agent.ID), sqlitetest.Epoch.Add(-365*24*time.Hour))
 			return err
 		}))

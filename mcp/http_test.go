@@ -37,7 +37,7 @@ func newHTTPRig(t *testing.T, policy engine.Policy) *httpRig {
 // newHTTPRigWith is newHTTPRig with further options.
 func newHTTPRigWith(t *testing.T, policy engine.Policy, opts mcp.HTTPOptions) *httpRig {
 	r := newRig(t, policy)
-	opts.Health = r.env.DB.Ping
+	opts.Health = r.env.Store.Ping
 	opts.AllowedOrigins = []string{"https://dashboard.example"}
 	h := r.srv.NewHTTP(opts)
 	ts := httptest.NewServer(h.Handler())

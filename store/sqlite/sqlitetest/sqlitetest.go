@@ -1,18 +1,24 @@
-// Package sqlitetest gives tests a real engine on a real SQLite file in a
-// temporary directory, a manual clock, and short-hands for the set-up every
-// spending test needs (an approved, funded user; an agent; a card).
+// Package sqlitetest gives tests a real engine on a real store, a manual
+// clock, and short-hands for the set-up every spending test needs (an
+// approved, funded user; an agent; a card). The store is a SQLite file in a
+// temporary directory, or, with $AGENTLEDGER_TEST_STORE=postgres, a fresh
+// PostgreSQL database of its own (package pgtest): the same tests then run
+// against both stores.
 package sqlitetest
 
 import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/postgres"
+	"github.com/agentledger/agentledger/store/postgres/pgtest"
 	"github.com/agentledger/agentledger/store/sqlite"
 	"github.com/stretchr/testify/require"
 )
@@ -22,13 +28,41 @@ var Epoch = time.Date(2026, 3, 11, 12, 0, 0, 0, time.UTC)
 
 // Env is one test's engine and database.
 type Env struct {
-	T      testing.TB
-	Ctx    context.Context
+	T     testing.TB
+	Ctx   context.Context
+	Store Store // the store under test, SQLite or PostgreSQL
+	// DB and Path are the SQLite store and its file; nil and empty on
+	// PostgreSQL, where URL names the database instead.
 	DB     *sqlite.DB
+	Path   string
+	URL    string
 	Engine *engine.Engine
 	Clock  *engine.ManualClock
-	Path   string
 	Key    []byte
+
+	storeOpts sqlite.Options
+}
+
+// Store is what both stores offer a test.
+type Store interface {
+	engine.Store
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// EnvStore names the store the tests run on: "postgres", or SQLite.
+const EnvStore = "AGENTLEDGER_TEST_STORE"
+
+// OnPostgres reports whether the tests run on PostgreSQL.
+func OnPostgres() bool { return os.Getenv(EnvStore) == "postgres" }
+
+// SQLiteOnly skips the test on PostgreSQL: it checks something of the
+// SQLite store itself (its file, its group commit), named by why.
+func (env *Env) SQLiteOnly(why string) {
+	env.T.Helper()
+	if env.DB == nil {
+		env.T.Skip("SQLite only: " + why)
+	}
 }
 
 // Options tune New.
@@ -44,33 +78,55 @@ func New(t testing.TB) *Env { return NewWith(t, Options{}) }
 // NewWith is New with options.
 func NewWith(t testing.TB, opts Options) *Env {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "agentledger.db")
 	if opts.Store.Key == nil {
 		opts.Store.Key = sqlite.GenerateKey()
 	}
-	db, err := sqlite.Open(path, opts.Store)
-	require.NoError(t, err)
-	t.Cleanup(func() { db.Close() })
 	clock, _ := opts.Engine.Clock.(*engine.ManualClock)
 	if clock == nil {
 		clock = engine.NewManualClock(Epoch)
 		opts.Engine.Clock = clock
 	}
-	return &Env{T: t, Ctx: context.Background(), DB: db, Engine: engine.New(db, opts.Engine), Clock: clock, Path: path, Key: opts.Store.Key}
+	env := &Env{T: t, Ctx: context.Background(), Clock: clock, Key: opts.Store.Key, storeOpts: opts.Store}
+	if OnPostgres() {
+		env.URL = pgtest.URL(t)
+	} else {
+		env.Path = filepath.Join(t.TempDir(), "agentledger.db")
+	}
+	env.open(opts.Engine)
+	return env
 }
 
-// Reopen opens a second store and engine on the same file, as another
-// process would, sharing the clock.
+// open opens env's store (another handle on the same database when it has
+// one already) and an engine over it.
+func (env *Env) open(opts engine.Options) {
+	env.T.Helper()
+	if env.URL != "" {
+		db, err := postgres.Open(env.Ctx, env.URL, postgres.Options{Key: env.Key, BusyTimeout: env.storeOpts.BusyTimeout,
+			OnCommit: env.storeOpts.OnCommit})
+		require.NoError(env.T, err)
+		env.T.Cleanup(func() { db.Close() })
+		env.Store, env.DB = db, nil
+	} else {
+		o := env.storeOpts
+		o.Key = env.Key
+		db, err := sqlite.Open(env.Path, o)
+		require.NoError(env.T, err)
+		env.T.Cleanup(func() { db.Close() })
+		env.Store, env.DB = db, db
+	}
+	env.Engine = engine.New(env.Store, opts)
+}
+
+// Reopen opens a second store and engine on the same database, as another
+// process (another server, on PostgreSQL) would, sharing the clock.
 func (env *Env) Reopen(opts engine.Options) *Env {
 	env.T.Helper()
-	db, err := sqlite.Open(env.Path, sqlite.Options{Key: env.Key})
-	require.NoError(env.T, err)
-	env.T.Cleanup(func() { db.Close() })
 	if opts.Clock == nil {
 		opts.Clock = env.Clock
 	}
 	other := *env
-	other.DB, other.Engine = db, engine.New(db, opts)
+	other.storeOpts = sqlite.Options{}
+	other.open(opts)
 	return &other
 }
 
@@ -157,7 +213,7 @@ func (env *Env) Charge(card *engine.Card, amount int64, merchant, mcc string) *e
 // Verify runs the ledger verification and fails the test on any fault.
 func (env *Env) Verify() *engine.LedgerReport {
 	env.T.Helper()
-	r, err := env.DB.VerifyLedger(env.Ctx)
+	r, err := env.Store.VerifyLedger(env.Ctx)
 	require.NoError(env.T, err)
 	require.Empty(env.T, r.Faults)
 	require.True(env.T, r.OK)
@@ -168,6 +224,9 @@ func (env *Env) Verify() *engine.LedgerReport {
 // table, so that a test can show an operation wrote nothing.
 func (env *Env) Snapshot() string {
 	env.T.Helper()
+	if env.URL != "" {
+		return env.snapshotPostgres()
+	}
 	raw, err := sql.Open("sqlite", "file:"+env.Path+"?mode=ro")
 	require.NoError(env.T, err)
 	defer raw.Close()

@@ -276,6 +276,7 @@ func TestNoCardNumberInAnyAnswer(t *testing.T) {
 // busy timeout is 503 BUSY, writes nothing, and succeeds when retried.
 func TestABusyDatabaseIs503(t *testing.T) {
 	env := sqlitetest.NewWith(t, sqlitetest.Options{Store: sqlite.Options{BusyTimeout: 50 * time.Millisecond}})
+	env.SQLiteOnly("holds SQLite's write lock from another connection")
 	r := newRigOn(t, env, api.Options{})
 	other, err := sql.Open("sqlite", env.Path)
 	require.NoError(t, err)

@@ -522,6 +522,7 @@ func TestLithicSignatures(t *testing.T) {
 // another process would, until the returned func is called.
 func blockWrites(t *testing.T, env *sqlitetest.Env) func() {
 	t.Helper()
+	env.SQLiteOnly("holds SQLite's write lock from another connection")
 	raw, err := sql.Open("sqlite", "file:"+env.Path)
 	require.NoError(t, err)
 	conn, err := raw.Conn(context.Background())

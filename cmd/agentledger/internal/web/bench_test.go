@@ -20,6 +20,7 @@ import (
 // process would), spread over the last 60 days.
 func seedAuthorizations(b *testing.B, r *rig, n int) {
 	b.Helper()
+	r.env.SQLiteOnly("seeds the SQLite file directly")
 	card := r.env.Card(r.agent)
 	db, err := sql.Open("sqlite", r.env.Path)
 	require.NoError(b, err)

@@ -256,7 +256,7 @@ func TestDeliverySurvivesARestart(t *testing.T) {
 	env.User("bob", 0)
 	drain(t, sender(env))
 	require.Equal(t, 1, r.attempts())
-	require.NoError(t, env.DB.Close()) // the process stops
+	require.NoError(t, env.Store.Close()) // the process stops
 
 	restarted := env.Reopen(engine.Options{})
 	env.Clock.Advance(5 * time.Second)
