@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/postgres"
 	"github.com/agentledger/agentledger/store/sqlite"
 	"github.com/spf13/cobra"
 )
@@ -48,17 +49,46 @@ type app struct {
 	keyFile  string
 	json     bool
 	timezone string // init --timezone: the zone of a database being created
+	created  bool   // the database opened was new
 	// changingTimeZone skips the $AGENTLEDGER_TZ check, for 'timezone set'.
 	changingTimeZone bool
 	// oauthAccessTTL is serve --oauth-token-ttl: the lifetime of the OAuth
 	// access tokens the engine issues.
 	oauthAccessTTL time.Duration
 
-	db     *sqlite.DB
+	db     store
 	engine *engine.Engine
 	// hooks carry what the engine, store and faces report to serve's log
 	// and metrics.
 	hooks hooks
+}
+
+// store is what commands need of either store: SQLite (a file path) or
+// PostgreSQL (a postgres:// URL in --db).
+type store interface {
+	engine.Store
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// onPostgres reports whether --db names a PostgreSQL database.
+func (a *app) onPostgres() bool { return postgres.IsURL(a.dbPath) }
+
+// dbName is --db as it may be printed: a URL without its password.
+func (a *app) dbName() string {
+	if a.onPostgres() {
+		return postgres.Redact(a.dbPath)
+	}
+	return a.dbPath
+}
+
+// dbShown is the database as results show it: a SQLite file's absolute
+// path, or a URL without its password.
+func (a *app) dbShown() string {
+	if a.onPostgres() {
+		return a.dbName()
+	}
+	return absPath(a.dbPath)
 }
 
 // usageError marks errors in the command line rather than in what it asked.
@@ -184,7 +214,7 @@ Amounts on the command line are in minor units: --amount 1250 is $12.50.`,
 	if defaultDB == "" {
 		defaultDB = "agentledger.db"
 	}
-	root.PersistentFlags().StringVar(&a.dbPath, "db", defaultDB, "database file ($AGENTLEDGER_DB)")
+	root.PersistentFlags().StringVar(&a.dbPath, "db", defaultDB, "database: a SQLite file, or a postgres:// URL ($AGENTLEDGER_DB)")
 	root.PersistentFlags().StringVar(&a.keyFile, "key-file", "", "store key file (default: the database path with .key; $AGENTLEDGER_KEY overrides)")
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print results as JSON (and errors, on stderr)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
@@ -221,6 +251,9 @@ func (a *app) keyPath() string {
 	if a.keyFile != "" {
 		return a.keyFile
 	}
+	if a.onPostgres() {
+		return "agentledger.key" // beside the server; every server of a database needs the same key
+	}
 	return strings.TrimSuffix(a.dbPath, filepath.Ext(a.dbPath)) + ".key"
 }
 
@@ -246,6 +279,9 @@ func (a *app) open() error {
 	if a.engine != nil {
 		return nil
 	}
+	if a.onPostgres() {
+		return a.openOrCreate() // the server says if the database is missing
+	}
 	if _, err := os.Stat(a.dbPath); errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("no database at %s: run 'agentledger init' first (or pass --db)", a.dbPath)
 	}
@@ -257,13 +293,21 @@ func (a *app) openOrCreate() error {
 	if err != nil {
 		return err
 	}
-	_, statErr := os.Stat(a.dbPath)
-	created := errors.Is(statErr, os.ErrNotExist)
+	created := false
+	if !a.onPostgres() {
+		_, statErr := os.Stat(a.dbPath)
+		created = errors.Is(statErr, os.ErrNotExist)
+	}
 	issuers, err := a.cardIssuers()
 	if err != nil {
 		return err
 	}
-	db, err := sqlite.Open(a.dbPath, sqlite.Options{Key: key, OnCommit: a.hooks.committed})
+	var db store
+	if a.onPostgres() {
+		db, err = postgres.Open(a.ctx, a.dbPath, postgres.Options{Key: key, OnCommit: a.hooks.committed})
+	} else {
+		db, err = sqlite.Open(a.dbPath, sqlite.Options{Key: key, OnCommit: a.hooks.committed})
+	}
 	if err != nil {
 		return err
 	}
@@ -296,6 +340,10 @@ func (a *app) checkTimeZone(created bool) error {
 	if err != nil {
 		return err
 	}
+	if a.onPostgres() && settings.UpdatedAt == nil {
+		created = true // a new database: its zone is chosen now
+	}
+	a.created = created
 	if created || settings.UpdatedAt == nil {
 		want := cmp.Or(a.timezone, env, settings.TimeZone)
 		if _, err := a.engine.SetTimeZone(a.ctx, op, engine.SetTimeZoneInput{TimeZone: want}); err != nil {
@@ -334,7 +382,7 @@ func (a *app) invocation() string {
 		self = "agentledger"
 	}
 	if a.dbPath != "agentledger.db" && a.dbPath != a.getenv("AGENTLEDGER_DB") {
-		self += " --db " + a.dbPath
+		self += " --db " + a.dbName()
 	}
 	return self
 }

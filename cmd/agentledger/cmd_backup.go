@@ -24,6 +24,12 @@ type backupResult struct {
 	KeyEnv  string `json:"key_env,omitempty"`
 }
 
+// errPostgresBackup answers backup and restore on PostgreSQL, whose own
+// tools do it.
+var errPostgresBackup = errors.New("backup and restore are for a SQLite database: back a PostgreSQL database up with " +
+	"pg_dump (pg_dump --format=custom), or the server's base backups, and bring it back with pg_restore; keep the store " +
+	"key apart from the dump, as with a SQLite backup")
+
 func (a *app) backupCommand() *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
@@ -46,13 +52,17 @@ Bring a backup back with 'agentledger restore'.`,
 		Example: `  agentledger backup /backups/agentledger-$(date -u +%Y%m%dT%H%M%SZ).db`,
 		Args:    cobra.ExactArgs(1),
 		RunE: a.withEngine(func(cmd *cobra.Command, args []string) error {
-			res, err := a.db.Backup(a.ctx, args[0], sqlite.BackupOptions{Force: force})
+			db, ok := a.db.(*sqlite.DB)
+			if !ok {
+				return errPostgresBackup
+			}
+			res, err := db.Backup(a.ctx, args[0], sqlite.BackupOptions{Force: force})
 			if errors.Is(err, fs.ErrExist) {
 				return fmt.Errorf("%s already exists: pass --force to replace it, or choose another name", args[0])
 			} else if err != nil {
 				return err
 			}
-			out := backupResult{BackupResult: res, Database: a.db.Path()}
+			out := backupResult{BackupResult: res, Database: db.Path()}
 			if a.getenv("AGENTLEDGER_KEY") != "" {
 				out.KeyEnv = "AGENTLEDGER_KEY"
 			} else {
@@ -100,6 +110,9 @@ process has it open; replaced, it is kept beside as DB.replaced-TIMESTAMP.`,
 		Example: `  agentledger --db /var/lib/agentledger/agentledger.db restore /backups/agentledger-20260311T120000Z.db`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if a.onPostgres() {
+				return errPostgresBackup
+			}
 			if _, err := os.Stat(a.dbPath); err == nil && !force {
 				return fmt.Errorf("a database already exists at %s: restore to another --db, or stop every server using it and pass --force "+
 					"(it is kept as %s.replaced-TIMESTAMP)", a.dbPath, a.dbPath)

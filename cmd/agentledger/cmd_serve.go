@@ -133,7 +133,7 @@ expiries every 30 s.`,
 				}
 				if _, err := a.engine.Authenticate(a.ctx, key); err != nil {
 					if engine.ErrorCode(err) == engine.CodeUnauthorized {
-						return fmt.Errorf("LEDGER_API_KEY is not a valid key for %s (unknown or revoked)", a.dbPath)
+						return fmt.Errorf("LEDGER_API_KEY is not a valid key for %s (unknown or revoked)", a.dbName())
 					}
 					return err
 				}

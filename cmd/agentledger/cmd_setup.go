@@ -65,9 +65,11 @@ kept as they are, and no new admin key is made (use 'key create --admin').`,
 // and the database, and makes the first admin key. On an initialized
 // database it changes nothing.
 func (a *app) initialize() (*initResult, error) {
-	res := &initResult{Database: absPath(a.dbPath)}
+	res := &initResult{Database: a.dbShown()}
 	_, statErr := os.Stat(a.dbPath)
-	dbExists := statErr == nil
+	// A PostgreSQL database exists (the server is asked below); a key file
+	// that does not open its secrets is refused when it is opened.
+	dbExists := statErr == nil && !a.onPostgres()
 	if a.getenv("AGENTLEDGER_KEY") == "" {
 		res.KeyFile = absPath(a.keyPath())
 		if _, err := os.Stat(a.keyPath()); errors.Is(err, os.ErrNotExist) {
@@ -92,6 +94,9 @@ func (a *app) initialize() (*initResult, error) {
 	if err := a.openOrCreate(); err != nil {
 		return nil, err
 	}
+	if a.onPostgres() {
+		dbExists = !a.created
+	}
 	settings, err := a.engine.GetSettings(a.ctx, op)
 	if err != nil {
 		return nil, err
@@ -100,7 +105,7 @@ func (a *app) initialize() (*initResult, error) {
 	if a.timezone != "" && dbExists {
 		if loc, _ := engine.LoadTimeZone("timezone", a.timezone); loc.String() != settings.TimeZone {
 			return nil, fmt.Errorf("timezone: %s already exists with the time zone %s; change it with '%s timezone set %s'",
-				a.dbPath, settings.TimeZone, a.invocation(), a.timezone)
+				a.dbName(), settings.TimeZone, a.invocation(), a.timezone)
 		}
 	}
 	keys, err := a.engine.ListKeys(a.ctx, op, engine.Page{Limit: 1})
@@ -233,7 +238,7 @@ func (a *app) quickstart(addr string) (*quickstartResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &quickstartResult{Database: absPath(a.dbPath), User: user, Agent: agent, Card: card, Key: key, HTTPURL: "http://" + addr + "/mcp"}
+	res := &quickstartResult{Database: a.dbShown(), User: user, Agent: agent, Card: card, Key: key, HTTPURL: "http://" + addr + "/mcp"}
 	res.Stdio, res.Remote = a.clientConfigs(key.Secret, res.HTTPURL)
 	return res, nil
 }
@@ -260,7 +265,7 @@ func (a *app) clientConfigs(secret, url string) (stdio, remote clientConfig) {
 	if k := a.getenv("AGENTLEDGER_KEY"); k != "" {
 		env["AGENTLEDGER_KEY"] = k
 	}
-	args := []string{"serve", "--stdio", "--db", absPath(a.dbPath)}
+	args := []string{"serve", "--stdio", "--db", a.dbShown()}
 	if a.keyFile != "" {
 		args = append(args, "--key-file", absPath(a.keyFile))
 	}

@@ -218,12 +218,12 @@ func TestStdioNeedsAValidKey(t *testing.T) {
 	var ignored any
 	p.json(&ignored, "init")
 	cmd := exec.Command(p.bin, "serve", "--stdio")
-	cmd.Env = append(os.Environ(), "AGENTLEDGER_DB="+p.db, "AGENTLEDGER_KEY=", "LEDGER_API_KEY=")
+	cmd.Env = append(os.Environ(), "AGENTLEDGER_DB="+p.db, "AGENTLEDGER_KEY="+p.key, "LEDGER_API_KEY=")
 	out, err := cmd.CombinedOutput()
 	require.Error(t, err)
 	assert.Contains(t, string(out), "LEDGER_API_KEY is not set")
 	cmd = exec.Command(p.bin, "serve", "--stdio")
-	cmd.Env = append(os.Environ(), "AGENTLEDGER_DB="+p.db, "AGENTLEDGER_KEY=", "LEDGER_API_KEY=al_0123")
+	cmd.Env = append(os.Environ(), "AGENTLEDGER_DB="+p.db, "AGENTLEDGER_KEY="+p.key, "LEDGER_API_KEY=al_0123")
 	out, err = cmd.CombinedOutput()
 	require.Error(t, err)
 	assert.Contains(t, string(out), "LEDGER_API_KEY is not a valid key")
@@ -250,7 +250,7 @@ func (p *proc) serveHTTPWith(t *testing.T, flags []string, env ...string) *httpP
 	t.Helper()
 	args := append([]string{"serve", "--http", "127.0.0.1:0"}, flags...)
 	s := &httpProc{cmd: exec.Command(p.bin, args...), exited: make(chan error, 1)}
-	s.cmd.Env = append(append(os.Environ(), "AGENTLEDGER_DB="+p.db, "AGENTLEDGER_KEY="), env...)
+	s.cmd.Env = append(append(os.Environ(), "AGENTLEDGER_DB="+p.db, "AGENTLEDGER_KEY="+p.key), env...)
 	pipe, err := s.cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, s.cmd.Start())

@@ -41,11 +41,13 @@ var buildBinary = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
-// proc runs the built binary against one database file.
+// proc runs the built binary against one database: a file, or a
+// PostgreSQL URL with the store key in key (empty: the key file).
 type proc struct {
 	t   *testing.T
 	bin string
 	db  string
+	key string
 }
 
 func newProc(t *testing.T) *proc {
@@ -71,7 +73,7 @@ func (p *proc) fundedBuyer() {
 
 func (p *proc) run(args ...string) (string, string, error) {
 	cmd := exec.Command(p.bin, args...)
-	cmd.Env = append(os.Environ(), "AGENTLEDGER_DB="+p.db, "AGENTLEDGER_KEY=")
+	cmd.Env = append(os.Environ(), "AGENTLEDGER_DB="+p.db, "AGENTLEDGER_KEY="+p.key)
 	var out, errOut strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()

@@ -61,7 +61,7 @@ func testCA(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 func startServe(t *testing.T, p *proc, args ...string) (string, *exec.Cmd) {
 	t.Helper()
 	cmd := exec.Command(p.bin, append([]string{"serve"}, args...)...)
-	cmd.Env = append(os.Environ(), "AGENTLEDGER_DB="+p.db, "AGENTLEDGER_KEY=")
+	cmd.Env = append(os.Environ(), "AGENTLEDGER_DB="+p.db, "AGENTLEDGER_KEY="+p.key)
 	pipe, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
@@ -137,7 +137,7 @@ func TestServeRefusesPlainHTTPOnAPublicAddress(t *testing.T) {
 	assert.Contains(t, errOut, "refusing keyless, plain-HTTP metrics on 0.0.0.0:0")
 
 	cmd := exec.Command(p.bin, "serve", "--http", "0.0.0.0:0", "--insecure-http")
-	cmd.Env = append(os.Environ(), "AGENTLEDGER_DB="+p.db, "AGENTLEDGER_KEY=")
+	cmd.Env = append(os.Environ(), "AGENTLEDGER_DB="+p.db, "AGENTLEDGER_KEY="+p.key)
 	pipe, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())

@@ -9,9 +9,14 @@ package pgtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -70,4 +75,29 @@ func exec(base, q string) error {
 	defer conn.Close(context.WithoutCancel(ctx))
 	_, err = conn.Exec(ctx, q)
 	return err
+}
+
+// BinDir finds PostgreSQL's programs (initdb, pg_ctl, pgbench): in
+// $AGENTLEDGER_PG_BIN, else on $PATH, else in the newest
+// /usr/lib/postgresql/*/bin (Debian's).
+func BinDir() (string, error) {
+	if dir := os.Getenv("AGENTLEDGER_PG_BIN"); dir != "" {
+		return dir, nil
+	}
+	if path, err := osexec.LookPath("initdb"); err == nil {
+		return filepath.Dir(path), nil
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	slices.SortFunc(dirs, func(a, b string) int { return majorOf(b) - majorOf(a) })
+	for _, d := range dirs {
+		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+			return d, nil
+		}
+	}
+	return "", errors.New("no PostgreSQL server programs (initdb, pg_ctl): install postgresql or set AGENTLEDGER_PG_BIN")
+}
+
+func majorOf(binDir string) int {
+	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
+	return v
 }

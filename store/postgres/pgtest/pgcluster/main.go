@@ -21,9 +21,10 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"syscall"
+
+	"github.com/agentledger/agentledger/store/postgres/pgtest"
 )
 
 func main() {
@@ -41,7 +42,7 @@ func main() {
 }
 
 func run(durable bool, command []string) int {
-	bin, err := binDir()
+	bin, err := pgtest.BinDir()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "pgcluster:", err)
 		return 1
@@ -78,7 +79,7 @@ func run(durable bool, command []string) int {
 
 	cmd := exec.Command(command[0], command[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.Env = append(os.Environ(), "AGENTLEDGER_PG_URL=postgres://postgres@/postgres?host="+dir)
+	cmd.Env = append(os.Environ(), "AGENTLEDGER_PG_URL=postgres://postgres@/postgres?host="+dir, "AGENTLEDGER_PG_BIN="+bin)
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
 	if err := cmd.Start(); err != nil {
@@ -99,29 +100,6 @@ func run(durable bool, command []string) int {
 		return 1
 	}
 	return 0
-}
-
-// binDir finds PostgreSQL's server programs.
-func binDir() (string, error) {
-	if dir := os.Getenv("AGENTLEDGER_PG_BIN"); dir != "" {
-		return dir, nil
-	}
-	if path, err := exec.LookPath("initdb"); err == nil {
-		return filepath.Dir(path), nil
-	}
-	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
-	slices.SortFunc(dirs, func(a, b string) int { return version(b) - version(a) })
-	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
-			return d, nil
-		}
-	}
-	return "", errors.New("no PostgreSQL server programs (initdb, pg_ctl): install postgresql or set AGENTLEDGER_PG_BIN")
-}
-
-func version(binDir string) int {
-	v, _ := strconv.Atoi(filepath.Base(filepath.Dir(binDir)))
-	return v
 }
 
 // owner is the user the cluster runs as: ours, or postgres when we are root,
