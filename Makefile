@@ -5,7 +5,7 @@ BIN := bin/agentledger
 RUN_DB ?= agentledger.db
 RUN_ADDR ?= 127.0.0.1:8765
 
-.PHONY: build test e2e-deps screenshots lint bench run install load load-seed load-bin
+.PHONY: build test e2e-deps screenshots lint bench bench-postgres run install load load-seed load-bin
 
 # build compiles every package and the agentledger binary into bin/.
 build:
@@ -68,6 +68,15 @@ lint:
 BENCHTIME ?= 3s
 bench:
 	$(GO) test -run '^$$' -bench 'BenchmarkDecisions' -benchtime $(BENCHTIME) ./store/sqlite/
+
+# bench-postgres measures authorizations per second on PostgreSQL over
+# 1,000 cards, serially and with 32 clients, beside pgbench's TPC-B-like
+# script with as many clients on the same durable throwaway cluster in the
+# same run (%pgbench). PG_BENCHTIME is each measurement's duration.
+PG_BENCHTIME ?= 10s
+bench-postgres:
+	$(GO) run ./store/postgres/pgtest/pgcluster -durable -- \
+		$(GO) test -run '^$$' -bench 'BenchmarkPostgres' -benchtime $(PG_BENCHTIME) ./store/postgres/
 
 # load drives `agentledger serve --http` with cmd/loadgen beside its baseline
 # server (the bare durable transaction, group-committed), closed-loop with 64

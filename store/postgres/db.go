@@ -3,9 +3,9 @@
 // guarantees as the SQLite store, by PostgreSQL's means.
 //
 // Writers take turns. Every Update begins by taking one transaction-level
-// advisory lock (pg_advisory_xact_lock), held until its COMMIT or ROLLBACK,
-// across every server on the database: the same single writer SQLite's
-// BEGIN IMMEDIATE gives. The engine reads what it decides on (balances,
+// advisory lock (pg_advisory_xact_lock, keyed by the schema), held until its
+// COMMIT or ROLLBACK, across every server on the database: the same single
+// writer SQLite's BEGIN IMMEDIATE gives. The engine reads what it decides on (balances,
 // counters, the card and agent) and writes the outcome inside that one
 // transaction, so no limit or balance can be exceeded by two servers deciding
 // at once, and event sequence numbers are assigned in commit order, the order

@@ -16,8 +16,8 @@ import (
 //
 // with c0 since rounded up to a second: two seeks, the rows of one second
 // and at most 59 + 59 + 23 + 32 buckets, however long the history or the
-// window. velocity_spends' triggers keep cum a running sum when a spend is
-// recorded before the scope's last row.
+// window. startVelocity keeps cum a running sum when a spend is recorded
+// before the scope's last row.
 
 // velocityWidths are the widths of the removal buckets, in microseconds:
 // each divides the next.
@@ -56,10 +56,17 @@ func (t *tx) AddVelocity(deltas []engine.VelocityDelta) error {
 	return nil
 }
 
-// startVelocity adds n spends at at; the triggers add them to the cum of any
-// rows after it.
+// startVelocity adds n spends at at, and to the cum of the scope's rows
+// after it (none, unless another process's clock is behind), in one
+// statement: the UPDATE touches only rows after at, the INSERT reads only
+// rows before it, so neither sees the other's change. The SQLite store does
+// this with triggers; PostgreSQL runs AFTER row triggers at the end of the
+// statement, which made a fill's rows count each other twice.
 func (t *tx) startVelocity(scope string, at, n int64) error {
-	_, err := t.exec(`INSERT INTO velocity_spends AS v (scope, at, n, cum)
+	_, err := t.exec(`WITH later AS (
+			UPDATE velocity_spends SET cum = cum + $3 WHERE scope = $1 AND at > $2 RETURNING 1
+		)
+		INSERT INTO velocity_spends AS v (scope, at, n, cum)
 		VALUES ($1, $2, $3, $3 + coalesce(
 			(SELECT cum FROM velocity_spends WHERE scope = $1 AND at < $2 ORDER BY at DESC LIMIT 1), 0))
 		ON CONFLICT (scope, at) DO UPDATE SET n = v.n + excluded.n, cum = v.cum + excluded.n`, scope, at, n)
@@ -107,10 +114,9 @@ func (t *tx) ClearVelocity(scope string) error {
 
 // FillAgentVelocity implements engine.Tx: the charges by an id range of the
 // agent's approved and settled rows (ids begin with their creation time),
-// the decisions by their counted index. Rows go in time order, each carrying
-// its cum; the insert trigger runs before each row (see the migration), so
-// it finds no row after it to add to. velocity_fills keeps since, for
-// stopVelocity and VerifyLedger.
+// the decisions by their counted index, each row with its running cum
+// computed here (the scope was emptied first, and no trigger adds to it).
+// velocity_fills keeps since, for stopVelocity and VerifyLedger.
 func (t *tx) FillAgentVelocity(agentID string, since time.Time) error {
 	scope := engine.AgentCountScope(agentID)
 	if err := t.ClearVelocity(scope); err != nil {

@@ -349,30 +349,7 @@ CREATE TABLE velocity_fills (
     since  BIGINT NOT NULL  -- unix microseconds
 );
 
--- Keep cum a running sum when spends are recorded before the scope's last
--- row (another process's clock behind): the rows after it count it too.
--- BEFORE, not AFTER as in SQLite: PostgreSQL fires AFTER row triggers at
--- the end of the statement, when a fill (one INSERT of rows in time order,
--- each carrying its cum) has inserted the later rows already and they would
--- count the earlier ones twice; a BEFORE trigger runs as each row comes,
--- seeing only the rows before it. It fires for an upsert's existing row
--- too, whose n the update trigger below follows instead.
-CREATE FUNCTION velocity_spends_insert() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF NOT EXISTS (SELECT FROM velocity_spends WHERE scope = NEW.scope AND at = NEW.at) THEN
-        UPDATE velocity_spends SET cum = cum + NEW.n WHERE scope = NEW.scope AND at > NEW.at;
-    END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER velocity_spends_insert BEFORE INSERT ON velocity_spends
-    FOR EACH ROW EXECUTE FUNCTION velocity_spends_insert();
-
-CREATE FUNCTION velocity_spends_update() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    UPDATE velocity_spends SET cum = cum + NEW.n - OLD.n WHERE scope = NEW.scope AND at > NEW.at;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER velocity_spends_update AFTER UPDATE OF n ON velocity_spends
-    FOR EACH ROW EXECUTE FUNCTION velocity_spends_update();
+-- velocity_spends.cum is kept a running sum by the statement that records a
+-- spend (startVelocity), not by triggers as in SQLite.
 
 INSERT INTO settings (key, value, updated_at) VALUES ('timezone', 'UTC', 0);

@@ -85,6 +85,9 @@ func BinDir() (string, error) {
 		return dir, nil
 	}
 	if path, err := osexec.LookPath("initdb"); err == nil {
+		if real, err := filepath.EvalSymlinks(path); err == nil {
+			path = real // a link on $PATH to the server's folder, where pgbench is too
+		}
 		return filepath.Dir(path), nil
 	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
