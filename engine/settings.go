@@ -68,6 +68,10 @@ func (e *Engine) GetSettings(ctx context.Context, actor Actor) (*Settings, error
 type SetTimeZoneInput struct {
 	TimeZone       string `json:"timezone"`
 	IdempotencyKey string `json:"-"`
+	// OnlyIfUnset sets the zone only when none was ever chosen (a new
+	// database): a zone another process chose first is kept, and returned
+	// as To. Two servers starting on one new database agree on one zone.
+	OnlyIfUnset bool `json:"-"`
 }
 
 // TimeZoneChange says what a change of time zone did to the windows open
@@ -111,6 +115,10 @@ func (e *Engine) SetTimeZone(ctx context.Context, actor Actor, in SetTimeZoneInp
 			c := &TimeZoneChange{From: s.TimeZone, To: in.TimeZone, At: now}
 			c.DayBefore, c.MonthBefore = windowKeys(old, now)
 			c.DayAfter, c.MonthAfter = windowKeys(loc, now)
+			if in.OnlyIfUnset && s.UpdatedAt != nil {
+				c.To, c.DayAfter, c.MonthAfter = c.From, c.DayBefore, c.MonthBefore
+				return c, nil
+			}
 			if s.TimeZone == in.TimeZone && s.UpdatedAt != nil {
 				return c, nil
 			}

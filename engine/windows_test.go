@@ -270,3 +270,21 @@ func TestTimeZoneBelongsToTheDatabase(t *testing.T) {
 	_, err = env.Engine.SetTimeZone(env.Ctx, sqlitetest.AgentActor(agent), engine.SetTimeZoneInput{TimeZone: "UTC"})
 	assert.Equal(t, engine.CodeForbidden, engine.ErrorCode(err))
 }
+
+// Two processes starting on one new database each choose a zone only if
+// none is chosen: the first choice stands, whoever asks second.
+func TestTimeZoneChosenOnceForANewDatabase(t *testing.T) {
+	env := sqlitetest.New(t)
+	other := env.Reopen(engine.Options{})
+	first, err := env.Engine.SetTimeZone(env.Ctx, engine.Operator, engine.SetTimeZoneInput{TimeZone: "Asia/Tokyo", OnlyIfUnset: true})
+	require.NoError(t, err)
+	assert.Equal(t, "Asia/Tokyo", first.To)
+	second, err := other.Engine.SetTimeZone(env.Ctx, engine.Operator,
+		engine.SetTimeZoneInput{TimeZone: "America/New_York", OnlyIfUnset: true})
+	require.NoError(t, err)
+	assert.Equal(t, "Asia/Tokyo", second.To, "the zone chosen first stands")
+	assert.Equal(t, second.DayBefore, second.DayAfter)
+	s, err := env.Engine.GetSettings(env.Ctx, engine.Operator)
+	require.NoError(t, err)
+	assert.Equal(t, "Asia/Tokyo", s.TimeZone)
+}

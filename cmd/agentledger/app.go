@@ -280,7 +280,13 @@ func (a *app) open() error {
 		return nil
 	}
 	if a.onPostgres() {
-		return a.openOrCreate() // the server says if the database is missing
+		ok, err := postgres.Initialized(a.ctx, a.dbPath)
+		if err != nil {
+			return err
+		} else if !ok {
+			return fmt.Errorf("no agentledger database at %s: run 'agentledger init' first (or pass --db)", a.dbName())
+		}
+		return a.openOrCreate()
 	}
 	if _, err := os.Stat(a.dbPath); errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("no database at %s: run 'agentledger init' first (or pass --db)", a.dbPath)
@@ -346,10 +352,15 @@ func (a *app) checkTimeZone(created bool) error {
 	a.created = created
 	if created || settings.UpdatedAt == nil {
 		want := cmp.Or(a.timezone, env, settings.TimeZone)
-		if _, err := a.engine.SetTimeZone(a.ctx, op, engine.SetTimeZoneInput{TimeZone: want}); err != nil {
+		// Only if still unset: another process starting on the same new
+		// database may have chosen first, and its zone stands.
+		change, err := a.engine.SetTimeZone(a.ctx, op, engine.SetTimeZoneInput{TimeZone: want, OnlyIfUnset: true})
+		if err != nil {
 			return err
 		}
-		if !created {
+		if change.To != want {
+			a.created = false
+		} else if !created {
 			fmt.Fprintf(a.err, "agentledger: recorded %s as the database's time zone (it had none chosen); change it with '%s timezone set'\n",
 				want, a.invocation())
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/postgres"
 	"github.com/agentledger/agentledger/store/sqlite"
 	"github.com/spf13/cobra"
 )
@@ -67,14 +68,18 @@ kept as they are, and no new admin key is made (use 'key create --admin').`,
 func (a *app) initialize() (*initResult, error) {
 	res := &initResult{Database: a.dbShown()}
 	_, statErr := os.Stat(a.dbPath)
-	// A PostgreSQL database exists (the server is asked below); a key file
-	// that does not open its secrets is refused when it is opened.
-	dbExists := statErr == nil && !a.onPostgres()
+	dbExists := statErr == nil
+	if a.onPostgres() {
+		var err error
+		if dbExists, err = postgres.Initialized(a.ctx, a.dbPath); err != nil {
+			return nil, err
+		}
+	}
 	if a.getenv("AGENTLEDGER_KEY") == "" {
 		res.KeyFile = absPath(a.keyPath())
 		if _, err := os.Stat(a.keyPath()); errors.Is(err, os.ErrNotExist) {
 			if dbExists {
-				return nil, fmt.Errorf("database %s exists but its key file %s does not: restore the key file or set AGENTLEDGER_KEY; a new key could not read its cards", a.dbPath, a.keyPath())
+				return nil, fmt.Errorf("database %s exists but its key file %s does not: restore the key file or set AGENTLEDGER_KEY; a new key could not read its cards", a.dbName(), a.keyPath())
 			}
 			if dir := filepath.Dir(a.keyPath()); dir != "" {
 				if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -95,7 +100,7 @@ func (a *app) initialize() (*initResult, error) {
 		return nil, err
 	}
 	if a.onPostgres() {
-		dbExists = !a.created
+		dbExists = dbExists || !a.created // another process created it meanwhile
 	}
 	settings, err := a.engine.GetSettings(a.ctx, op)
 	if err != nil {

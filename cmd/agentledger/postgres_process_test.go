@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -218,6 +219,11 @@ func TestKillingAPostgresServerLosesNoAcknowledgedDecision(t *testing.T) {
 // point to PostgreSQL's own tools.
 func TestCLIOnPostgres(t *testing.T) {
 	p := newPostgresProc(t)
+	_, errOut, err := p.run("user", "list")
+	require.Error(t, err, "a command other than init does not create the schema")
+	assert.Contains(t, errOut, "no agentledger database at")
+	assert.Contains(t, errOut, "run 'agentledger init' first")
+
 	var first struct {
 		Database string `json:"database"`
 		AdminKey *struct {
@@ -235,9 +241,29 @@ func TestCLIOnPostgres(t *testing.T) {
 
 	other := *p
 	other.key = seal.EncodeKey(seal.GenerateKey())
-	_, errOut, err := other.run("user", "list")
+	_, errOut, err = other.run("user", "list")
 	require.Error(t, err)
 	assert.Contains(t, errOut, "every server on one database needs the same key")
+
+	// init on the existing database with no key anywhere makes no new key.
+	keyFile := filepath.Join(t.TempDir(), "agentledger.key")
+	nokey := *p
+	nokey.key = ""
+	_, errOut, err = nokey.run("init", "--key-file", keyFile)
+	require.Error(t, err)
+	assert.Contains(t, errOut, "exists but its key file")
+	assert.NoFileExists(t, keyFile)
+
+	// A password in the URL, as userinfo or a parameter, is never printed.
+	withPassword := *p
+	withPassword.db = strings.Replace(p.db, "postgres@", "postgres:Hunter2pw@", 1) + "&password=Hunter2pw"
+	out, errOut, err := withPassword.run("init", "--json")
+	require.NoError(t, err, errOut)
+	assert.NotContains(t, out+errOut, "Hunter2pw")
+	assert.Contains(t, out, "xxxxx")
+	_, errOut, err = withPassword.run("init", "--timezone", "Asia/Tokyo")
+	require.Error(t, err)
+	assert.NotContains(t, errOut, "Hunter2pw")
 
 	for _, args := range [][]string{{"backup", "/tmp/x.db"}, {"restore", "/tmp/x.db"}} {
 		_, errOut, err := p.run(args...)

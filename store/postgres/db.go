@@ -24,6 +24,7 @@ import (
 	neturl "net/url"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/agentledger/agentledger/engine"
@@ -78,12 +79,8 @@ type DB struct {
 // IsURL reports whether a --db value names a PostgreSQL database rather
 // than a SQLite file.
 func IsURL(db string) bool {
-	for _, scheme := range []string{"postgres://", "postgresql://"} {
-		if len(db) >= len(scheme) && db[:len(scheme)] == scheme {
-			return true
-		}
-	}
-	return false
+	lower := strings.ToLower(db)
+	return strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://")
 }
 
 // Open connects to the database at url (postgres://…), applies pending
@@ -191,18 +188,27 @@ func (db *DB) Update(ctx context.Context, fn func(engine.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	ctx = context.WithoutCancel(ctx)
+	// Waiting for a connection and for the lock follows ctx: fn has not
+	// started, and a client that went away need not wait its turn.
 	began := time.Now()
 	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return unavailable(err)
 	}
-	defer ptx.Rollback(ctx) // a no-op after Commit
+	defer ptx.Rollback(context.WithoutCancel(ctx)) // a no-op after Commit
 	// The lock wait is bounded like SQLite's busy timeout: CodeBusy after.
-	timeout := strconv.FormatInt(db.busy.Milliseconds(), 10) + "ms"
+	timeout := strconv.FormatInt(max(db.busy.Milliseconds(), 1), 10) + "ms" // 0 would wait forever
 	if _, err := ptx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)", timeout, db.writerLock); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		return mapError(err)
 	}
+	// From here fn runs to its end, whatever happens to ctx.
+	ctx = context.WithoutCancel(ctx)
 	t := &tx{db: db, ctx: ctx, q: ptx, write: true}
 	if err := runSafely(fn, t); err != nil {
 		return err
@@ -213,7 +219,7 @@ func (db *DB) Update(ctx context.Context, fn func(engine.Tx) error) error {
 		return t.failed
 	}
 	if err := ptx.Commit(ctx); err != nil {
-		return unavailable(err)
+		return commitFailed(err)
 	}
 	if db.onCommit != nil {
 		db.onCommit(1, time.Since(began))
@@ -239,6 +245,20 @@ func runSafely(fn func(engine.Tx) error, t *tx) (err error) {
 		}
 	}()
 	return fn(t)
+}
+
+// commitFailed is the error of a COMMIT that did not succeed. When the
+// server answered, it rolled the transaction back: nothing was written.
+// When the connection failed instead, the server may have committed before
+// it went: the outcome is unknown, and saying nothing was written could
+// make a client retry a charge that went through.
+func commitFailed(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) || errors.Is(err, pgx.ErrTxCommitRollback) {
+		return unavailable(err)
+	}
+	return &engine.Error{Code: engine.CodeInternal, Message: "the connection to the database failed during COMMIT, so whether " +
+		"the change was written is unknown: look before retrying (a retry with the same network id or idempotency key is safe)"}
 }
 
 // unavailable is the error of a commit (or a begin) that failed: nothing
@@ -272,6 +292,17 @@ func Redact(raw string) string {
 	}
 	if _, has := u.User.Password(); has {
 		u.User = neturl.UserPassword(u.User.Username(), "xxxxx")
+	}
+	// libpq and pgx also take a password, and a client key's, as parameters.
+	q, masked := u.Query(), false
+	for name := range q {
+		if n := strings.ToLower(name); n == "password" || n == "sslpassword" {
+			q.Set(name, "xxxxx")
+			masked = true
+		}
+	}
+	if masked {
+		u.RawQuery = q.Encode()
 	}
 	return u.String()
 }

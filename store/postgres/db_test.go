@@ -4,11 +4,13 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/agentledger/agentledger/engine"
 	"github.com/agentledger/agentledger/store/postgres"
 	"github.com/agentledger/agentledger/store/postgres/pgtest"
 	"github.com/agentledger/agentledger/store/seal"
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -68,4 +70,130 @@ func TestRedactHidesThePassword(t *testing.T) {
 	} {
 		assert.Equal(t, want, postgres.Redact(in))
 	}
+}
+
+func TestIsURL(t *testing.T) {
+	for db, want := range map[string]bool{
+		"postgres://h/db": true, "postgresql://h/db": true, "POSTGRES://h/db": true,
+		"agentledger.db": false, "/var/lib/postgres://x": false, "": false,
+	} {
+		assert.Equal(t, want, postgres.IsURL(db), db)
+	}
+}
+
+// openTest opens a store on a fresh schema.
+func openTest(t *testing.T, opts postgres.Options) (*postgres.DB, string) {
+	t.Helper()
+	url := pgtest.URL(t)
+	if opts.Key == nil {
+		opts.Key = seal.GenerateKey()
+	}
+	db, err := postgres.Open(context.Background(), url, opts)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	return db, url
+}
+
+// A write that waits past the busy timeout for another server's write fails
+// with BUSY and writes nothing; a View does not wait.
+func TestAWriteWaitingForAnotherServerIsBusy(t *testing.T) {
+	db, url := openTest(t, postgres.Options{BusyTimeout: 100 * time.Millisecond})
+	ctx := context.Background()
+	other, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer other.Close(ctx)
+	held, err := other.Begin(ctx)
+	require.NoError(t, err)
+	_, err = held.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('agentledger writer ' || current_schema(), 0))`)
+	require.NoError(t, err)
+
+	user := &engine.User{ID: "usr_busy", Name: "busy", KYCStatus: engine.KYCPending, CreatedAt: time.Now(), UpdatedAt: time.Now()}
+	start := time.Now()
+	err = db.Update(ctx, func(tx engine.Tx) error { return tx.InsertUser(user) })
+	assert.Equal(t, engine.CodeBusy, engine.ErrorCode(err), "%v", err)
+	assert.Less(t, time.Since(start), 5*time.Second)
+	require.NoError(t, db.View(ctx, func(tx engine.Tx) error {
+		_, err := tx.FindUser("usr_busy")
+		assert.Equal(t, engine.CodeNotFound, engine.ErrorCode(err))
+		return nil
+	}))
+	require.NoError(t, held.Rollback(ctx))
+	require.NoError(t, db.Update(ctx, func(tx engine.Tx) error { return tx.InsertUser(user) }), "once the lock is free")
+}
+
+// A statement that fails aborts PostgreSQL's transaction: even if fn goes on
+// and returns nil, Update reports the failure and keeps none of fn's writes.
+func TestAFailedStatementKeepsNothing(t *testing.T) {
+	db, _ := openTest(t, postgres.Options{})
+	ctx := context.Background()
+	now := time.Now()
+	err := db.Update(ctx, func(tx engine.Tx) error {
+		require.NoError(t, tx.InsertUser(&engine.User{ID: "usr_kept", Name: "kept", KYCStatus: engine.KYCPending, CreatedAt: now,
+			UpdatedAt: now}))
+		// A KYC status the table's CHECK refuses: the statement fails.
+		bad := tx.InsertUser(&engine.User{ID: "usr_bad", Name: "bad", KYCStatus: "maybe", CreatedAt: now, UpdatedAt: now})
+		require.Error(t, bad)
+		return nil
+	})
+	require.Error(t, err)
+	require.NoError(t, db.View(ctx, func(tx engine.Tx) error {
+		_, err := tx.FindUser("usr_kept")
+		assert.Equal(t, engine.CodeNotFound, engine.ErrorCode(err), "nothing of the transaction is kept")
+		return nil
+	}))
+}
+
+// A database migrated by a newer agentledger is refused, not written.
+func TestOpenRefusesANewerSchema(t *testing.T) {
+	_, url := openTest(t, postgres.Options{})
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `INSERT INTO agentledger_schema (version, name) VALUES ($1, 'from_the_future.sql')`,
+		postgres.SchemaVersion()+1)
+	require.NoError(t, err)
+	_, err = postgres.Open(ctx, url, postgres.Options{Key: seal.GenerateKey()})
+	require.ErrorContains(t, err, "newer than this binary")
+}
+
+// Servers with different keys starting at once on a new database: exactly
+// one key is kept, every other is refused.
+func TestServersWithDifferentKeysAtOnce(t *testing.T) {
+	url := pgtest.URL(t)
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Go(func() {
+			db, err := postgres.Open(context.Background(), url, postgres.Options{Key: seal.GenerateKey()})
+			if err == nil {
+				db.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	accepted := 0
+	for _, err := range errs {
+		if err == nil {
+			accepted++
+		} else {
+			assert.ErrorContains(t, err, "needs the same key")
+		}
+	}
+	assert.Equal(t, 1, accepted)
+}
+
+// Initialized tells a database agentledger made from one it did not.
+func TestInitialized(t *testing.T) {
+	url := pgtest.URL(t)
+	ok, err := postgres.Initialized(context.Background(), url)
+	require.NoError(t, err)
+	assert.False(t, ok)
+	db, err := postgres.Open(context.Background(), url, postgres.Options{Key: seal.GenerateKey()})
+	require.NoError(t, err)
+	db.Close()
+	ok, err = postgres.Initialized(context.Background(), url)
+	require.NoError(t, err)
+	assert.True(t, ok)
 }

@@ -85,6 +85,11 @@ func (db *DB) migrate(ctx context.Context) error {
 	}
 	for _, m := range migrations {
 		err := pgx.BeginFunc(ctx, conn, func(t pgx.Tx) error {
+			// The writer lock too: a step that moves data must not race
+			// with servers still writing.
+			if _, err := t.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", db.writerLock); err != nil {
+				return err
+			}
 			var current int
 			if err := t.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM agentledger_schema").Scan(&current); err != nil {
 				return err
@@ -107,4 +112,24 @@ func (db *DB) migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Initialized reports whether the database at url holds an agentledger
+// schema (in the first schema of its search_path), without creating or
+// changing anything: commands other than init refuse a database that does
+// not, as they refuse a SQLite file that does not exist.
+func Initialized(ctx context.Context, url string) (bool, error) {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return false, fmt.Errorf("postgres: %s", redact(err))
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var exists bool
+	err = conn.QueryRow(ctx, `SELECT to_regclass('agentledger_schema') IS NOT NULL`).Scan(&exists)
+	if err != nil || !exists {
+		return false, err
+	}
+	var version int
+	err = conn.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM agentledger_schema`).Scan(&version)
+	return version > 0, err
 }

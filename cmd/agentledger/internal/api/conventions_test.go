@@ -1,7 +1,6 @@
 package api_test
 
 import (
-	"database/sql"
 	"fmt"
 	"strconv"
 	"strings"
@@ -276,21 +275,12 @@ func TestNoCardNumberInAnyAnswer(t *testing.T) {
 // busy timeout is 503 BUSY, writes nothing, and succeeds when retried.
 func TestABusyDatabaseIs503(t *testing.T) {
 	env := sqlitetest.NewWith(t, sqlitetest.Options{Store: sqlite.Options{BusyTimeout: 50 * time.Millisecond}})
-	env.SQLiteOnly("holds SQLite's write lock from another connection")
 	r := newRigOn(t, env, api.Options{})
-	other, err := sql.Open("sqlite", env.Path)
-	require.NoError(t, err)
-	defer other.Close()
-	conn, err := other.Conn(env.Ctx)
-	require.NoError(t, err)
-	defer conn.Close()
-	_, err = conn.ExecContext(env.Ctx, "BEGIN IMMEDIATE")
-	require.NoError(t, err)
+	release := env.BlockWrites()
 	busy := r.call("POST", "/v1/users", r.admin, map[string]any{"name": "Acme"}, "Idempotency-Key", "acme")
 	require.Equal(t, 503, busy.status, "%s", busy.body)
 	assert.Equal(t, engine.CodeBusy, busy.code(t))
-	_, err = conn.ExecContext(env.Ctx, "ROLLBACK")
-	require.NoError(t, err)
+	release()
 	again := r.call("POST", "/v1/users", r.admin, map[string]any{"name": "Acme"}, "Idempotency-Key", "acme")
 	require.Equal(t, 200, again.status, "the retry goes through: %s", again.body)
 }

@@ -2,10 +2,8 @@ package issuers_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -522,18 +520,7 @@ func TestLithicSignatures(t *testing.T) {
 // another process would, until the returned func is called.
 func blockWrites(t *testing.T, env *sqlitetest.Env) func() {
 	t.Helper()
-	env.SQLiteOnly("holds SQLite's write lock from another connection")
-	raw, err := sql.Open("sqlite", "file:"+env.Path)
-	require.NoError(t, err)
-	conn, err := raw.Conn(context.Background())
-	require.NoError(t, err)
-	_, err = conn.ExecContext(context.Background(), "BEGIN IMMEDIATE")
-	require.NoError(t, err)
-	return func() {
-		conn.ExecContext(context.Background(), "ROLLBACK")
-		conn.Close()
-		raw.Close()
-	}
+	return env.BlockWrites()
 }
 
 // When the database is busy past the budget the issuer still gets its
