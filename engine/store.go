@@ -22,7 +22,10 @@ type Store interface {
 	// returns a CodeBusy error and nothing is written. If the commit itself
 	// fails (a full disk, an I/O error), Update returns a CodeUnavailable
 	// error — whatever fn returned, since fn may have decided on writes that
-	// never happened — and nothing is written.
+	// never happened — and nothing is written. A store on a server (the
+	// PostgreSQL store) whose connection breaks during the commit cannot
+	// know whether it was written: it returns a CodeInternal error saying
+	// so instead.
 	Update(ctx context.Context, fn func(tx Tx) error) error
 
 	// View runs fn in a read-only snapshot of the committed state. Write

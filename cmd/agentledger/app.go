@@ -352,6 +352,9 @@ func (a *app) checkTimeZone(created bool) error {
 	a.created = created
 	if created || settings.UpdatedAt == nil {
 		want := cmp.Or(a.timezone, env, settings.TimeZone)
+		if loc, err := engine.LoadTimeZone("timezone", want); err == nil {
+			want = loc.String() // as SetTimeZone records it, to tell whose choice stood
+		}
 		// Only if still unset: another process starting on the same new
 		// database may have chosen first, and its zone stands.
 		change, err := a.engine.SetTimeZone(a.ctx, op, engine.SetTimeZoneInput{TimeZone: want, OnlyIfUnset: true})

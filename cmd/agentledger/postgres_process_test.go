@@ -260,7 +260,7 @@ func TestCLIOnPostgres(t *testing.T) {
 	out, errOut, err := withPassword.run("init", "--json")
 	require.NoError(t, err, errOut)
 	assert.NotContains(t, out+errOut, "Hunter2pw")
-	assert.Contains(t, out, "xxxxx")
+	assert.Contains(t, out, `"database": "`+p.db+`"`, "shown without the password")
 	_, errOut, err = withPassword.run("init", "--timezone", "Asia/Tokyo")
 	require.Error(t, err)
 	assert.NotContains(t, errOut, "Hunter2pw")

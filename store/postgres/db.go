@@ -79,8 +79,8 @@ type DB struct {
 // IsURL reports whether a --db value names a PostgreSQL database rather
 // than a SQLite file.
 func IsURL(db string) bool {
-	lower := strings.ToLower(db)
-	return strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://")
+	// Lower case only: pgx takes nothing else for a URL.
+	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
 }
 
 // Open connects to the database at url (postgres://…), applies pending
@@ -253,12 +253,16 @@ func runSafely(fn func(engine.Tx) error, t *tx) (err error) {
 // it went: the outcome is unknown, and saying nothing was written could
 // make a client retry a charge that went through.
 func commitFailed(err error) error {
+	// An ERROR is the server refusing the COMMIT; a FATAL or PANIC (the
+	// backend terminated, the server shutting down) may come after the
+	// commit was already durable.
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) || errors.Is(err, pgx.ErrTxCommitRollback) {
+	if (errors.As(err, &pe) && pe.Severity == "ERROR") || errors.Is(err, pgx.ErrTxCommitRollback) {
 		return unavailable(err)
 	}
-	return &engine.Error{Code: engine.CodeInternal, Message: "the connection to the database failed during COMMIT, so whether " +
-		"the change was written is unknown: look before retrying (a retry with the same network id or idempotency key is safe)"}
+	return &engine.Error{Code: engine.CodeInternal, Message: "the connection to the database failed during COMMIT (" + err.Error() +
+		"), so whether the change was written is unknown: look before retrying (a retry with the same network id or " +
+		"idempotency key is safe)"}
 }
 
 // unavailable is the error of a commit (or a begin) that failed: nothing
@@ -282,27 +286,40 @@ func mapError(err error) error {
 	return err
 }
 
-// Redact is url with its password, if any, replaced by xxxxx: the form to
-// print or log. A password belongs in $PGPASSWORD or ~/.pgpass, which pgx
-// reads, not in a command line others may see.
+// Redact is url without its password, in the user:password@ part or a
+// password= or sslpassword= parameter: the form to print, log, or put in
+// a printed client config, which then connects with $PGPASSWORD or
+// ~/.pgpass (pgx reads both), where a password belongs rather than in a
+// command line others may see. It splits the URL as pgx does
+// (pgconn/parse_url.go): the user information runs to the first @ before
+// any /, and # or ? mean nothing inside it.
 func Redact(raw string) string {
-	u, err := neturl.Parse(raw)
-	if err != nil {
+	if _, err := pgconn.ParseConfig(raw); err != nil {
 		return "postgres://(a URL that does not parse)"
 	}
-	if _, has := u.User.Password(); has {
-		u.User = neturl.UserPassword(u.User.Username(), "xxxxx")
+	scheme, p, _ := strings.Cut(raw, "://")
+	user := ""
+	if i := strings.IndexAny(p, "@/"); i >= 0 && p[i] == '@' {
+		name, _, _ := strings.Cut(p[:i], ":")
+		user, p = name+"@", p[i+1:]
 	}
-	// libpq and pgx also take a password, and a client key's, as parameters.
-	q, masked := u.Query(), false
-	for name := range q {
-		if n := strings.ToLower(name); n == "password" || n == "sslpassword" {
-			q.Set(name, "xxxxx")
-			masked = true
+	// The hosts and the database end at the first ?, which starts the
+	// parameters.
+	rest, query, hasQuery := strings.Cut(p, "?")
+	if hasQuery {
+		var kept []string
+		for _, pair := range strings.Split(query, "&") {
+			name, _, _ := strings.Cut(pair, "=")
+			if n, err := neturl.QueryUnescape(name); err == nil {
+				name = n
+			}
+			if n := strings.ToLower(name); n != "password" && n != "sslpassword" {
+				kept = append(kept, pair)
+			}
+		}
+		if len(kept) > 0 {
+			rest += "?" + strings.Join(kept, "&")
 		}
 	}
-	if masked {
-		u.RawQuery = q.Encode()
-	}
-	return u.String()
+	return scheme + "://" + user + rest
 }

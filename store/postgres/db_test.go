@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -65,16 +66,27 @@ func TestOpenRefusesAnotherKey(t *testing.T) {
 
 func TestRedactHidesThePassword(t *testing.T) {
 	for in, want := range map[string]string{
-		"postgres://ada:s3cret@db.example:5432/ledger?sslmode=require": "postgres://ada:xxxxx@db.example:5432/ledger?sslmode=require",
+		"postgres://ada:s3cret@db.example:5432/ledger?sslmode=require": "postgres://ada@db.example:5432/ledger?sslmode=require",
 		"postgres://ada@/ledger?host=/run/postgresql":                  "postgres://ada@/ledger?host=/run/postgresql",
+		"postgres://h/db?password=s3cret&sslmode=require":              "postgres://h/db?sslmode=require",
+		"postgres://h/db?PassWord=s3cret&sslpassword=k3y":              "postgres://h/db",
+		"postgres://h/db?pass%77ord=s3cret":                            "postgres://h/db",
+		"postgres://ada:12#s3cret@/ledger?host=/tmp":                   "postgres://ada@/ledger?host=/tmp",
+		"postgres://ada:12?s3cret@/ledger?host=/tmp":                   "postgres://ada@/ledger?host=/tmp",
+		"postgres://ada:a%40b@h1,h2:5433/ledger?password=ab#s3cret":    "postgres://ada@h1,h2:5433/ledger",
+		"postgresql://ada:s3cret@h?sslmode=disable":                    "postgresql://ada@h?sslmode=disable",
+		"postgres://ada:s3cret@h":                                      "postgres://ada@h",
 	} {
-		assert.Equal(t, want, postgres.Redact(in))
+		got := postgres.Redact(in)
+		assert.Equal(t, want, got, in)
+		assert.NotContains(t, got, "s3cret", in)
 	}
+	assert.Equal(t, "postgres://(a URL that does not parse)", postgres.Redact("postgres://ada:s3cret@[bad"))
 }
 
 func TestIsURL(t *testing.T) {
 	for db, want := range map[string]bool{
-		"postgres://h/db": true, "postgresql://h/db": true, "POSTGRES://h/db": true,
+		"postgres://h/db": true, "postgresql://h/db": true, "POSTGRES://h/db": false, // pgx takes lower case only
 		"agentledger.db": false, "/var/lib/postgres://x": false, "": false,
 	} {
 		assert.Equal(t, want, postgres.IsURL(db), db)
@@ -135,7 +147,7 @@ func TestAFailedStatementKeepsNothing(t *testing.T) {
 		require.Error(t, bad)
 		return nil
 	})
-	require.Error(t, err)
+	require.ErrorContains(t, err, "violates check constraint", "the statement's own error, not the refused COMMIT's")
 	require.NoError(t, db.View(ctx, func(tx engine.Tx) error {
 		_, err := tx.FindUser("usr_kept")
 		assert.Equal(t, engine.CodeNotFound, engine.ErrorCode(err), "nothing of the transaction is kept")
@@ -196,4 +208,27 @@ func TestInitialized(t *testing.T) {
 	ok, err = postgres.Initialized(context.Background(), url)
 	require.NoError(t, err)
 	assert.True(t, ok)
+	ok, err = postgres.Initialized(context.Background(), url+"&pool_max_conns=4")
+	require.NoError(t, err, "pool parameters are the pool's, not the server's")
+	assert.True(t, ok)
+
+	// A schema first on the path without the tables is not initialized,
+	// whatever a later schema of the path holds.
+	empty := pgtest.URL(t)
+	emptySchema := schemaOf(t, empty)
+	ok, err = postgres.Initialized(context.Background(), strings.Replace(url, "search_path=", "search_path="+emptySchema+"%2C", 1))
+	require.NoError(t, err)
+	assert.False(t, ok)
+}
+
+func schemaOf(t *testing.T, url string) string {
+	t.Helper()
+	_, query, _ := strings.Cut(url, "?")
+	for _, pair := range strings.Split(query, "&") {
+		if name, value, _ := strings.Cut(pair, "="); name == "search_path" {
+			return value
+		}
+	}
+	t.Fatalf("no search_path in %s", url)
+	return ""
 }

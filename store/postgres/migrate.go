@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 //go:embed migrations/*.sql
@@ -85,11 +86,6 @@ func (db *DB) migrate(ctx context.Context) error {
 	}
 	for _, m := range migrations {
 		err := pgx.BeginFunc(ctx, conn, func(t pgx.Tx) error {
-			// The writer lock too: a step that moves data must not race
-			// with servers still writing.
-			if _, err := t.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", db.writerLock); err != nil {
-				return err
-			}
 			var current int
 			if err := t.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM agentledger_schema").Scan(&current); err != nil {
 				return err
@@ -100,6 +96,11 @@ func (db *DB) migrate(ctx context.Context) error {
 			}
 			if current >= m.version {
 				return nil
+			}
+			// The writer lock too, for a step that runs: one that moves
+			// data must not race with servers still writing.
+			if _, err := t.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", db.writerLock); err != nil {
+				return err
 			}
 			if _, err := t.Exec(ctx, m.sql); err != nil {
 				return fmt.Errorf("migration %s: %w", m.name, err)
@@ -119,13 +120,21 @@ func (db *DB) migrate(ctx context.Context) error {
 // changing anything: commands other than init refuse a database that does
 // not, as they refuse a SQLite file that does not exist.
 func Initialized(ctx context.Context, url string) (bool, error) {
-	conn, err := pgx.Connect(ctx, url)
+	cfg, err := pgxpool.ParseConfig(url) // as Open reads it: pool_* parameters are not the server's
+	if err != nil {
+		return false, fmt.Errorf("postgres: the database URL is not valid: %s", redact(err))
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
 	if err != nil {
 		return false, fmt.Errorf("postgres: %s", redact(err))
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	// In the schema the migrations would use, not anywhere on the path:
+	// current_schema() is the first schema of the path that exists, which
+	// unqualified names then find first.
 	var exists bool
-	err = conn.QueryRow(ctx, `SELECT to_regclass('agentledger_schema') IS NOT NULL`).Scan(&exists)
+	err = conn.QueryRow(ctx, `SELECT to_regclass(quote_ident(current_schema()) || '.agentledger_schema') IS NOT NULL`).
+		Scan(&exists)
 	if err != nil || !exists {
 		return false, err
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
@@ -61,11 +62,13 @@ func (env *Env) BlockWrites() (release func()) {
 		require.NoError(env.T, err)
 		_, err = conn.ExecContext(context.Background(), "BEGIN IMMEDIATE")
 		require.NoError(env.T, err)
-		return func() {
+		release = sync.OnceFunc(func() {
 			conn.ExecContext(context.Background(), "ROLLBACK")
 			conn.Close()
 			raw.Close()
-		}
+		})
+		env.T.Cleanup(release)
+		return release
 	}
 	conn, err := pgx.Connect(context.Background(), env.URL)
 	require.NoError(env.T, err)
@@ -73,8 +76,10 @@ func (env *Env) BlockWrites() (release func()) {
 	require.NoError(env.T, err)
 	_, err = held.Exec(context.Background(), `SELECT pg_advisory_xact_lock(hashtextextended('agentledger writer ' || current_schema(), 0))`)
 	require.NoError(env.T, err)
-	return func() {
+	release = sync.OnceFunc(func() {
 		held.Rollback(context.Background())
 		conn.Close(context.Background())
-	}
+	})
+	env.T.Cleanup(release)
+	return release
 }
