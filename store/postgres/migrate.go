@@ -4,11 +4,8 @@ import (
 	"context"
 	"embed"
 	"fmt"
-	"io/fs"
-	"sort"
-	"strconv"
-	"strings"
 
+	"github.com/agentledger/agentledger/store/storekit"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
@@ -16,40 +13,7 @@ import (
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// migration is one numbered schema step, from migrations/NNNN_name.sql.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func loadMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var out []migration
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		num, _, ok := strings.Cut(base, "_")
-		version, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with a number and an underscore", base)
-		}
-		body, err := migrationFS.ReadFile(name)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, migration{version: version, name: base, sql: string(body)})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
-	for i, m := range out {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: expected version %d", m.name, i+1)
-		}
-	}
-	return out, nil
-}
+func loadMigrations() ([]storekit.Migration, error) { return storekit.LoadMigrations(migrationFS) }
 
 // SchemaVersion is the schema version this binary migrates to.
 func SchemaVersion() int {
@@ -94,7 +58,7 @@ func (db *DB) migrate(ctx context.Context) error {
 				return fmt.Errorf("the database is at schema version %d, newer than this binary's %d: run a newer agentledger",
 					current, len(migrations))
 			}
-			if current >= m.version {
+			if current >= m.Version {
 				return nil
 			}
 			// The writer lock too, for a step that runs: one that moves
@@ -102,10 +66,10 @@ func (db *DB) migrate(ctx context.Context) error {
 			if _, err := t.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", db.writerLock); err != nil {
 				return err
 			}
-			if _, err := t.Exec(ctx, m.sql); err != nil {
-				return fmt.Errorf("migration %s: %w", m.name, err)
+			if _, err := t.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("migration %s: %w", m.Name, err)
 			}
-			_, err := t.Exec(ctx, "INSERT INTO agentledger_schema (version, name) VALUES ($1, $2)", m.version, m.name)
+			_, err := t.Exec(ctx, "INSERT INTO agentledger_schema (version, name) VALUES ($1, $2)", m.Version, m.Name)
 			return err
 		})
 		if err != nil {

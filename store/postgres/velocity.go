@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/storekit"
 )
 
 // Velocity windows, as the SQLite store keeps them (its migrations 8 and
@@ -18,26 +19,6 @@ import (
 // and at most 59 + 59 + 23 + 32 buckets, however long the history or the
 // window. startVelocity keeps cum a running sum when a spend is recorded
 // before the scope's last row.
-
-// velocityWidths are the widths of the removal buckets, in microseconds:
-// each divides the next.
-var velocityWidths = [...]int64{1e6, 60e6, 3600e6, 86400e6}
-
-// velocityFloor rounds v down to a multiple of w (also below zero).
-func velocityFloor(v, w int64) int64 {
-	r := v % w
-	if r < 0 {
-		r += w
-	}
-	return v - r
-}
-
-func velocityCeil(v, w int64) int64 {
-	if f := velocityFloor(v, w); f != v {
-		return f + w
-	}
-	return v
-}
 
 // AddVelocity implements engine.Tx.
 func (t *tx) AddVelocity(deltas []engine.VelocityDelta) error {
@@ -90,12 +71,12 @@ func (t *tx) stopVelocity(scope string, at, n int64) error {
 	}
 	args := []any{scope, n}
 	values := ""
-	for i, w := range velocityWidths {
+	for i, w := range storekit.VelocityWidths {
 		if i > 0 {
 			values += ", "
 		}
 		values += fmt.Sprintf("($1, $%d::bigint, $%d::bigint, $2::bigint)", len(args)+1, len(args)+2)
-		args = append(args, w, velocityFloor(at, w))
+		args = append(args, w, storekit.FloorTo(at, w))
 	}
 	_, err = t.exec(`INSERT INTO velocity_removed AS r (scope, width, start, n) VALUES `+values+
 		` ON CONFLICT (scope, width, start) DO UPDATE SET n = r.n + excluded.n`, args...)
@@ -145,10 +126,10 @@ func (t *tx) FillAgentVelocity(agentID string, since time.Time) error {
 // CountVelocity implements engine.Tx.
 func (t *tx) CountVelocity(scope string, since time.Time) (int64, error) {
 	s := micros(since)
-	c0 := velocityCeil(s, velocityWidths[0])
-	c1 := velocityCeil(c0, velocityWidths[1])
-	c2 := velocityCeil(c1, velocityWidths[2])
-	c3 := velocityCeil(c2, velocityWidths[3])
+	c0 := storekit.CeilTo(s, storekit.VelocityWidths[0])
+	c1 := storekit.CeilTo(c0, storekit.VelocityWidths[1])
+	c2 := storekit.CeilTo(c1, storekit.VelocityWidths[2])
+	c3 := storekit.CeilTo(c2, storekit.VelocityWidths[3])
 	var n int64
 	// sum() of BIGINT is NUMERIC in PostgreSQL: the total is cast back.
 	err := t.queryRow(`SELECT (

@@ -101,7 +101,7 @@ func databaseAt(tb testing.TB, path string, version int, seed []string, args ...
 	migrations, err := loadMigrations()
 	require.NoError(tb, err)
 	for _, m := range migrations {
-		if m.version > version {
+		if m.Version > version {
 			break
 		}
 		require.NoError(tb, applyMigration(ctx, conn, m))

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/storekit"
 )
 
 // Velocity windows (migration 8). A scope's spends at or after since are
@@ -29,26 +30,6 @@ import (
 // newest bucket on a page of its own; a record of the last N spend times in
 // one row 3 pages at N = 1,000 and 48 at 24,000 (the count may be
 // 1,000,000, and N is only known when deciding: policies change).
-
-// velocityWidths are the widths of the removal buckets, in microseconds:
-// each divides the next.
-var velocityWidths = [...]int64{1e6, 60e6, 3600e6, 86400e6}
-
-// floorTo rounds v down to a multiple of w (also below zero).
-func floorTo(v, w int64) int64 {
-	r := v % w
-	if r < 0 {
-		r += w
-	}
-	return v - r
-}
-
-func ceilTo(v, w int64) int64 {
-	if f := floorTo(v, w); f != v {
-		return f + w
-	}
-	return v
-}
 
 // AddVelocity implements engine.Tx.
 func (t *tx) AddVelocity(deltas []engine.VelocityDelta) error {
@@ -94,11 +75,11 @@ func (t *tx) stopVelocity(scope string, at, n int64) error {
 		}
 		return fmt.Errorf("no spend at %s to stop", fromMicros(at).Format(time.RFC3339Nano))
 	}
-	args := make([]any, 0, 4*len(velocityWidths))
-	for _, w := range velocityWidths {
-		args = append(args, scope, w, floorTo(at, w), n)
+	args := make([]any, 0, 4*len(storekit.VelocityWidths))
+	for _, w := range storekit.VelocityWidths {
+		args = append(args, scope, w, storekit.FloorTo(at, w), n)
 	}
-	_, err = t.exec(`INSERT INTO velocity_removed (scope, width, start, n) VALUES `+valueRows(len(velocityWidths), 4)+
+	_, err = t.exec(`INSERT INTO velocity_removed (scope, width, start, n) VALUES `+valueRows(len(storekit.VelocityWidths), 4)+
 		` ON CONFLICT (scope, width, start) DO UPDATE SET n = n + excluded.n`, args...)
 	return err
 }
@@ -147,10 +128,10 @@ func (t *tx) FillAgentVelocity(agentID string, since time.Time) error {
 // CountVelocity implements engine.Tx.
 func (t *tx) CountVelocity(scope string, since time.Time) (int64, error) {
 	s := micros(since)
-	c0 := ceilTo(s, velocityWidths[0])
-	c1 := ceilTo(c0, velocityWidths[1])
-	c2 := ceilTo(c1, velocityWidths[2])
-	c3 := ceilTo(c2, velocityWidths[3])
+	c0 := storekit.CeilTo(s, storekit.VelocityWidths[0])
+	c1 := storekit.CeilTo(c0, storekit.VelocityWidths[1])
+	c2 := storekit.CeilTo(c1, storekit.VelocityWidths[2])
+	c3 := storekit.CeilTo(c2, storekit.VelocityWidths[3])
 	var n int64
 	err := t.queryRow(`SELECT
 		coalesce((SELECT cum FROM velocity_spends WHERE scope = ?1 ORDER BY at DESC LIMIT 1), 0)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/storekit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -360,14 +361,14 @@ func TestVelocityMigrationOnAnEngineHistory(t *testing.T) {
 
 	migrations, err := loadMigrations()
 	require.NoError(t, err)
-	var velocity migration
+	var velocity storekit.Migration
 	for _, m := range migrations {
-		if strings.HasSuffix(m.name, "_velocity.sql") {
+		if strings.HasSuffix(m.Name, "_velocity.sql") {
 			velocity = m
 		}
 	}
 	for _, q := range []string{"BEGIN IMMEDIATE", "DROP TABLE velocity_spends", "DROP TABLE velocity_removed",
-		velocity.sql, "COMMIT"} {
+		velocity.SQL, "COMMIT"} {
 		_, err := db.conn.ExecContext(ctx, q)
 		require.NoError(t, err)
 	}
