@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,6 +42,18 @@ type Env struct {
 	Key    []byte
 
 	storeOpts sqlite.Options
+	counts    *commitCounts // PostgreSQL's, from its OnCommit
+}
+
+type commitCounts struct{ transactions, commits atomic.Int64 }
+
+// Stats reports how many write transactions the store has committed, and in
+// how many commits, as sqlite.DB.Stats does; on PostgreSQL, each its own.
+func (env *Env) Stats() (transactions, commits int64) {
+	if env.DB != nil {
+		return env.DB.Stats()
+	}
+	return env.counts.transactions.Load(), env.counts.commits.Load()
 }
 
 // Store is what both stores offer a test.
@@ -101,8 +114,16 @@ func NewWith(t testing.TB, opts Options) *Env {
 func (env *Env) open(opts engine.Options) {
 	env.T.Helper()
 	if env.URL != "" {
+		counts, hook := &commitCounts{}, env.storeOpts.OnCommit
 		db, err := postgres.Open(env.Ctx, env.URL, postgres.Options{Key: env.Key, BusyTimeout: env.storeOpts.BusyTimeout,
-			OnCommit: env.storeOpts.OnCommit})
+			OnCommit: func(transactions int, took time.Duration) {
+				counts.transactions.Add(int64(transactions))
+				counts.commits.Add(1)
+				if hook != nil {
+					hook(transactions, took)
+				}
+			}})
+		env.counts = counts
 		require.NoError(env.T, err)
 		env.T.Cleanup(func() { db.Close() })
 		env.Store, env.DB = db, nil

@@ -149,8 +149,7 @@ func TestScrapeAfterKnownTraffic(t *testing.T) {
 	assert.Equal(t, 1.0, f.counter(t, "agentledger_policy_checks_total", "status", "requires_approval"))
 	assert.Equal(t, 0.0, f.counter(t, "agentledger_policy_checks_total", "status", "blocked"), "there from the start")
 
-	env.SQLiteOnly("the store's group commit statistics")
-	transactions, commits := env.DB.Stats()
+	transactions, commits := env.Stats()
 	batch := f.histogram(t, "agentledger_store_commit_batch_size")
 	assert.EqualValues(t, commits, batch.GetSampleCount())
 	assert.EqualValues(t, transactions, batch.GetSampleSum())
