@@ -396,9 +396,18 @@ func (a *app) invocation() string {
 		self = "agentledger"
 	}
 	if a.dbPath != "agentledger.db" && a.dbPath != a.getenv("AGENTLEDGER_DB") {
-		self += " --db " + a.dbName()
+		self += " --db " + shellQuote(a.dbName())
 	}
 	return self
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything a shell
+// would read (a URL's & and ?), so that a printed command can be pasted.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./:@,+=%") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // withEngine wraps a command body that needs the database.

@@ -271,3 +271,15 @@ func TestCLIOnPostgres(t *testing.T) {
 		assert.Contains(t, errOut, "pg_dump", args)
 	}
 }
+
+func TestShellQuote(t *testing.T) {
+	for in, want := range map[string]string{
+		"agentledger.db":                        "agentledger.db",
+		"/var/lib/agentledger/ledger.db":        "/var/lib/agentledger/ledger.db",
+		"postgres://ada@db:5432/ledger?a=1&b=2": "'postgres://ada@db:5432/ledger?a=1&b=2'",
+		"it's.db":                               `'it'\''s.db'`,
+		"":                                      "''",
+	} {
+		assert.Equal(t, want, shellQuote(in), in)
+	}
+}
