@@ -58,7 +58,8 @@ type Options struct {
 	// BusyTimeout is how long a write waits for another server's write
 	// before failing with engine.CodeBusy. DefaultBusyTimeout when zero.
 	BusyTimeout time.Duration
-	// MaxConns caps the connection pool. DefaultMaxConns when zero.
+	// MaxConns caps the connection pool: when zero, the URL's
+	// pool_max_conns, else DefaultMaxConns.
 	MaxConns int32
 	// OnCommit, when set, hears of each commit: how many write transactions
 	// it carried (always 1) and how long it took from BEGIN to COMMIT.
@@ -95,8 +96,10 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: the database URL is not valid: %s", redact(err))
 	}
-	cfg.MaxConns = opts.MaxConns
-	if cfg.MaxConns <= 0 {
+	switch {
+	case opts.MaxConns > 0:
+		cfg.MaxConns = opts.MaxConns
+	case !strings.Contains(url, "pool_max_conns="): // the URL's own wins
 		cfg.MaxConns = DefaultMaxConns
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
