@@ -214,7 +214,8 @@ Amounts on the command line are in minor units: --amount 1250 is $12.50.`,
 	if defaultDB == "" {
 		defaultDB = "agentledger.db"
 	}
-	root.PersistentFlags().StringVar(&a.dbPath, "db", defaultDB, "database: a SQLite file, or a postgres:// URL ($AGENTLEDGER_DB)")
+	root.PersistentFlags().StringVar(&a.dbPath, "db", defaultDB,
+		"database: a SQLite file, or a postgres:// URL ($AGENTLEDGER_DB)")
 	root.PersistentFlags().StringVar(&a.keyFile, "key-file", "", "store key file (default: the database path with .key; $AGENTLEDGER_KEY overrides)")
 	root.PersistentFlags().BoolVar(&a.json, "json", false, "print results as JSON (and errors, on stderr)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })

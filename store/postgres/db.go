@@ -204,7 +204,8 @@ func (db *DB) Update(ctx context.Context, fn func(engine.Tx) error) error {
 	defer ptx.Rollback(context.WithoutCancel(ctx)) // a no-op after Commit
 	// The lock wait is bounded like SQLite's busy timeout: CodeBusy after.
 	timeout := strconv.FormatInt(max(db.busy.Milliseconds(), 1), 10) + "ms" // 0 would wait forever
-	if _, err := ptx.Exec(ctx, "SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)", timeout, db.writerLock); err != nil {
+	lock := "SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)"
+	if _, err := ptx.Exec(ctx, lock, timeout, db.writerLock); err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

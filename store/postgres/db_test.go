@@ -216,7 +216,8 @@ func TestInitialized(t *testing.T) {
 	// whatever a later schema of the path holds.
 	empty := pgtest.URL(t)
 	emptySchema := schemaOf(t, empty)
-	ok, err = postgres.Initialized(context.Background(), strings.Replace(url, "search_path=", "search_path="+emptySchema+"%2C", 1))
+	emptyFirst := strings.Replace(url, "search_path=", "search_path="+emptySchema+"%2C", 1)
+	ok, err = postgres.Initialized(context.Background(), emptyFirst)
 	require.NoError(t, err)
 	assert.False(t, ok)
 }
