@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/storekit"
 )
 
 const authorizationColumns = `id, network_id, card_id, agent_id, user_id, status, decline_code, reason, amount,
@@ -80,30 +81,30 @@ var authorizationStatuses = []string{engine.AuthApproved, engine.AuthDeclined, e
 func (t *tx) ListAuthorizations(f engine.AuthorizationFilter) ([]*engine.Authorization, error) {
 	var c conditions
 	if f.CardID != "" {
-		c.and("card_id = ?", f.CardID)
+		c.And("card_id = ?", f.CardID)
 	}
 	if f.AgentID != "" {
-		c.and("agent_id = ?", f.AgentID)
+		c.And("agent_id = ?", f.AgentID)
 	}
 	if f.DeclineCode != "" {
 		// No index of its own: the engine asks with the declined status.
-		c.and("decline_code = ?", f.DeclineCode)
+		c.And("decline_code = ?", f.DeclineCode)
 	}
-	c.after("id", f.After, true)
+	c.After("id", f.After, true)
 	selectFrom := `SELECT ` + authorizationColumns + ` FROM authorizations`
 	if f.HoldExpiresBefore != nil {
 		// A sweep, in expiry order (authorizations_holds).
 		if len(f.Statuses) > 0 {
-			c.and(inValues("status", f.Statuses))
+			c.And(storekit.InValues("status", f.Statuses))
 		}
-		c.and("hold_expires_at <= ?", micros(*f.HoldExpiresBefore))
+		c.And("hold_expires_at <= ?", micros(*f.HoldExpiresBefore))
 		q, args := c.query(selectFrom, "hold_expires_at, id", f.Limit)
 		return queryList(t, scanAuthorization, q, args...)
 	}
 	if f.AgentID == "" && f.CardID == "" {
 		// Every agent's: the table in id order, the status a filter.
 		if len(f.Statuses) > 0 {
-			c.and(inValues("status", f.Statuses))
+			c.And(storekit.InValues("status", f.Statuses))
 		}
 		q, args := c.query(selectFrom, "id DESC", f.Limit)
 		return queryList(t, scanAuthorization, q, args...)

@@ -88,12 +88,12 @@ func (t *tx) CardSecret(id string) (engine.CardSecret, error) {
 func (t *tx) ListCards(f engine.CardFilter) ([]*engine.Card, error) {
 	var c conditions
 	if f.AgentID != "" {
-		c.and("agent_id = ?", f.AgentID)
+		c.And("agent_id = ?", f.AgentID)
 	}
 	if f.IssuerOnly {
-		c.and("issuer <> ''") // the condition of the partial index cards_issuer
+		c.And("issuer <> ''") // the condition of the partial index cards_issuer
 	}
-	c.after("id", f.After, false)
+	c.After("id", f.After, false)
 	q, args := c.query(`SELECT `+cardColumns+` FROM cards`, "id", f.Limit)
 	return queryList(t, scanCard, q, args...)
 }

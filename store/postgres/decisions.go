@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/storekit"
 )
 
 const decisionColumns = `id, agent_id, kind, action_type, amount, currency, merchant, mcc, agent_reason, status, reason,
@@ -81,35 +82,35 @@ var liveApprovalStatuses = []string{engine.ApprovalPending, engine.ApprovalAppro
 func (t *tx) ListDecisions(f engine.DecisionFilter) ([]*engine.Decision, error) {
 	var c conditions
 	if f.AgentID != "" {
-		c.and("agent_id = ?", f.AgentID)
+		c.And("agent_id = ?", f.AgentID)
 	}
 	if f.Kind != "" {
-		c.and("kind = ?", f.Kind)
+		c.And("kind = ?", f.Kind)
 	}
 	selectFrom := `SELECT ` + decisionColumns + ` FROM decisions`
 	bounded := f.ApprovalExpiresBefore != nil || f.ApprovalExpiresAfter != nil
 	if len(f.ApprovalStatuses) > 0 {
 		// The partial indexes' own condition, so the planner may use them.
-		c.and("approval_status <> ''")
+		c.And("approval_status <> ''")
 		if !bounded && !spendingSubset(f.ApprovalStatuses, liveApprovalStatuses) {
 			// History, oldest first (Newest is only for live statuses): a
 			// page per status of decisions_queue or decisions_agent_queue.
-			c.after("id", f.After, false)
+			c.After("id", f.After, false)
 			q, args := spendingByStatus(c, selectFrom, "approval_status", f.ApprovalStatuses, "id", f.Limit)
 			return queryList(t, scanDecision, q, args...)
 		}
-		c.and(inValues("approval_status", f.ApprovalStatuses))
+		c.And(storekit.InValues("approval_status", f.ApprovalStatuses))
 	}
 	if f.ApprovalExpiresAfter != nil {
-		c.and("approval_expires_at > ?", micros(*f.ApprovalExpiresAfter))
+		c.And("approval_expires_at > ?", micros(*f.ApprovalExpiresAfter))
 	}
-	c.after("id", f.After, f.Newest)
+	c.After("id", f.After, f.Newest)
 	order := "id"
 	if f.Newest {
 		order = "id DESC"
 	}
 	if f.ApprovalExpiresBefore != nil {
-		c.and("approval_expires_at <= ?", micros(*f.ApprovalExpiresBefore))
+		c.And("approval_expires_at <= ?", micros(*f.ApprovalExpiresBefore))
 		order = "approval_expires_at, id" // a sweep, in expiry order
 	}
 	q, args := c.query(selectFrom, order, f.Limit)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/storekit"
 )
 
 const intentColumns = `id, agent_id, card_id, summary, amount, currency, merchant, mcc, status, ttl_seconds, expires_at,
@@ -83,19 +84,19 @@ var intentStatuses = []string{engine.IntentAwaitingApproval, engine.IntentPendin
 func (t *tx) ListIntents(f engine.IntentFilter) ([]*engine.Intent, error) {
 	var c conditions
 	if f.AgentID != "" {
-		c.and("agent_id = ?", f.AgentID)
+		c.And("agent_id = ?", f.AgentID)
 	}
 	if f.CardID != "" {
-		c.and("card_id = ?", f.CardID)
+		c.And("card_id = ?", f.CardID)
 	}
 	bounded := f.ExpiresBefore != nil || f.ExpiresAfter != nil
 	if f.ExpiresBefore != nil {
-		c.and("expires_at <= ?", micros(*f.ExpiresBefore))
+		c.And("expires_at <= ?", micros(*f.ExpiresBefore))
 	}
 	if f.ExpiresAfter != nil {
-		c.and("expires_at > ?", micros(*f.ExpiresAfter))
+		c.And("expires_at > ?", micros(*f.ExpiresAfter))
 	}
-	c.after("id", f.After, false)
+	c.After("id", f.After, false)
 	selectFrom := `SELECT ` + intentColumns + ` FROM intents`
 	open := len(f.Statuses) > 0 && spendingSubset(f.Statuses, openIntentStatuses)
 	if !open && !bounded && (f.AgentID != "" || f.CardID != "") {
@@ -109,7 +110,7 @@ func (t *tx) ListIntents(f engine.IntentFilter) ([]*engine.Intent, error) {
 		return queryList(t, scanIntent, q, args...)
 	}
 	if len(f.Statuses) > 0 {
-		c.and(inValues("status", f.Statuses))
+		c.And(storekit.InValues("status", f.Statuses))
 	}
 	order := "id"
 	if bounded {
@@ -136,8 +137,7 @@ func spendingSubset(list, of []string) bool {
 func spendingByStatus(c conditions, selectFrom, column string, statuses []string, orderBy string,
 	limit int) (string, []any) {
 	branch := func(values []string) (string, []any) {
-		b := conditions{terms: slices.Clone(c.terms), args: slices.Clone(c.args)}
-		b.and(inValues(column, values))
+		b := conditions{*c.With(storekit.InValues(column, values))}
 		return b.query(selectFrom, orderBy, limit)
 	}
 	if limit == 0 || len(statuses) == 1 {

@@ -116,10 +116,10 @@ func (t *tx) FindIssuerSync(cardID string) (*engine.IssuerSync, error) {
 func (t *tx) ListIssuerSync(f engine.IssuerSyncFilter) ([]*engine.IssuerSync, error) {
 	var c conditions
 	if f.AgentID != "" {
-		c.and("agent_id = ?", f.AgentID)
+		c.And("agent_id = ?", f.AgentID)
 	}
 	if f.DueBy != nil {
-		c.and("next_attempt_at <= ?", micros(*f.DueBy))
+		c.And("next_attempt_at <= ?", micros(*f.DueBy))
 	}
 	q, args := c.query(`SELECT `+issuerSyncColumns+` FROM issuer_sync`, "next_attempt_at, card_id", f.Limit)
 	return queryList(t, scanIssuerSync, q, args...)

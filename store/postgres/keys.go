@@ -51,7 +51,7 @@ func (t *tx) FindKeyByHash(hash []byte) (*engine.APIKey, error) {
 // ListKeys implements engine.Tx.
 func (t *tx) ListKeys(f engine.KeyFilter) ([]*engine.APIKey, error) {
 	var c conditions
-	c.after("id", f.After, false)
+	c.After("id", f.After, false)
 	q, args := c.query(`SELECT `+keyColumns+` FROM api_keys`, "id", f.Limit)
 	return queryList(t, scanKey, q, args...)
 }

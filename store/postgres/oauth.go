@@ -51,7 +51,7 @@ func (t *tx) FindOAuthClient(id string) (*engine.OAuthClient, error) {
 // ListOAuthClients implements engine.Tx.
 func (t *tx) ListOAuthClients(f engine.OAuthClientFilter) ([]*engine.OAuthClient, error) {
 	var c conditions
-	c.after("id", f.After, false)
+	c.After("id", f.After, false)
 	q, args := c.query(`SELECT `+oauthClientColumns+` FROM oauth_clients`, "id", f.Limit)
 	return queryList(t, scanOAuthClient, q, args...)
 }
@@ -97,9 +97,9 @@ func (t *tx) FindOAuthGrant(id string) (*engine.OAuthGrant, error) {
 func (t *tx) ListOAuthGrants(f engine.OAuthGrantFilter) ([]*engine.OAuthGrant, error) {
 	var c conditions
 	if f.ClientID != "" {
-		c.and("client_id = ?", f.ClientID)
+		c.And("client_id = ?", f.ClientID)
 	}
-	c.after("id", f.After, false)
+	c.After("id", f.After, false)
 	q, args := c.query(`SELECT `+oauthGrantColumns+` FROM oauth_grants`, "id", f.Limit)
 	return queryList(t, scanOAuthGrant, q, args...)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/storekit"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -174,41 +175,13 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-// conditions collects the WHERE terms of a filtered listing. Terms mark
-// their parameters with ?, numbered $1, $2, … when the query is built.
-type conditions struct {
-	terms []string
-	args  []any
-}
+// conditions are a listing's WHERE terms (storekit's), their ? markers
+// numbered $1, $2, … by query.
+type conditions struct{ storekit.Conditions }
 
-// and adds a term with its arguments.
-func (c *conditions) and(term string, args ...any) {
-	c.terms, c.args = append(c.terms, term), append(c.args, args...)
-}
-
-// after adds a list's cursor: rows after the given id in the order of
-// column, descending or not; an empty cursor adds nothing.
-func (c *conditions) after(column, id string, descending bool) {
-	switch {
-	case id == "":
-	case descending:
-		c.and(column+" < ?", id)
-	default:
-		c.and(column+" > ?", id)
-	}
-}
-
-// query completes a SELECT with the terms, an ordering and an optional limit.
+// query is storekit's Query with PostgreSQL's numbered parameters.
 func (c *conditions) query(selectFrom, orderBy string, limit int) (string, []any) {
-	q, args := selectFrom, c.args
-	if len(c.terms) > 0 {
-		q += " WHERE " + strings.Join(c.terms, " AND ")
-	}
-	q += " ORDER BY " + orderBy
-	if limit > 0 {
-		q += " LIMIT ?"
-		args = append(args, limit)
-	}
+	q, args := c.Query(selectFrom, orderBy, limit)
 	return numbered(q), args
 }
 
@@ -226,33 +199,4 @@ func numbered(q string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-// literalList renders enum values (statuses) as SQL string literals, so the
-// planner can match partial indexes such as "WHERE status = 'approved'".
-// Only lower-case words are accepted; anything else is dropped, matching
-// nothing.
-func literalList(values []string) string {
-	var b strings.Builder
-	for _, v := range values {
-		if v == "" || strings.Trim(v, "abcdefghijklmnopqrstuvwxyz_") != "" {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("'" + v + "'")
-	}
-	if b.Len() == 0 {
-		return "NULL"
-	}
-	return b.String()
-}
-
-// inValues renders "column IN (...)" over enum values.
-func inValues(column string, values []string) string {
-	if len(values) == 1 {
-		return column + " = " + literalList(values)
-	}
-	return column + " IN (" + literalList(values) + ")"
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/storekit"
 )
 
 // InsertEvent implements engine.Tx: the event and one pending delivery per
@@ -65,14 +66,14 @@ func (t *tx) webhookEventBound(id string) (seq int64, exact bool, err error) {
 func (t *tx) ListEvents(f engine.EventFilter) ([]*engine.Event, error) {
 	var c conditions
 	if f.Type != "" {
-		c.and("e.type = ?", f.Type)
+		c.And("e.type = ?", f.Type)
 	}
 	if f.After != "" {
 		seq, _, err := t.webhookEventBound(f.After)
 		if err != nil {
 			return nil, err
 		}
-		c.and("e.seq < ?", seq)
+		c.And("e.seq < ?", seq)
 	}
 	q, args := c.query(`SELECT `+webhookEventColumns+` FROM events e`, "e.seq DESC", f.Limit)
 	return queryList(t, scanWebhookEvent, q, args...)
@@ -117,7 +118,7 @@ func (t *tx) FindEndpoint(id string) (*engine.WebhookEndpoint, error) {
 // ListEndpoints implements engine.Tx.
 func (t *tx) ListEndpoints(f engine.EndpointFilter) ([]*engine.WebhookEndpoint, error) {
 	var c conditions
-	c.after("id", f.After, false)
+	c.After("id", f.After, false)
 	q, args := c.query(`SELECT `+endpointColumns+` FROM webhook_endpoints`, "id", f.Limit)
 	return queryList(t, scanEndpoint, q, args...)
 }
@@ -181,13 +182,13 @@ func (t *tx) PutDelivery(d *engine.Delivery) error {
 func (t *tx) ListDeliveries(f engine.DeliveryFilter) ([]*engine.Delivery, error) {
 	var c conditions
 	if f.EndpointID != "" {
-		c.and("d.endpoint_id = ?", f.EndpointID)
+		c.And("d.endpoint_id = ?", f.EndpointID)
 	}
 	if f.EventID != "" {
-		c.and("e.id = ?", f.EventID)
+		c.And("e.id = ?", f.EventID)
 	}
 	if f.Status != "" {
-		c.and(inValues("d.status", []string{f.Status}))
+		c.And(storekit.InValues("d.status", []string{f.Status}))
 	}
 	if f.After != "" {
 		eventID, endpointID, _ := strings.Cut(f.After, ":")
@@ -196,9 +197,9 @@ func (t *tx) ListDeliveries(f engine.DeliveryFilter) ([]*engine.Delivery, error)
 			return nil, err
 		}
 		if exact { // the rest of that event's deliveries, then older events'
-			c.and("d.event_seq <= ? AND (d.event_seq < ? OR d.endpoint_id > ?)", seq, seq, endpointID)
+			c.And("d.event_seq <= ? AND (d.event_seq < ? OR d.endpoint_id > ?)", seq, seq, endpointID)
 		} else {
-			c.and("d.event_seq < ?", seq)
+			c.And("d.event_seq < ?", seq)
 		}
 	}
 	q, args := c.query(`SELECT `+deliveryColumns+` FROM deliveries d JOIN events e ON e.seq = d.event_seq`,

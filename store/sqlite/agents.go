@@ -109,9 +109,9 @@ func (t *tx) FindAgent(ref string) (*engine.Agent, error) {
 func (t *tx) ListAgents(f engine.AgentFilter) ([]*engine.Agent, error) {
 	var c conditions
 	if f.UserID != "" {
-		c.and("user_id = ?", f.UserID)
+		c.And("user_id = ?", f.UserID)
 	}
-	c.after("id", f.After, false)
-	q, args := c.query(`SELECT `+agentColumns+` FROM agents`, "id", f.Limit)
+	c.After("id", f.After, false)
+	q, args := c.Query(`SELECT `+agentColumns+` FROM agents`, "id", f.Limit)
 	return queryList(t, func(s scanner) (*engine.Agent, error) { return t.withBatchRisk(scanAgent(s)) }, q, args...)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/storekit"
 )
 
 const authorizationColumns = `id, network_id, card_id, agent_id, user_id, status, decline_code, reason, amount, currency,
@@ -90,35 +91,35 @@ func (t *tx) ListAuthorizations(f engine.AuthorizationFilter) ([]*engine.Authori
 	case f.CardID != "":
 		// The card's index; +agent_id keeps the agent's, which would walk
 		// the agent's other cards, from looking as good.
-		c.and("card_id = ?", f.CardID)
+		c.And("card_id = ?", f.CardID)
 		if f.AgentID != "" {
-			c.and("+agent_id = ?", f.AgentID)
+			c.And("+agent_id = ?", f.AgentID)
 		}
 	case f.AgentID != "":
-		c.and("agent_id = ?", f.AgentID)
+		c.And("agent_id = ?", f.AgentID)
 	}
 	if f.DeclineCode != "" {
 		// No index of its own: the engine asks with the declined status, so
 		// the page reads the scope's declined rows and tests the code on each.
-		c.and("decline_code = ?", f.DeclineCode)
+		c.And("decline_code = ?", f.DeclineCode)
 	}
-	c.after("id", f.After, true)
+	c.After("id", f.After, true)
 	if f.HoldExpiresBefore != nil {
 		// A sweep: walk the holds index in expiry order.
 		if len(f.Statuses) > 0 {
-			c.and(inValues("status", f.Statuses))
+			c.And(storekit.InValues("status", f.Statuses))
 		}
-		c.and("hold_expires_at <= ?", micros(*f.HoldExpiresBefore))
-		q, args := c.query(`SELECT `+authorizationColumns+` FROM authorizations`, "hold_expires_at", f.Limit)
+		c.And("hold_expires_at <= ?", micros(*f.HoldExpiresBefore))
+		q, args := c.Query(`SELECT `+authorizationColumns+` FROM authorizations`, "hold_expires_at", f.Limit)
 		return queryList(t, scanAuthorization, q, args...)
 	}
 	statuses := f.Statuses
 	if f.AgentID == "" && f.CardID == "" {
 		// Every agent's: the table in id order, the status a filter.
 		if len(statuses) > 0 {
-			c.and(inValues("status", statuses))
+			c.And(storekit.InValues("status", statuses))
 		}
-		q, args := c.query(`SELECT `+authorizationColumns+` FROM authorizations`, "id DESC", f.Limit)
+		q, args := c.Query(`SELECT `+authorizationColumns+` FROM authorizations`, "id DESC", f.Limit)
 		return queryList(t, scanAuthorization, q, args...)
 	}
 	if len(statuses) == 0 {

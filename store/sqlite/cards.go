@@ -92,12 +92,12 @@ func (t *tx) CardSecret(id string) (engine.CardSecret, error) {
 func (t *tx) ListCards(f engine.CardFilter) ([]*engine.Card, error) {
 	var c conditions
 	if f.AgentID != "" {
-		c.and("agent_id = ?", f.AgentID)
+		c.And("agent_id = ?", f.AgentID)
 	}
 	if f.IssuerOnly {
-		c.and("issuer <> ''")
+		c.And("issuer <> ''")
 	}
-	c.after("id", f.After, false)
-	q, args := c.query(`SELECT `+cardColumns+` FROM cards`, "id", f.Limit)
+	c.After("id", f.After, false)
+	q, args := c.Query(`SELECT `+cardColumns+` FROM cards`, "id", f.Limit)
 	return queryList(t, scanCard, q, args...)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/storekit"
 )
 
 const decisionColumns = `id, agent_id, kind, action_type, amount, currency, merchant, mcc, agent_reason, status, reason,
@@ -79,40 +80,40 @@ var liveApprovalStatuses = []string{engine.ApprovalPending, engine.ApprovalAppro
 func (t *tx) ListDecisions(f engine.DecisionFilter) ([]*engine.Decision, error) {
 	var c conditions
 	if f.AgentID != "" {
-		c.and("agent_id = ?", f.AgentID)
+		c.And("agent_id = ?", f.AgentID)
 	}
 	if f.Kind != "" {
-		c.and("kind = ?", f.Kind)
+		c.And("kind = ?", f.Kind)
 	}
 	id := "id"
 	if len(f.ApprovalStatuses) > 0 {
 		// Spelling out the partial indexes' condition lets SQLite use them.
-		c.and("approval_status <> ''")
+		c.And("approval_status <> ''")
 		if subset(f.ApprovalStatuses, liveApprovalStatuses) || f.ApprovalExpiresBefore != nil || f.ApprovalExpiresAfter != nil {
 			// The few decisions still in play: found by their status and
 			// sorted, rather than walking the queue in id order (+id).
-			c.and(inValues("approval_status", f.ApprovalStatuses))
+			c.And(storekit.InValues("approval_status", f.ApprovalStatuses))
 			id = "+id"
 		} else {
 			// History: one keyset read per status of decisions_queue (or
 			// decisions_agent_queue), so that a page costs its own size.
-			c.after("id", f.After, false)
+			c.After("id", f.After, false)
 			q, args := c.queryByStatus(`SELECT `+decisionColumns+` FROM decisions`, "approval_status", f.ApprovalStatuses, "id", f.Limit)
 			return queryList(t, scanDecision, q, args...)
 		}
 	}
 	if f.ApprovalExpiresAfter != nil {
-		c.and("approval_expires_at > ?", micros(*f.ApprovalExpiresAfter))
+		c.And("approval_expires_at > ?", micros(*f.ApprovalExpiresAfter))
 	}
-	c.after(id, f.After, f.Newest)
+	c.After(id, f.After, f.Newest)
 	order := id
 	if f.Newest {
 		order = id + " DESC"
 	}
 	if f.ApprovalExpiresBefore != nil {
-		c.and("approval_expires_at <= ?", micros(*f.ApprovalExpiresBefore))
+		c.And("approval_expires_at <= ?", micros(*f.ApprovalExpiresBefore))
 		order = "approval_expires_at" // a sweep: walk the approvals index in expiry order
 	}
-	q, args := c.query(`SELECT `+decisionColumns+` FROM decisions`, order, f.Limit)
+	q, args := c.Query(`SELECT `+decisionColumns+` FROM decisions`, order, f.Limit)
 	return queryList(t, scanDecision, q, args...)
 }

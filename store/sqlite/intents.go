@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/storekit"
 )
 
 const intentColumns = `id, agent_id, card_id, summary, amount, currency, merchant, mcc, status, ttl_seconds, expires_at,
@@ -88,14 +89,14 @@ func (t *tx) ListIntents(f engine.IntentFilter) ([]*engine.Intent, error) {
 	var c conditions
 	if f.CardID != "" {
 		// +agent_id: as for authorizations, the card's index.
-		c.and("card_id = ?", f.CardID)
+		c.And("card_id = ?", f.CardID)
 		if f.AgentID != "" {
-			c.and("+agent_id = ?", f.AgentID)
+			c.And("+agent_id = ?", f.AgentID)
 		}
 	} else {
-		c.and("agent_id = ?", f.AgentID)
+		c.And("agent_id = ?", f.AgentID)
 	}
-	c.after("id", f.After, false)
+	c.After("id", f.After, false)
 	statuses := f.Statuses
 	if len(statuses) == 0 {
 		statuses = intentStatuses
@@ -141,10 +142,10 @@ var intentStatuses = []string{engine.IntentAwaitingApproval, engine.IntentPendin
 func (t *tx) listIntents(f engine.IntentFilter, open bool) ([]*engine.Intent, error) {
 	var c conditions
 	if f.AgentID != "" {
-		c.and("agent_id = ?", f.AgentID)
+		c.And("agent_id = ?", f.AgentID)
 	}
 	if f.CardID != "" {
-		c.and("card_id = ?", f.CardID)
+		c.And("card_id = ?", f.CardID)
 	}
 	id := "id"
 	if open {
@@ -152,23 +153,23 @@ func (t *tx) listIntents(f engine.IntentFilter, open bool) ([]*engine.Intent, er
 		// use intents_open, which holds only the few open intents;
 		// +id keeps the id-ordered indexes, which walk every intent of
 		// the agent, from looking cheaper: sorting the few is.
-		c.and("status IN (" + literalList(openIntentStatuses) + ")")
+		c.And("status IN (" + storekit.LiteralList(openIntentStatuses) + ")")
 		id = "+id"
 	}
 	if len(f.Statuses) > 0 {
-		c.and(inValues("status", f.Statuses))
+		c.And(storekit.InValues("status", f.Statuses))
 	}
 	if f.ExpiresBefore != nil {
-		c.and("expires_at <= ?", micros(*f.ExpiresBefore))
+		c.And("expires_at <= ?", micros(*f.ExpiresBefore))
 	}
 	if f.ExpiresAfter != nil {
-		c.and("expires_at > ?", micros(*f.ExpiresAfter))
+		c.And("expires_at > ?", micros(*f.ExpiresAfter))
 	}
-	c.after(id, f.After, false)
+	c.After(id, f.After, false)
 	order := id
 	if f.ExpiresBefore != nil || f.ExpiresAfter != nil {
 		order = "expires_at" // the order of intents_open: no sort needed
 	}
-	q, args := c.query(`SELECT `+intentColumns+` FROM intents`, order, f.Limit)
+	q, args := c.Query(`SELECT `+intentColumns+` FROM intents`, order, f.Limit)
 	return queryList(t, scanIntent, q, args...)
 }

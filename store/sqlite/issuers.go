@@ -59,6 +59,6 @@ func (t *tx) InsertFallback(f *engine.Fallback) error {
 // ListFallbacks implements engine.Tx.
 func (t *tx) ListFallbacks(limit int) ([]*engine.Fallback, error) {
 	var c conditions
-	q, args := c.query(`SELECT `+fallbackColumns+` FROM issuer_fallbacks`, "id DESC", limit)
+	q, args := c.Query(`SELECT `+fallbackColumns+` FROM issuer_fallbacks`, "id DESC", limit)
 	return queryList(t, scanFallback, q, args...)
 }

@@ -47,12 +47,12 @@ func (t *tx) ListTransfers(f engine.TransferFilter) ([]*engine.Transfer, error) 
 	}
 	var c conditions
 	if f.Reference != "" {
-		c.and("reference = ?", f.Reference)
+		c.And("reference = ?", f.Reference)
 	}
 	if f.PendingID != "" {
-		c.and("pending_id = ?", f.PendingID)
+		c.And("pending_id = ?", f.PendingID)
 	}
-	q, args := c.query(`SELECT `+transferColumns+` FROM transfers`, "id", f.Limit)
+	q, args := c.Query(`SELECT `+transferColumns+` FROM transfers`, "id", f.Limit)
 	return queryList(t, scanTransfer, q, args...)
 }
 

@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/storekit"
 )
 
 // queryer is what a transaction runs statements on: the writer connection
@@ -213,78 +213,9 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-// literalList renders enum values (statuses) as SQL string literals. They
-// go into the SQL text rather than as parameters so that SQLite can prove a
-// query matches a partial index such as "WHERE status = 'approved'". Only
-// lower-case words are accepted; anything else is dropped, matching nothing.
-func literalList(values []string) string {
-	var b strings.Builder
-	for _, v := range values {
-		if v == "" || strings.Trim(v, "abcdefghijklmnopqrstuvwxyz_") != "" {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("'" + v + "'")
-	}
-	if b.Len() == 0 {
-		return "NULL"
-	}
-	return b.String()
-}
-
-// inValues renders "column IN (...)" over enum values, as "column = '...'"
-// when there is one, since SQLite matches a partial index's "status =
-// 'approved'" only against an equality.
-func inValues(column string, values []string) string {
-	if len(values) == 1 {
-		return column + " = " + literalList(values)
-	}
-	return column + " IN (" + literalList(values) + ")"
-}
-
-// conditions collects the WHERE terms of a filtered listing.
-type conditions struct {
-	terms []string
-	args  []any
-}
-
-// and adds a term with its arguments.
-func (c *conditions) and(term string, args ...any) {
-	c.terms, c.args = append(c.terms, term), append(c.args, args...)
-}
-
-// after adds a list's cursor: rows after the given id in the order of
-// column, descending or not; an empty cursor adds nothing.
-func (c *conditions) after(column, id string, descending bool) {
-	switch {
-	case id == "":
-	case descending:
-		c.and(column+" < ?", id)
-	default:
-		c.and(column+" > ?", id)
-	}
-}
-
-// query completes a SELECT with the terms, an ordering and an optional limit.
-func (c *conditions) query(selectFrom, orderBy string, limit int) (string, []any) {
-	q, args := selectFrom, c.args
-	if len(c.terms) > 0 {
-		q += " WHERE " + strings.Join(c.terms, " AND ")
-	}
-	q += " ORDER BY " + orderBy
-	if limit > 0 {
-		q += " LIMIT ?"
-		args = append(args, limit)
-	}
-	return q, args
-}
-
-// with is a copy of c with one more term, without arguments.
-func (c *conditions) with(term string) *conditions {
-	return &conditions{terms: append(slices.Clone(c.terms), term), args: c.args}
-}
+// conditions are a listing's WHERE terms (storekit's), with SQLite's
+// reads over a (scope, status, id) index.
+type conditions struct{ storekit.Conditions }
 
 // queryByStatus is query for a page over an index that leads with the
 // list's scope and a status before its order (agent_id, status, id): one
@@ -302,12 +233,12 @@ func (c *conditions) queryByStatus(selectFrom, column string, statuses []string,
 // by table (d.event_seq): mergeBy is the order by the result's names.
 func (c *conditions) queryByStatusMerged(selectFrom, column string, statuses []string, orderBy, mergeBy string, limit int) (string, []any) {
 	if limit == 0 || len(statuses) == 1 {
-		return c.with(inValues(column, statuses)).query(selectFrom, orderBy, limit)
+		return c.With(storekit.InValues(column, statuses)).Query(selectFrom, orderBy, limit)
 	}
 	var q strings.Builder
 	var args []any
 	for i, status := range statuses {
-		branch, branchArgs := c.with(inValues(column, []string{status})).query(selectFrom, orderBy, limit)
+		branch, branchArgs := c.With(storekit.InValues(column, []string{status})).Query(selectFrom, orderBy, limit)
 		if i > 0 {
 			q.WriteString(" UNION ALL ")
 		}

@@ -45,7 +45,7 @@ func (t *tx) FindUser(ref string) (*engine.User, error) {
 // ListUsers implements engine.Tx.
 func (t *tx) ListUsers(f engine.UserFilter) ([]*engine.User, error) {
 	var c conditions
-	c.after("id", f.After, false)
-	q, args := c.query(`SELECT `+userColumns+` FROM users`, "id", f.Limit)
+	c.After("id", f.After, false)
+	q, args := c.Query(`SELECT `+userColumns+` FROM users`, "id", f.Limit)
 	return queryList(t, scanUser, q, args...)
 }

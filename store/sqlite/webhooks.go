@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/storekit"
 )
 
 // InsertEvent implements engine.Tx: the event and one pending delivery per
@@ -169,16 +170,16 @@ func (t *tx) eventBound(id string) (seq int64, exact bool, err error) {
 func (t *tx) ListEvents(f engine.EventFilter) ([]*engine.Event, error) {
 	var c conditions
 	if f.Type != "" {
-		c.and("e.type = ?", f.Type)
+		c.And("e.type = ?", f.Type)
 	}
 	if f.After != "" {
 		seq, _, err := t.eventBound(f.After)
 		if err != nil {
 			return nil, err
 		}
-		c.and("e.seq < ?", seq)
+		c.And("e.seq < ?", seq)
 	}
-	q, args := c.query(`SELECT `+eventColumns+` FROM events e`, "e.seq DESC", f.Limit)
+	q, args := c.Query(`SELECT `+eventColumns+` FROM events e`, "e.seq DESC", f.Limit)
 	return queryList(t, scanEvent, q, args...)
 }
 
@@ -220,8 +221,8 @@ func (t *tx) FindEndpoint(id string) (*engine.WebhookEndpoint, error) {
 // ListEndpoints implements engine.Tx.
 func (t *tx) ListEndpoints(f engine.EndpointFilter) ([]*engine.WebhookEndpoint, error) {
 	var c conditions
-	c.after("id", f.After, false)
-	q, args := c.query(`SELECT `+endpointColumns+` FROM webhook_endpoints`, "id", f.Limit)
+	c.After("id", f.After, false)
+	q, args := c.Query(`SELECT `+endpointColumns+` FROM webhook_endpoints`, "id", f.Limit)
 	return queryList(t, scanEndpoint, q, args...)
 }
 
@@ -281,13 +282,13 @@ func (t *tx) ListDeliveries(f engine.DeliveryFilter) ([]*engine.Delivery, error)
 		if f.Status == engine.DeliveryFailed || f.Status == engine.DeliveryCancelled {
 			// Rare statuses: deliveries_status, the endpoint a filter
 			// (+), rather than walking the endpoint's whole queue for them.
-			c.and("+d.endpoint_id = ?", f.EndpointID)
+			c.And("+d.endpoint_id = ?", f.EndpointID)
 		} else {
-			c.and("d.endpoint_id = ?", f.EndpointID)
+			c.And("d.endpoint_id = ?", f.EndpointID)
 		}
 	}
 	if f.EventID != "" {
-		c.and("e.id = ?", f.EventID)
+		c.And("e.id = ?", f.EventID)
 	}
 	if f.After != "" {
 		eventID, endpointID, _ := strings.Cut(f.After, ":")
@@ -296,9 +297,9 @@ func (t *tx) ListDeliveries(f engine.DeliveryFilter) ([]*engine.Delivery, error)
 			return nil, err
 		}
 		if exact { // the rest of that event's deliveries, then older events'
-			c.and("d.event_seq <= ? AND (d.event_seq < ? OR d.endpoint_id > ?)", seq, seq, endpointID)
+			c.And("d.event_seq <= ? AND (d.event_seq < ? OR d.endpoint_id > ?)", seq, seq, endpointID)
 		} else {
-			c.and("d.event_seq < ?", seq)
+			c.And("d.event_seq < ?", seq)
 		}
 	}
 	const order = "d.event_seq DESC, d.endpoint_id"
@@ -312,9 +313,9 @@ func (t *tx) ListDeliveries(f engine.DeliveryFilter) ([]*engine.Delivery, error)
 		return queryList(t, scan, q, args...)
 	}
 	if f.Status != "" {
-		c.and(inValues("d.status", []string{f.Status}))
+		c.And(storekit.InValues("d.status", []string{f.Status}))
 	}
-	q, args := c.query(deliverySelect, order, f.Limit)
+	q, args := c.Query(deliverySelect, order, f.Limit)
 	return queryList(t, scan, q, args...)
 }
 
