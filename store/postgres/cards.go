@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"encoding/json"
-	"strings"
 
 	"github.com/agentledger/agentledger/engine"
 )
@@ -32,20 +31,14 @@ func scanCard(s scanner) (*engine.Card, error) {
 // A PAN already issued is a conflict that leaves the transaction usable:
 // the engine draws another number and tries again.
 func (t *tx) InsertCard(c *engine.Card, secret engine.CardSecret) error {
-	sealed := t.db.seal.Seal([]byte(secret.PAN+":"+secret.CVV), []byte(c.ID))
-	fingerprint := secret.PAN
-	if c.Issuer != "" {
-		// The number lives at the issuer: the fingerprint only has to be
-		// unique, and must match no card number.
-		fingerprint = "issuer:" + c.Issuer + ":" + c.IssuerCardID
-	}
+	sealed := t.db.seal.SealCard(c.ID, secret)
 	return t.insertUnique(conflict("a card with that number already exists"), `INSERT INTO cards (`+cardColumns+`,
 		pan_fingerprint, secret)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
 		ON CONFLICT DO NOTHING`,
 		c.ID, c.AgentID, c.Type, c.Status, c.Last4, c.ExpMonth, c.ExpYear, c.Currency, c.Purpose, mustJSON(c.Limits),
 		c.FrozenBy, nullMicros(c.FrozenAt), c.ClosedBy, nullMicros(c.ClosedAt), micros(c.CreatedAt), micros(c.UpdatedAt),
-		c.Issuer, c.IssuerCardID, t.db.seal.Fingerprint(fingerprint), sealed)
+		c.Issuer, c.IssuerCardID, t.db.seal.CardFingerprint(c, secret.PAN), sealed)
 }
 
 // UpdateCard implements engine.Tx.
@@ -76,12 +69,7 @@ func (t *tx) CardSecret(id string) (engine.CardSecret, error) {
 		}
 		return engine.CardSecret{}, err
 	}
-	plain, err := t.db.seal.Open(sealed, []byte(id))
-	if err != nil {
-		return engine.CardSecret{}, err
-	}
-	pan, cvv, _ := strings.Cut(string(plain), ":")
-	return engine.CardSecret{PAN: pan, CVV: cvv}, nil
+	return t.db.seal.OpenCard(id, sealed)
 }
 
 // ListCards implements engine.Tx.

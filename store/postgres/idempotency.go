@@ -1,6 +1,9 @@
 package postgres
 
-import "github.com/agentledger/agentledger/engine"
+import (
+	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/seal"
+)
 
 // FindIdempotency implements engine.Tx.
 func (t *tx) FindIdempotency(scope, key string) (*engine.IdempotencyRecord, error) {
@@ -14,7 +17,7 @@ func (t *tx) FindIdempotency(scope, key string) (*engine.IdempotencyRecord, erro
 	} else if err != nil {
 		return nil, err
 	}
-	if r.Response, err = t.db.seal.Open(sealed, []byte(scope+"\x00"+key)); err != nil {
+	if r.Response, err = t.db.seal.Open(sealed, seal.ResponseAAD(scope, key)); err != nil {
 		return nil, err
 	}
 	r.Scope, r.Key, r.CreatedAt = scope, key, fromMicros(created)
@@ -28,6 +31,6 @@ func (t *tx) InsertIdempotency(r *engine.IdempotencyRecord) error {
 	return t.insertUnique(conflict("idempotency key "+r.Key+" is already used"),
 		`INSERT INTO idempotency (scope, key, operation, request_hash, response, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, key) DO NOTHING`,
-		r.Scope, r.Key, r.Operation, r.RequestHash, t.db.seal.Seal(r.Response, []byte(r.Scope+"\x00"+r.Key)),
+		r.Scope, r.Key, r.Operation, r.RequestHash, t.db.seal.Seal(r.Response, seal.ResponseAAD(r.Scope, r.Key)),
 		micros(r.CreatedAt))
 }

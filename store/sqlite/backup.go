@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/seal"
 )
 
 // ErrInUse is returned by Restore when the database it would replace is
@@ -285,7 +286,7 @@ func (db *DB) CheckKey(ctx context.Context) (int, error) {
 		{"a card's number", `SELECT id, '', secret FROM cards ORDER BY created_at DESC LIMIT 1`, func(id, _ string) string { return id }},
 		{"a webhook signing secret", `SELECT id, '', secret FROM webhook_endpoints ORDER BY created_at DESC LIMIT 1`, func(id, _ string) string { return id }},
 		{"a stored idempotent response", `SELECT scope, key, response FROM idempotency ORDER BY created_at DESC LIMIT 1`,
-			func(scope, key string) string { return scope + "\x00" + key }},
+			func(scope, key string) string { return string(seal.ResponseAAD(scope, key)) }},
 	}
 	opened := 0
 	for _, c := range checks {

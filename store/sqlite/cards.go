@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"database/sql"
-	"strings"
 
 	"github.com/agentledger/agentledger/engine"
 )
@@ -32,18 +31,12 @@ func scanCard(s scanner) (*engine.Card, error) {
 // InsertCard implements engine.Tx. The PAN and CVV are sealed together,
 // bound to the card id; the PAN's keyed fingerprint allows lookup by number.
 func (t *tx) InsertCard(c *engine.Card, secret engine.CardSecret) error {
-	sealed := t.db.seal.Seal([]byte(secret.PAN+":"+secret.CVV), []byte(c.ID))
-	fingerprint := secret.PAN
-	if c.Issuer != "" {
-		// The number lives at the issuer: the fingerprint only has to be
-		// unique, and must match no card number.
-		fingerprint = "issuer:" + c.Issuer + ":" + c.IssuerCardID
-	}
+	sealed := t.db.seal.SealCard(c.ID, secret)
 	_, err := t.exec(`INSERT INTO cards (`+cardColumns+`, pan_fingerprint, secret)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		c.ID, c.AgentID, c.Type, c.Status, c.Last4, c.ExpMonth, c.ExpYear, c.Currency, c.Purpose, mustJSON(c.Limits),
 		c.FrozenBy, nullMicros(c.FrozenAt), c.ClosedBy, nullMicros(c.ClosedAt), micros(c.CreatedAt), micros(c.UpdatedAt),
-		c.Issuer, c.IssuerCardID, t.db.seal.Fingerprint(fingerprint), sealed)
+		c.Issuer, c.IssuerCardID, t.db.seal.CardFingerprint(c, secret.PAN), sealed)
 	return err
 }
 
@@ -80,12 +73,7 @@ func (t *tx) CardSecret(id string) (engine.CardSecret, error) {
 		}
 		return engine.CardSecret{}, err
 	}
-	plain, err := t.db.seal.Open(sealed, []byte(id))
-	if err != nil {
-		return engine.CardSecret{}, err
-	}
-	pan, cvv, _ := strings.Cut(string(plain), ":")
-	return engine.CardSecret{PAN: pan, CVV: cvv}, nil
+	return t.db.seal.OpenCard(id, sealed)
 }
 
 // ListCards implements engine.Tx.
