@@ -50,6 +50,9 @@ type app struct {
 	json     bool
 	timezone string // init --timezone: the zone of a database being created
 	created  bool   // the database opened was new
+	// mustExist: a PostgreSQL database without agentledger's tables is
+	// refused, not created (every command but init and quickstart).
+	mustExist bool
 	// changingTimeZone skips the $AGENTLEDGER_TZ check, for 'timezone set'.
 	changingTimeZone bool
 	// oauthAccessTTL is serve --oauth-token-ttl: the lifetime of the OAuth
@@ -281,13 +284,12 @@ func (a *app) open() error {
 		return nil
 	}
 	if a.onPostgres() {
-		ok, err := postgres.Initialized(a.ctx, a.dbPath)
-		if err != nil {
-			return err
-		} else if !ok {
+		a.mustExist = true
+		err := a.openOrCreate()
+		if errors.Is(err, postgres.ErrNotInitialized) {
 			return fmt.Errorf("no agentledger database at %s: run 'agentledger init' first (or pass --db)", a.dbName())
 		}
-		return a.openOrCreate()
+		return err
 	}
 	if _, err := os.Stat(a.dbPath); errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("no database at %s: run 'agentledger init' first (or pass --db)", a.dbPath)
@@ -311,7 +313,7 @@ func (a *app) openOrCreate() error {
 	}
 	var db store
 	if a.onPostgres() {
-		db, err = postgres.Open(a.ctx, a.dbPath, postgres.Options{Key: key, OnCommit: a.hooks.committed})
+		db, err = postgres.Open(a.ctx, a.dbPath, postgres.Options{Key: key, MustExist: a.mustExist, OnCommit: a.hooks.committed})
 	} else {
 		db, err = sqlite.Open(a.dbPath, sqlite.Options{Key: key, OnCommit: a.hooks.committed})
 	}

@@ -17,6 +17,7 @@
 package postgres
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -61,6 +62,10 @@ type Options struct {
 	// MaxConns caps the connection pool: when zero, the URL's
 	// pool_max_conns, else DefaultMaxConns.
 	MaxConns int32
+	// MustExist refuses, with ErrNotInitialized, a database without
+	// agentledger's tables instead of creating them: every command but
+	// init's, so that a mistyped URL creates nothing.
+	MustExist bool
 	// OnCommit, when set, hears of each commit: how many write transactions
 	// it carried (always 1) and how long it took from BEGIN to COMMIT.
 	OnCommit func(transactions int, took time.Duration)
@@ -76,6 +81,10 @@ type DB struct {
 	busy          time.Duration
 	onCommit      func(int, time.Duration)
 }
+
+// ErrNotInitialized is Open's answer, with Options.MustExist, for a
+// database without agentledger's tables.
+var ErrNotInitialized = errors.New("postgres: no agentledger tables in this database")
 
 // IsURL reports whether a --db value names a PostgreSQL database rather
 // than a SQLite file.
@@ -117,6 +126,12 @@ func Open(ctx context.Context, url string, opts Options) (*DB, error) {
 	} else if schema == nil {
 		pool.Close()
 		return nil, errors.New("postgres: no schema to work in: the search_path names none that exists")
+	}
+	if opts.MustExist {
+		if ok, err := migrated(ctx, pool); err != nil || !ok {
+			pool.Close()
+			return nil, cmp.Or(err, ErrNotInitialized)
+		}
 	}
 	if err := db.migrate(ctx); err != nil {
 		pool.Close()

@@ -233,3 +233,22 @@ func schemaOf(t *testing.T, url string) string {
 	t.Fatalf("no search_path in %s", url)
 	return ""
 }
+
+// With MustExist, Open refuses a database without agentledger's tables and
+// creates nothing in it; on a migrated one it opens.
+func TestOpenMustExist(t *testing.T) {
+	url := pgtest.URL(t)
+	key := seal.GenerateKey()
+	_, err := postgres.Open(context.Background(), url, postgres.Options{Key: key, MustExist: true})
+	require.ErrorIs(t, err, postgres.ErrNotInitialized)
+	ok, err := postgres.Initialized(context.Background(), url)
+	require.NoError(t, err)
+	assert.False(t, ok, "nothing created")
+
+	db, err := postgres.Open(context.Background(), url, postgres.Options{Key: key})
+	require.NoError(t, err)
+	db.Close()
+	db, err = postgres.Open(context.Background(), url, postgres.Options{Key: key, MustExist: true})
+	require.NoError(t, err)
+	db.Close()
+}

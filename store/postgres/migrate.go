@@ -93,16 +93,22 @@ func Initialized(ctx context.Context, url string) (bool, error) {
 		return false, fmt.Errorf("postgres: %s", redact(err))
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	// In the schema the migrations would use, not anywhere on the path:
-	// current_schema() is the first schema of the path that exists, which
-	// unqualified names then find first.
+	return migrated(ctx, conn)
+}
+
+// migrated reports whether the schema the migrations use holds agentledger's
+// tables: there, not anywhere on the path (current_schema() is the first
+// schema of the path that exists, which unqualified names then find first).
+func migrated(ctx context.Context, q interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}) (bool, error) {
 	var exists bool
-	err = conn.QueryRow(ctx, `SELECT to_regclass(quote_ident(current_schema()) || '.agentledger_schema') IS NOT NULL`).
+	err := q.QueryRow(ctx, `SELECT to_regclass(quote_ident(current_schema()) || '.agentledger_schema') IS NOT NULL`).
 		Scan(&exists)
 	if err != nil || !exists {
 		return false, err
 	}
 	var version int
-	err = conn.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM agentledger_schema`).Scan(&version)
+	err = q.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM agentledger_schema`).Scan(&version)
 	return version > 0, err
 }
