@@ -89,6 +89,12 @@ func (e *Engine) recordAuthorization(ctx context.Context, actor Actor, in Author
 	start := time.Now()
 	err = e.update(ctx, func(tx Tx, now time.Time) error {
 		fresh = false
+		// A charge moves the money of its card's user only: on a store that
+		// allows it, charges of different users are decided at once.
+		ref := CardRef{ID: in.CardID, PAN: in.PAN, Issuer: in.Issuer, IssuerCardID: in.IssuerCardID}
+		if err := tx.LockCardUser(ref); err != nil {
+			return err
+		}
 		var keyed keyedCharge
 		if in.IdempotencyKey != "" {
 			if keyed, err = in.keyed(tx); err != nil {

@@ -98,6 +98,68 @@ func TestConcurrentSpendNeverExceedsTheLimit(t *testing.T) {
 	}
 }
 
+// Charges of several users at once, through two handles, each user with
+// $10.00 of funds over two agents' cards, while transactions that run alone
+// (funding another user) come between them: each user gets exactly 10
+// approved and no more, and the ledger, the system accounts included,
+// verifies. On PostgreSQL the users' charges are decided at once.
+func TestConcurrentChargesOfManyUsersNeverOverspend(t *testing.T) {
+	const users, perUser = 8, 1_000 // $10.00 each
+	env := sqlitetest.New(t)
+	engines := []*engine.Engine{env.Engine, env.Reopen(engine.Options{}).Engine}
+	var owners []*engine.User
+	var cards []*engine.Card
+	for u := range users {
+		owner := env.User(fmt.Sprintf("owner-%d", u), perUser)
+		owners = append(owners, owner)
+		for a := range 2 {
+			cards = append(cards, env.Card(env.Agent(fmt.Sprintf("agent-%d-%d", u, a), owner, noIntent(engine.Policy{}))))
+		}
+	}
+	bystander := env.User("bystander", 0)
+	var mu sync.Mutex
+	approved := map[string]int{}
+	declines := map[string]int{}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range 3 * racers {
+		wg.Go(func() {
+			<-start
+			eng := engines[i%len(engines)]
+			if i%10 == 0 {
+				_, err := eng.FundUser(env.Ctx, engine.Operator, engine.FundInput{User: bystander.ID, Amount: oneBuck})
+				assert.NoError(t, err)
+				return
+			}
+			card := cards[i%len(cards)]
+			a, err := eng.Authorize(env.Ctx, engine.Operator, engine.AuthorizeInput{
+				CardID: card.ID, Amount: oneBuck, Currency: "USD", Merchant: engine.Merchant{Name: "Vending"},
+			})
+			if !assert.NoError(t, err) {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if a.Status == engine.AuthApproved {
+				approved[a.UserID]++
+			} else {
+				declines[a.DeclineCode]++
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	for _, owner := range owners {
+		assert.Equal(t, perUser/oneBuck, approved[owner.ID], "user %s", owner.Name)
+		b := balance(t, env, owner)
+		assert.Equal(t, int64(0), b.Available, "user %s", owner.Name)
+		assert.Equal(t, int64(perUser), b.Pending, "user %s", owner.Name)
+	}
+	assert.Equal(t, map[string]int{engine.CodeInsufficientFunds: 3*racers*9/10 - users*perUser/oneBuck}, declines)
+	assert.Equal(t, int64(3*racers/10*oneBuck), balance(t, env, bystander).Available)
+	env.Verify()
+}
+
 // Concurrent policy checks against one daily limit: the approved amounts
 // never add up past it.
 func TestConcurrentPolicyChecksNeverExceedTheLimit(t *testing.T) {

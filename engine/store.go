@@ -37,11 +37,32 @@ type Store interface {
 	VerifyLedger(ctx context.Context) (*LedgerReport, error)
 }
 
+// CardRef names a card the way a charge does: by its full PAN, else by an
+// issuer's card id (Issuer and IssuerCardID), else by id.
+type CardRef struct {
+	ID, PAN, Issuer, IssuerCardID string
+}
+
 // Tx is one transaction. Find methods return a CodeNotFound error when the
 // object does not exist; List methods return an empty slice, never an error,
 // when nothing matches. Objects are returned as fresh copies the caller may
 // modify.
 type Tx interface {
+	// LockCardUser, as the first call of an Update, narrows the transaction
+	// to the money of one user: the user of the card ref names (a charge's
+	// card), or no user when it names none. A store whose writers take
+	// turns anyway (SQLite) does nothing. A store that runs writers at once
+	// (PostgreSQL) then orders the transaction only with the others of that
+	// user and with every Update that did not call it, which still runs
+	// alone. Called after any other method it does nothing: the transaction
+	// already runs alone. The caller must read what it decides on after the
+	// call, and change only that user's objects and rows that others only
+	// insert or that are unique by key (authorizations, events, idempotency
+	// records): each such insert may then meet a concurrent one
+	// (CodeConflict). Errors: CodeBusy when the lock is not granted within
+	// the store's busy timeout.
+	LockCardUser(ref CardRef) error
+
 	// InsertUser stores a new user; CodeConflict when the name is taken.
 	InsertUser(u *User) error
 	// UpdateUser saves a user's KYC status and timestamps.

@@ -34,7 +34,7 @@ func BenchmarkPostgres(b *testing.B) {
 	d := benchDuration()
 	b.Setenv(sqlitetest.EnvStore, "postgres")
 	env := sqlitetest.New(b)
-	cards := benchFleet(b, env, 1000)
+	cards := benchFleet(b, env, 1000, 100)
 	for _, clients := range []int{1, 32} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			rate := benchAuthorize(b, env, cards, clients, d)
@@ -58,16 +58,18 @@ func benchDuration() time.Duration {
 	return 10 * time.Second
 }
 
-// benchFleet makes n funded agents with a card each, under n/100 users.
-func benchFleet(b *testing.B, env *sqlitetest.Env, n int) []*engine.Card {
+// benchFleet makes n funded agents with a card each, under users users:
+// card i is of user i % users, so that clients taking cards in turn charge
+// different users at once.
+func benchFleet(b *testing.B, env *sqlitetest.Env, n, users int) []*engine.Card {
 	policy := engine.Policy{IntentRequired: sqlitetest.Ptr(false)}
+	owners := make([]*engine.User, users)
+	for i := range owners {
+		owners[i] = env.User(fmt.Sprintf("user-%d", i), engine.MaxAmount/2)
+	}
 	var cards []*engine.Card
-	var user *engine.User
 	for i := range n {
-		if i%100 == 0 {
-			user = env.User(fmt.Sprintf("user-%d", i/100), engine.MaxAmount/2)
-		}
-		cards = append(cards, env.Card(env.Agent(fmt.Sprintf("agent-%d", i), user, policy)))
+		cards = append(cards, env.Card(env.Agent(fmt.Sprintf("agent-%d", i), owners[i%users], policy)))
 	}
 	return cards
 }

@@ -2,18 +2,21 @@
 // several servers on one database. It implements engine.Store with the same
 // guarantees as the SQLite store, by PostgreSQL's means.
 //
-// Writers take turns. Every Update begins by taking one transaction-level
-// advisory lock (pg_advisory_xact_lock, keyed by the schema), held until its
-// COMMIT or ROLLBACK, across every server on the database: the same single
-// writer SQLite's BEGIN IMMEDIATE gives. The engine reads what it decides on (balances,
-// counters, the card and agent) and writes the outcome inside that one
-// transaction, so no limit or balance can be exceeded by two servers deciding
-// at once, and event sequence numbers are assigned in commit order, the order
-// webhook endpoints receive them in. READ COMMITTED is enough under the lock:
-// each statement sees every transaction that committed before the lock was
+// Writers take turns, or run at once when they spend for different users.
+// Every Update takes transaction-level advisory locks before its first
+// statement, held until its COMMIT or ROLLBACK, across every server on the
+// database (locks.go). A transaction alone takes the writer lock (keyed by
+// the schema) exclusively: the single writer SQLite's BEGIN IMMEDIATE gives.
+// A charge (engine.Tx.LockCardUser) takes it shared and then the lock of its
+// card's user, so charges of different users are decided at once and those
+// of one user take turns. Either way the engine reads what it decides on
+// (balances, counters, the card and agent) and writes the outcome under the
+// lock that covers them, so no limit or balance can be exceeded by two
+// servers deciding at once. READ COMMITTED is enough under the lock: each
+// statement sees every transaction that committed before the lock was
 // granted, since PostgreSQL releases a transaction's locks only after its
-// commit is durable and visible. Reads (View) run in REPEATABLE READ READ ONLY
-// snapshots beside the writer and never wait for it.
+// commit is durable and visible. Reads (View) run in REPEATABLE READ READ
+// ONLY snapshots beside the writers and never wait for them.
 package postgres
 
 import (
@@ -24,7 +27,6 @@ import (
 	"fmt"
 	neturl "net/url"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"time"
 
@@ -42,8 +44,8 @@ const (
 )
 
 // lockKeys is the query of the two advisory locks' keys. The writer lock is
-// held by every write transaction: one key per schema, so one writer at a
-// time on a schema's tables, however many servers. The migration lock is
+// held by every write transaction, one key per schema: exclusively by a
+// transaction alone, shared by a charge (locks.go). The migration lock is
 // held while migrations run, so that servers starting at once apply each
 // step exactly once. The keys hash the schema's name: agentledgers in two
 // schemas of one database (search_path) are two ledgers and need not wait
@@ -217,19 +219,15 @@ func (db *DB) Update(ctx context.Context, fn func(engine.Tx) error) error {
 		return unavailable(err)
 	}
 	defer ptx.Rollback(context.WithoutCancel(ctx)) // a no-op after Commit
-	// The lock wait is bounded like SQLite's busy timeout: CodeBusy after.
-	timeout := strconv.FormatInt(max(db.busy.Milliseconds(), 1), 10) + "ms" // 0 would wait forever
-	lock := "SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)"
-	if _, err := ptx.Exec(ctx, lock, timeout, db.writerLock); err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return mapError(err)
-	}
-	// From here fn runs to its end, whatever happens to ctx.
-	ctx = context.WithoutCancel(ctx)
-	t := &tx{db: db, ctx: ctx, q: ptx, write: true}
-	if err := runSafely(fn, t); err != nil {
+	// The locks are taken by LockCardUser or before the first statement
+	// (locks.go); waiting for them follows ctx, bounded like SQLite's busy
+	// timeout (CodeBusy after). Statements run to the end whatever happens
+	// to ctx.
+	t := &tx{db: db, ctx: context.WithoutCancel(ctx), lockCtx: ctx, q: ptx, write: true, unlocked: true}
+	err = runSafely(fn, t)
+	if t.lockErr != nil {
+		return t.lockErr
+	} else if err != nil {
 		return err
 	}
 	if t.failed != nil {

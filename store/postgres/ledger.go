@@ -16,11 +16,26 @@ func scanLedgerAccount(s scanner) (*engine.Account, error) {
 	return &a, err
 }
 
-// FindAccount implements engine.Tx.
+// FindAccount implements engine.Tx: a system account's sums are its row's
+// plus its shards' (0002_account_shards.sql).
 func (t *tx) FindAccount(id string) (*engine.Account, error) {
+	if kind, _, _, _ := engine.ParseAccountID(id); kind == engine.AccountSystem {
+		return findOne(t, scanLedgerAccount, notFound("account", id),
+			`SELECT `+shardedAccountColumns+` FROM accounts a `+shardSums+` WHERE a.id = $1`, id)
+	}
 	return findOne(t, scanLedgerAccount, notFound("account", id),
 		`SELECT `+ledgerAccountColumns+` FROM accounts WHERE id = $1`, id)
 }
+
+// shardedAccountColumns are ledgerAccountColumns of accounts a with the sums
+// of shardSums added.
+const shardedAccountColumns = `a.id, a.kind, a.owner_id, a.currency, a.debits_pending + coalesce(s.dp, 0),
+	a.debits_posted + coalesce(s.dpo, 0), a.credits_pending + coalesce(s.cp, 0), a.credits_posted + coalesce(s.cpo, 0)`
+
+// shardSums joins accounts a to the sums of its shards, when it has any.
+const shardSums = `LEFT JOIN LATERAL (SELECT sum(debits_pending)::bigint AS dp, sum(debits_posted)::bigint AS dpo,
+	sum(credits_pending)::bigint AS cp, sum(credits_posted)::bigint AS cpo
+	FROM account_shards WHERE account_id = a.id) AS s ON true`
 
 const ledgerTransferColumns = `id, kind, debit_account_id, credit_account_id, amount, currency, pending_id, reference,
 	created_at`
@@ -179,24 +194,37 @@ func (t *tx) InsertTransfer(tr *engine.Transfer) error {
 	if s.exists {
 		return &engine.Error{Code: engine.CodeInvalidState, Message: "transfer " + tr.ID + " already exists"}
 	}
-	// One statement: accounts that do not exist are created with the
-	// transfer's sums, the others updated, and the transfer inserted; its
-	// foreign keys are checked at the end of the statement, when the new
-	// accounts are there. Every sub-statement sees the same snapshot, so the
-	// insert and the update touch disjoint accounts.
+	// One statement: accounts that do not exist are created, the others
+	// updated, and the transfer inserted; its foreign keys are checked at
+	// the end of the statement, when the new accounts are there. Every
+	// sub-statement sees the same snapshot, so the insert and the update
+	// touch disjoint accounts. A system account's sums go to a shard
+	// (0002_account_shards.sql); its row, which charges of other users may
+	// be creating at the same moment, is created empty or left as it is.
 	args = append(args, tr.ID, tr.Kind, tr.Amount, tr.Currency, ledgerPendingID(tr.PendingID), tr.Reference,
-		micros(tr.CreatedAt))
+		micros(tr.CreatedAt), t.shard)
 	_, err = t.exec(`WITH d (id, kind, owner_id, currency, dp, dpo, cp, cpo) AS (VALUES
 			($1::text, $2::text, $3::text, $4::text, $5::bigint, $6::bigint, $7::bigint, $8::bigint),
 			($9, $10, $11, $12, $13, $14, $15, $16)),
 		created AS (INSERT INTO accounts (id, kind, owner_id, currency, debits_pending, debits_posted,
 				credits_pending, credits_posted)
 			SELECT id, kind, owner_id, currency, dp, dpo, cp, cpo FROM d
-			WHERE NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = d.id)),
+			WHERE kind <> 'system' AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = d.id)),
+		created_system AS (INSERT INTO accounts (id, kind, owner_id, currency)
+			SELECT id, kind, owner_id, currency FROM d
+			WHERE kind = 'system' AND NOT EXISTS (SELECT 1 FROM accounts a WHERE a.id = d.id)
+			ON CONFLICT (id) DO NOTHING),
 		updated AS (UPDATE accounts a SET debits_pending = a.debits_pending + d.dp,
 				debits_posted = a.debits_posted + d.dpo, credits_pending = a.credits_pending + d.cp,
 				credits_posted = a.credits_posted + d.cpo
-			FROM d WHERE a.id = d.id)
+			FROM d WHERE a.id = d.id AND d.kind <> 'system'),
+		sharded AS (INSERT INTO account_shards AS s (account_id, shard, debits_pending, debits_posted,
+				credits_pending, credits_posted)
+			SELECT id, $24, dp, dpo, cp, cpo FROM d WHERE kind = 'system'
+			ON CONFLICT (account_id, shard) DO UPDATE SET debits_pending = s.debits_pending + excluded.debits_pending,
+				debits_posted = s.debits_posted + excluded.debits_posted,
+				credits_pending = s.credits_pending + excluded.credits_pending,
+				credits_posted = s.credits_posted + excluded.credits_posted)
 		INSERT INTO transfers (id, kind, debit_account_id, credit_account_id, amount, currency, pending_id, reference,
 			created_at)
 		VALUES ($17, $18, $1, $9, $19, $20, $21, $22, $23)`, args...)

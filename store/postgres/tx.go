@@ -19,6 +19,7 @@ type queryer interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // tx implements engine.Tx. Its methods compose small find/insert helpers.
@@ -31,6 +32,18 @@ type tx struct {
 	// failed is the first statement error: PostgreSQL aborts the whole
 	// transaction on one, so Update refuses to commit after it.
 	failed error
+
+	// unlocked is true in an Update until its locks are taken (locks.go):
+	// by LockCardUser, or before the first statement.
+	unlocked bool
+	// lockCtx is the Update's ctx, which waiting for a lock follows;
+	// statements run under ctx, which does not end with it.
+	lockCtx context.Context
+	// lockErr is why the locks were not granted.
+	lockErr error
+	// shard is the shard of the system accounts' sums this transaction adds
+	// to: its user's, or 0 when it runs alone.
+	shard int
 }
 
 var errReadOnly = errors.New("postgres: write in a read-only transaction")
@@ -49,6 +62,9 @@ func (t *tx) note(err error) error {
 func (t *tx) exec(query string, args ...any) (pgconn.CommandTag, error) {
 	if !t.write {
 		return pgconn.CommandTag{}, errReadOnly
+	}
+	if err := t.beforeStatement(); err != nil {
+		return pgconn.CommandTag{}, err
 	}
 	tag, err := t.q.Exec(t.ctx, query, args...)
 	return tag, t.note(err)
@@ -77,19 +93,32 @@ func (t *tx) insertUnique(conflict error, query string, args ...any) error {
 
 // rows is pgx.Rows with the statement's error noted on the transaction.
 func (t *tx) query(query string, args ...any) (pgx.Rows, error) {
+	if err := t.beforeStatement(); err != nil {
+		return nil, err
+	}
 	rows, err := t.q.Query(t.ctx, query, args...)
 	return rows, t.note(err)
 }
 
-// row is a pgx.Row whose Scan notes a failed statement on the transaction.
+// row is a pgx.Row whose Scan notes a failed statement on the transaction,
+// or returns the error of the locks the statement needed.
 type row struct {
 	t   *tx
 	row pgx.Row
+	err error
 }
 
-func (r row) Scan(dest ...any) error { return r.t.note(r.row.Scan(dest...)) }
+func (r row) Scan(dest ...any) error {
+	if r.err != nil {
+		return r.err
+	}
+	return r.t.note(r.row.Scan(dest...))
+}
 
 func (t *tx) queryRow(query string, args ...any) row {
+	if err := t.beforeStatement(); err != nil {
+		return row{err: err}
+	}
 	return row{t: t, row: t.q.QueryRow(t.ctx, query, args...)}
 }
 

@@ -42,15 +42,15 @@ func (r *ledgerRows) each(query string, scan func(pgx.Rows) error) error {
 }
 
 func (r *ledgerRows) Accounts(fn func(engine.Account) error) error {
-	return r.each(`SELECT id, kind, owner_id, currency, debits_pending, debits_posted, credits_pending, credits_posted
-		FROM accounts ORDER BY id`, func(rows pgx.Rows) error {
-		var a engine.Account
-		if err := rows.Scan(&a.ID, &a.Kind, &a.OwnerID, &a.Currency, &a.DebitsPending, &a.DebitsPosted, &a.CreditsPending,
-			&a.CreditsPosted); err != nil {
-			return err
-		}
-		return fn(a)
-	})
+	return r.each(`SELECT `+shardedAccountColumns+` FROM accounts a `+shardSums+` ORDER BY a.id`,
+		func(rows pgx.Rows) error {
+			var a engine.Account
+			if err := rows.Scan(&a.ID, &a.Kind, &a.OwnerID, &a.Currency, &a.DebitsPending, &a.DebitsPosted, &a.CreditsPending,
+				&a.CreditsPosted); err != nil {
+				return err
+			}
+			return fn(a)
+		})
 }
 
 func (r *ledgerRows) Transfers(fn func(engine.Transfer) error) error {
