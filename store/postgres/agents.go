@@ -45,13 +45,31 @@ func (t *tx) UpdateAgent(a *engine.Agent) error {
 // UpdateAgentRisk implements engine.Tx. The risk state is saved by id only,
 // never by name, and leaves updated_at alone as the SQLite store does.
 func (t *tx) UpdateAgentRisk(agentID string, risk engine.RiskState) error {
-	return t.execOne(notFound("agent", agentID), `UPDATE agents SET risk = $1 WHERE id = $2`, mustJSON(risk), agentID)
+	const update = `UPDATE agents SET risk = $1 WHERE id = $2`
+	if t.agentsRead[agentID] {
+		// Found in this transaction, and agents are never deleted: the
+		// update has a row, so it may wait for the next round trip.
+		return t.execLater(update, mustJSON(risk), agentID)
+	}
+	return t.execOne(notFound("agent", agentID), update, mustJSON(risk), agentID)
 }
 
 // FindAgent implements engine.Tx.
 func (t *tx) FindAgent(ref string) (*engine.Agent, error) {
-	column := refColumn(ref, engine.PrefixAgent)
-	return findOne(t, scanAgent, notFound("agent", ref), `SELECT `+agentColumns+` FROM agents WHERE `+column+` = $1`, ref)
+	a := t.prefetch.takeAgent(ref)
+	if a == nil {
+		column := refColumn(ref, engine.PrefixAgent)
+		var err error
+		if a, err = findOne(t, scanAgent, notFound("agent", ref),
+			`SELECT `+agentColumns+` FROM agents WHERE `+column+` = $1`, ref); err != nil {
+			return nil, err
+		}
+	}
+	if t.agentsRead == nil {
+		t.agentsRead = map[string]bool{}
+	}
+	t.agentsRead[a.ID] = true
+	return a, nil
 }
 
 // ListAgents implements engine.Tx.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/agentledger/agentledger/engine"
+	"github.com/agentledger/agentledger/store/postgres"
 	"github.com/agentledger/agentledger/store/postgres/pgtest"
 	"github.com/agentledger/agentledger/store/sqlite/sqlitetest"
 	"github.com/stretchr/testify/require"
@@ -23,7 +24,8 @@ import (
 
 // BenchmarkPostgres measures authorizations per second on PostgreSQL over
 // 1,000 cards of 1,000 agents, serially and with 32 clients, each for the
-// -benchtime duration (run with -benchtime 10s, say, not a count), beside
+// -benchtime duration (run with -benchtime 10s, say, not a count), through
+// a server with as many connections as clients, beside
 // pgbench's built-in TPC-B-like script with as many clients on the same
 // server in the same run; %pgbench is the ratio. make bench-postgres runs
 // it on a durable throwaway cluster.
@@ -37,7 +39,12 @@ func BenchmarkPostgres(b *testing.B) {
 	cards := benchFleet(b, env, 1000, 100)
 	for _, clients := range []int{1, 32} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
-			rate := benchAuthorize(b, env, cards, clients, d)
+			// A server with a connection for each client, as pgbench has.
+			db, err := postgres.Open(context.Background(), withParam(b, env.URL, "pool_max_conns", strconv.Itoa(clients)),
+				postgres.Options{Key: env.Key})
+			require.NoError(b, err)
+			defer db.Close()
+			rate := benchAuthorize(b, engine.New(db, engine.Options{Clock: env.Clock}), cards, clients, d)
 			tps := pgbench(b, clients, d)
 			b.ReportMetric(rate, "auths/s")
 			b.ReportMetric(tps, "pgbench-tps")
@@ -76,7 +83,7 @@ func benchFleet(b *testing.B, env *sqlitetest.Env, n, users int) []*engine.Card 
 
 // benchAuthorize authorizes on the cards in turn from clients goroutines
 // for d, and returns the rate.
-func benchAuthorize(b *testing.B, env *sqlitetest.Env, cards []*engine.Card, clients int, d time.Duration) float64 {
+func benchAuthorize(b *testing.B, eng *engine.Engine, cards []*engine.Card, clients int, d time.Duration) float64 {
 	var next, done atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -84,7 +91,7 @@ func benchAuthorize(b *testing.B, env *sqlitetest.Env, cards []*engine.Card, cli
 		wg.Go(func() {
 			for time.Since(start) < d {
 				card := cards[int(next.Add(1))%len(cards)]
-				a, err := env.Engine.Authorize(context.Background(), engine.Operator, engine.AuthorizeInput{
+				a, err := eng.Authorize(context.Background(), engine.Operator, engine.AuthorizeInput{
 					CardID: card.ID, Amount: 100, Currency: "USD", Merchant: engine.Merchant{Name: "Cloud Compute"},
 				})
 				if err != nil || a.Status != engine.AuthApproved {
@@ -124,6 +131,16 @@ func pgbench(b *testing.B, clients int, d time.Duration) float64 {
 	tps, err := strconv.ParseFloat(m[1], 64)
 	require.NoError(b, err)
 	return tps
+}
+
+// withParam is raw, a URL, with the query parameter name set to value.
+func withParam(b *testing.B, raw, name, value string) string {
+	u, err := url.Parse(raw)
+	require.NoError(b, err)
+	q := u.Query()
+	q.Set(name, value)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // flagValue reads a test flag by name.

@@ -51,11 +51,17 @@ func (t *tx) UpdateCard(c *engine.Card) error {
 
 // FindCard implements engine.Tx.
 func (t *tx) FindCard(id string) (*engine.Card, error) {
+	if c := t.prefetch.takeCard(id, ""); c != nil {
+		return c, nil
+	}
 	return findOne(t, scanCard, notFound("card", id), `SELECT `+cardColumns+` FROM cards WHERE id = $1`, id)
 }
 
 // FindCardByPAN implements engine.Tx.
 func (t *tx) FindCardByPAN(pan string) (*engine.Card, error) {
+	if c := t.prefetch.takeCard("", pan); c != nil {
+		return c, nil
+	}
 	return findOne(t, scanCard, notFound("card", "with that number"),
 		`SELECT `+cardColumns+` FROM cards WHERE pan_fingerprint = $1`, t.db.seal.Fingerprint(pan))
 }

@@ -86,7 +86,7 @@ func (t *tx) upsertCounterSums(sums map[engine.CounterKey]engine.Counter) error 
 	for i, k := range keys {
 		scopes[i], periods[i], amounts[i], counts[i] = k.Scope, k.Period, sums[k].Amount, sums[k].Count
 	}
-	_, err := t.exec(`INSERT INTO counters (scope, period, amount, count)
+	err := t.execLater(`INSERT INTO counters (scope, period, amount, count)
 		SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
 		ON CONFLICT (scope, period) DO UPDATE SET amount = counters.amount + excluded.amount,
 			count = counters.count + excluded.count`, scopes, periods, amounts, counts)

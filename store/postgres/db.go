@@ -203,27 +203,34 @@ func (db *DB) Ping(ctx context.Context) error {
 }
 
 // Update implements engine.Store. Once fn has started, the transaction runs
-// to its end whatever happens to ctx, as the engine's contract asks.
+// to its end whatever happens to ctx, as the engine's contract asks. Its
+// BEGIN goes with the locks, and its COMMIT with the writes still pending
+// (pipeline.go): one round trip each.
 func (db *DB) Update(ctx context.Context, fn func(engine.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	// Waiting for a connection and for the lock follows ctx: fn has not
-	// started, and a client that went away need not wait its turn.
+	// Waiting for a connection and for the locks follows ctx, bounded like
+	// SQLite's busy timeout (CodeBusy after): a client that went away need
+	// not wait its turn. Statements run to the end whatever happens to ctx.
 	began := time.Now()
-	ptx, err := db.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
+	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		return unavailable(err)
 	}
-	defer ptx.Rollback(context.WithoutCancel(ctx)) // a no-op after Commit
-	// The locks are taken by LockCardUser or before the first statement
-	// (locks.go); waiting for them follows ctx, bounded like SQLite's busy
-	// timeout (CodeBusy after). Statements run to the end whatever happens
-	// to ctx.
-	t := &tx{db: db, ctx: context.WithoutCancel(ctx), lockCtx: ctx, q: ptx, write: true, unlocked: true}
+	t := &tx{db: db, ctx: context.WithoutCancel(ctx), lockCtx: ctx, q: conn, write: true, unlocked: true}
+	committed := false
+	defer func() {
+		if t.began && !committed {
+			// Best effort: a connection left inside a transaction, or
+			// broken, is closed by Release rather than reused.
+			conn.Exec(t.ctx, "ROLLBACK") //nolint:errcheck
+		}
+		conn.Release()
+	}()
 	err = runSafely(fn, t)
 	if t.lockErr != nil {
 		return t.lockErr
@@ -235,9 +242,13 @@ func (db *DB) Update(ctx context.Context, fn func(engine.Tx) error) error {
 		// transaction, so nothing fn decided on after it can be kept.
 		return t.failed
 	}
-	if err := ptx.Commit(ctx); err != nil {
-		return commitFailed(err)
+	if !t.began {
+		return nil // fn ran no statement: nothing to commit
 	}
+	if err := t.commit(); err != nil {
+		return err
+	}
+	committed = true
 	if db.onCommit != nil {
 		db.onCommit(1, time.Since(began))
 	}

@@ -203,7 +203,9 @@ func (t *tx) InsertTransfer(tr *engine.Transfer) error {
 	// be creating at the same moment, is created empty or left as it is.
 	args = append(args, tr.ID, tr.Kind, tr.Amount, tr.Currency, ledgerPendingID(tr.PendingID), tr.Reference,
 		micros(tr.CreatedAt), t.shard)
-	_, err = t.exec(`WITH d (id, kind, owner_id, currency, dp, dpo, cp, cpo) AS (VALUES
+	// Every rule the statement's constraints enforce was checked above, so
+	// it may wait for the next round trip (pipeline.go).
+	return t.execLater(`WITH d (id, kind, owner_id, currency, dp, dpo, cp, cpo) AS (VALUES
 			($1::text, $2::text, $3::text, $4::text, $5::bigint, $6::bigint, $7::bigint, $8::bigint),
 			($9, $10, $11, $12, $13, $14, $15, $16)),
 		created AS (INSERT INTO accounts (id, kind, owner_id, currency, debits_pending, debits_posted,
@@ -228,7 +230,6 @@ func (t *tx) InsertTransfer(tr *engine.Transfer) error {
 		INSERT INTO transfers (id, kind, debit_account_id, credit_account_id, amount, currency, pending_id, reference,
 			created_at)
 		VALUES ($17, $18, $1, $9, $19, $20, $21, $22, $23)`, args...)
-	return err
 }
 
 // ledgerPendingID is the pending_id column's value: NULL for none.

@@ -48,12 +48,24 @@ func (db *DB) lockTimeout() string {
 	return strconv.FormatInt(max(db.busy.Milliseconds(), 1), 10) + "ms"
 }
 
-// lockAlone takes the writer lock exclusively before an Update's first
-// statement.
+// begin is the BEGIN an Update's locks are sent with.
+const begin = "BEGIN ISOLATION LEVEL READ COMMITTED"
+
+// lockAlone begins the transaction and takes the writer lock exclusively,
+// in one round trip, before an Update's first statement.
 func (t *tx) lockAlone() error {
-	t.unlocked = false
-	_, err := t.q.Exec(t.lockCtx, "SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)",
-		t.db.lockTimeout(), t.db.writerLock)
+	t.unlocked, t.began = false, true
+	b := &pgx.Batch{}
+	b.Queue(begin)
+	b.Queue("SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)", t.db.lockTimeout(), t.db.writerLock)
+	results := t.q.SendBatch(t.lockCtx, b)
+	_, err := results.Exec()
+	if err == nil {
+		_, err = results.Exec()
+	}
+	if closeErr := results.Close(); err == nil {
+		err = closeErr
+	}
 	return t.lockFailed(err)
 }
 
@@ -71,49 +83,140 @@ func (t *tx) lockFailed(err error) error {
 	return err
 }
 
-// cardUser is the query of the user id of the card a charge names.
-func (t *tx) cardUser(ref engine.CardRef) (string, []any) {
-	const users = `SELECT a.user_id FROM cards c JOIN agents a ON a.id = c.agent_id `
+// cardWhere is the condition on cards c of the card a charge names.
+func (t *tx) cardWhere(ref engine.CardRef) (string, []any) {
 	switch {
 	case ref.PAN != "":
-		return users + `WHERE c.pan_fingerprint = $1`, []any{t.db.seal.Fingerprint(ref.PAN)}
+		return `c.pan_fingerprint = $1`, []any{t.db.seal.Fingerprint(ref.PAN)}
 	case ref.IssuerCardID != "":
-		return users + `JOIN card_links l ON l.card_id = c.id WHERE l.issuer = $1 AND l.external_id = $2`,
+		return `c.id = (SELECT card_id FROM card_links WHERE issuer = $1 AND external_id = $2)`,
 			[]any{ref.Issuer, ref.IssuerCardID}
 	}
-	return users + `WHERE c.id = $1`, []any{ref.ID}
+	return `c.id = $1`, []any{ref.ID}
 }
 
-// LockCardUser implements engine.Tx: as an Update's first call, it takes
-// the locks for a user (see above) in one round trip. The user is read
-// after the writer lock is granted, by a statement of its own: links to
-// issuers' cards change only alone. A ref that names no card locks the
-// empty user, so such declines take turns among themselves.
+// LockCardUser implements engine.Tx: as an Update's first call, it begins
+// the transaction and takes the locks for a user (see above), then reads
+// what a charge looks at first (the card, its agent and user, the time
+// zone), all in one round trip. The user is read after the writer lock is
+// granted, by a statement of its own (links to issuers' cards change only
+// alone), and the rows after the user's lock. A ref that names no card
+// locks the empty user, so such declines take turns among themselves.
 func (t *tx) LockCardUser(ref engine.CardRef) error {
 	if !t.unlocked {
 		return nil
 	}
-	t.unlocked = false
-	find, args := t.cardUser(ref)
+	t.unlocked, t.began = false, true
+	where, args := t.cardWhere(ref)
 	b := &pgx.Batch{}
+	b.Queue(begin)
 	b.Queue("SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock_shared($2)",
 		t.db.lockTimeout(), t.db.writerLock)
 	b.Queue(`SELECT u.id, pg_advisory_xact_lock(hashtextextended('agentledger user ' || current_schema() || ' ' || u.id, 0))
-		FROM (SELECT coalesce((`+find+`), '') AS id) AS u`, args...)
+		FROM (SELECT coalesce((SELECT a.user_id FROM cards c JOIN agents a ON a.id = c.agent_id WHERE `+where+`), '')
+		AS id) AS u`, args...)
+	b.Queue(`SELECT `+cardColumns+` FROM cards c WHERE `+where, args...)
+	b.Queue(`SELECT `+agentColumns+` FROM agents WHERE id = (SELECT c.agent_id FROM cards c WHERE `+where+`)`, args...)
+	b.Queue(`SELECT `+userColumns+` FROM users WHERE id = (SELECT a.user_id FROM cards c
+		JOIN agents a ON a.id = c.agent_id WHERE `+where+`)`, args...)
+	b.Queue(settingsQuery)
 	results := t.q.SendBatch(t.lockCtx, b)
-	_, err := results.Exec()
+	defer results.Close()
 	var user string
+	_, err := results.Exec()
+	if err == nil {
+		_, err = results.Exec()
+	}
 	if err == nil {
 		err = results.QueryRow().Scan(&user, nil)
-	}
-	if closeErr := results.Close(); err == nil {
-		err = closeErr
 	}
 	if err := t.lockFailed(err); err != nil {
 		return err
 	}
 	t.shard = userShard(user)
+	p := &prefetched{}
+	if ref.PAN != "" {
+		p.pan = ref.PAN
+	}
+	var errs [4]error
+	p.card, errs[0] = scanCard(results.QueryRow())
+	p.agent, errs[1] = scanAgent(results.QueryRow())
+	p.user, errs[2] = scanUser(results.QueryRow())
+	p.settings, errs[3] = scanSettings(results.QueryRow())
+	for i, err := range errs {
+		if isNoRows(err) {
+			p.forget(i)
+		} else if err != nil {
+			return t.note(err)
+		}
+	}
+	t.prefetch = p
 	return nil
+}
+
+// prefetched are the rows LockCardUser read, each given once to the
+// engine's first Find of it: later Finds, and any after a write, read the
+// database.
+type prefetched struct {
+	pan      string // the PAN the card was found by, if it was
+	card     *engine.Card
+	agent    *engine.Agent
+	user     *engine.User
+	settings *engine.Settings
+}
+
+// forget drops the i-th row, in LockCardUser's order, when none was found.
+func (p *prefetched) forget(i int) {
+	switch i {
+	case 0:
+		p.card = nil
+	case 1:
+		p.agent = nil
+	case 2:
+		p.user = nil
+	case 3:
+		p.settings = nil
+	}
+}
+
+// takeCard returns the card with id (or, when pan is set, that PAN) once.
+func (p *prefetched) takeCard(id, pan string) *engine.Card {
+	if p == nil || p.card == nil || (pan == "" && p.card.ID != id) || (pan != "" && pan != p.pan) {
+		return nil
+	}
+	c := p.card
+	p.card = nil
+	return c
+}
+
+// takeAgent returns the agent with id once.
+func (p *prefetched) takeAgent(id string) *engine.Agent {
+	if p == nil || p.agent == nil || p.agent.ID != id {
+		return nil
+	}
+	a := p.agent
+	p.agent = nil
+	return a
+}
+
+// takeUser returns the user with id once.
+func (p *prefetched) takeUser(id string) *engine.User {
+	if p == nil || p.user == nil || p.user.ID != id {
+		return nil
+	}
+	u := p.user
+	p.user = nil
+	return u
+}
+
+// takeSettings returns the settings once.
+func (p *prefetched) takeSettings() *engine.Settings {
+	if p == nil || p.settings == nil {
+		return nil
+	}
+	s := p.settings
+	p.settings = nil
+	return s
 }
 
 // userShard is the system accounts' shard of a user's transactions: 1 to

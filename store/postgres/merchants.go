@@ -23,9 +23,8 @@ func (t *tx) MarkMerchantSeen(agentID, merchantKey, mcc string, at time.Time) er
 	}
 	// The casts type the parameters, which a UNION would otherwise leave
 	// unresolved.
-	_, err := t.exec(`INSERT INTO merchants_seen (agent_id, kind, key, first_seen_at)
+	return t.execLater(`INSERT INTO merchants_seen (agent_id, kind, key, first_seen_at)
 		SELECT $1::text, 'merchant', $2::text, $4::bigint WHERE $2::text <> ''
 		UNION ALL SELECT $1::text, 'mcc', $3::text, $4::bigint WHERE $3::text <> ''
 		ON CONFLICT DO NOTHING`, agentID, merchantKey, mcc, micros(at))
-	return err
 }

@@ -5,12 +5,22 @@ import "github.com/agentledger/agentledger/engine"
 // Settings implements engine.Tx. The migration stores the time zone row;
 // an updated_at of 0 means never changed.
 func (t *tx) Settings() (*engine.Settings, error) {
-	var s engine.Settings
-	var updated int64
-	err := t.queryRow(`SELECT value, updated_at FROM settings WHERE key = 'timezone'`).Scan(&s.TimeZone, &updated)
+	if s := t.prefetch.takeSettings(); s != nil {
+		return s, nil
+	}
+	s, err := scanSettings(t.queryRow(settingsQuery))
 	if isNoRows(err) {
 		return nil, notFound("setting", "timezone")
-	} else if err != nil {
+	}
+	return s, err
+}
+
+const settingsQuery = `SELECT value, updated_at FROM settings WHERE key = 'timezone'`
+
+func scanSettings(row scanner) (*engine.Settings, error) {
+	var s engine.Settings
+	var updated int64
+	if err := row.Scan(&s.TimeZone, &updated); err != nil {
 		return nil, err
 	}
 	if updated != 0 {

@@ -44,6 +44,16 @@ type tx struct {
 	// shard is the shard of the system accounts' sums this transaction adds
 	// to: its user's, or 0 when it runs alone.
 	shard int
+	// began is true once BEGIN was sent (with the locks).
+	began bool
+	// pending are writes not sent yet (pipeline.go).
+	pending []pendingWrite
+	// prefetch holds rows read with a user's locks, for the engine's first
+	// look at them (locks.go); any write forgets them.
+	prefetch *prefetched
+	// agentsRead are the agents this transaction found by id: they exist
+	// until its end, since agents are never deleted.
+	agentsRead map[string]bool
 }
 
 var errReadOnly = errors.New("postgres: write in a read-only transaction")
@@ -65,6 +75,10 @@ func (t *tx) exec(query string, args ...any) (pgconn.CommandTag, error) {
 	}
 	if err := t.beforeStatement(); err != nil {
 		return pgconn.CommandTag{}, err
+	}
+	t.prefetch = nil
+	if len(t.pending) > 0 {
+		return t.sendPending(query, args...)
 	}
 	tag, err := t.q.Exec(t.ctx, query, args...)
 	return tag, t.note(err)
@@ -96,6 +110,12 @@ func (t *tx) query(query string, args ...any) (pgx.Rows, error) {
 	if err := t.beforeStatement(); err != nil {
 		return nil, err
 	}
+	if !strings.HasPrefix(query, "SELECT") {
+		t.prefetch = nil // a write (ClaimDeliveries)
+	}
+	if err := t.flush(); err != nil {
+		return nil, err
+	}
 	rows, err := t.q.Query(t.ctx, query, args...)
 	return rows, t.note(err)
 }
@@ -117,6 +137,12 @@ func (r row) Scan(dest ...any) error {
 
 func (t *tx) queryRow(query string, args ...any) row {
 	if err := t.beforeStatement(); err != nil {
+		return row{err: err}
+	}
+	if !strings.HasPrefix(query, "SELECT") {
+		t.prefetch = nil
+	}
+	if err := t.flush(); err != nil {
 		return row{err: err}
 	}
 	return row{t: t, row: t.q.QueryRow(t.ctx, query, args...)}

@@ -30,6 +30,9 @@ func (t *tx) UpdateUser(u *engine.User) error {
 
 // FindUser implements engine.Tx.
 func (t *tx) FindUser(ref string) (*engine.User, error) {
+	if u := t.prefetch.takeUser(ref); u != nil {
+		return u, nil
+	}
 	column := refColumn(ref, engine.PrefixUser)
 	return findOne(t, scanUser, notFound("user", ref), `SELECT `+userColumns+` FROM users WHERE `+column+` = $1`, ref)
 }

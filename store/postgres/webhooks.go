@@ -11,19 +11,19 @@ import (
 )
 
 // InsertEvent implements engine.Tx: the event and one pending delivery per
-// subscribed endpoint (the outbox) in one statement. seq is the commit
-// order, since writers take turns under the writer lock. An endpoint's
-// events column is a JSON array of types, [] meaning every type.
+// subscribed endpoint (the outbox) in one statement, sent with the next
+// (pipeline.go). seq numbers events as they are written (locks.go says in
+// what order). An endpoint's events column is a JSON array of types, []
+// meaning every type.
 func (t *tx) InsertEvent(ev *engine.Event) error {
 	created := micros(ev.CreatedAt)
-	_, err := t.exec(`WITH e AS (
+	return t.execLater(`WITH e AS (
 			INSERT INTO events (id, type, created_at, data) VALUES ($1, $2, $3, $4) RETURNING seq)
 		INSERT INTO deliveries (endpoint_id, event_seq, status, next_attempt_at, created_at)
 		SELECT w.id, e.seq, 'pending', $3, $3 FROM e CROSS JOIN webhook_endpoints w
 		WHERE w.removed_at IS NULL
 			AND (jsonb_array_length(w.events::jsonb) = 0 OR w.events::jsonb @> to_jsonb($2::text))`,
 		ev.ID, ev.Type, created, string(ev.Data))
-	return err
 }
 
 const webhookEventColumns = `e.id, e.type, e.created_at, e.data`
