@@ -87,14 +87,11 @@ func (e *Engine) recordAuthorization(ctx context.Context, actor Actor, in Author
 	var fresh bool
 	var last4 string
 	start := time.Now()
-	err = e.update(ctx, func(tx Tx, now time.Time) error {
+	// A charge moves the money of its card's user only: on a store that
+	// allows it, charges of different users are decided at once.
+	ref := CardRef{ID: in.CardID, PAN: in.PAN, Issuer: in.Issuer, IssuerCardID: in.IssuerCardID}
+	err = e.updateCharge(ctx, ref, func(tx Tx, now time.Time) error {
 		fresh = false
-		// A charge moves the money of its card's user only: on a store that
-		// allows it, charges of different users are decided at once.
-		ref := CardRef{ID: in.CardID, PAN: in.PAN, Issuer: in.Issuer, IssuerCardID: in.IssuerCardID}
-		if err := tx.LockCardUser(ref); err != nil {
-			return err
-		}
 		var keyed keyedCharge
 		if in.IdempotencyKey != "" {
 			if keyed, err = in.keyed(tx); err != nil {

@@ -226,6 +226,11 @@ func (e *Engine) update(ctx context.Context, fn func(tx Tx, now time.Time) error
 	return e.store.Update(ctx, func(tx Tx) error { return fn(tx, e.now()) })
 }
 
+// updateCharge is update for a charge on the card ref names (Store.UpdateCharge).
+func (e *Engine) updateCharge(ctx context.Context, ref CardRef, fn func(tx Tx, now time.Time) error) error {
+	return e.store.UpdateCharge(ctx, ref, func(tx Tx) error { return fn(tx, e.now()) })
+}
+
 // view runs fn in a read transaction with the current time.
 func (e *Engine) view(ctx context.Context, fn func(tx Tx, now time.Time) error) error {
 	return e.store.View(ctx, func(tx Tx) error { return fn(tx, e.now()) })

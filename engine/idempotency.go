@@ -34,8 +34,7 @@ func idempotent[T any](tx Tx, actor Actor, key, op string, input any, now time.T
 	rec, err := tx.FindIdempotency(scope, key)
 	switch {
 	case err == nil && (rec.Operation != op || rec.RequestHash != hash):
-		return zero, &Error{Code: CodeIdempotencyConflict, Field: "idempotency_key",
-			Message: "idempotency_key: already used with a different request (" + rec.Operation + "); use a new key for a new request"}
+		return zero, keyReused(rec)
 	case err == nil:
 		var out T
 		if err := json.Unmarshal(rec.Response, &out); err != nil {
@@ -56,10 +55,24 @@ func idempotent[T any](tx Tx, actor Actor, key, op string, input any, now time.T
 	}
 	if err := tx.InsertIdempotency(&IdempotencyRecord{
 		Scope: scope, Key: key, Operation: op, RequestHash: hash, Response: resp, CreatedAt: now,
-	}); err != nil {
+	}); ErrorCode(err) == CodeConflict {
+		// Another transaction took the key while this one ran (charges of
+		// different users run at once on PostgreSQL). What this one did is
+		// rolled back with the error.
+		if rec, ferr := tx.FindIdempotency(scope, key); ferr == nil && (rec.Operation != op || rec.RequestHash != hash) {
+			return zero, keyReused(rec)
+		}
+		return zero, &Error{Code: CodeBusy, Message: "a request with this idempotency key was being made at the same time; retry it"}
+	} else if err != nil {
 		return zero, err
 	}
 	// Answer with what a repeat will get, so first and repeat are identical.
 	var first T
 	return first, json.Unmarshal(resp, &first)
+}
+
+// keyReused is the error of a key already used by rec's different request.
+func keyReused(rec *IdempotencyRecord) error {
+	return &Error{Code: CodeIdempotencyConflict, Field: "idempotency_key",
+		Message: "idempotency_key: already used with a different request (" + rec.Operation + "); use a new key for a new request"}
 }

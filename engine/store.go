@@ -28,6 +28,18 @@ type Store interface {
 	// so instead.
 	Update(ctx context.Context, fn func(tx Tx) error) error
 
+	// UpdateCharge is Update for a charge on the card ref names (no card
+	// when it names none): fn may change only the objects of that card's
+	// user, and rows that others only insert or that are unique by key
+	// (authorizations, events, idempotency records), each of which may then
+	// meet a concurrent insert (CodeConflict). A store whose writers take
+	// turns anyway (SQLite) runs it as Update. A store that runs writers at
+	// once (PostgreSQL) orders it only with the charges of the same user and
+	// with every Update, which still runs alone. Either way the store holds
+	// what it needs before fn starts, so fn's clock and reads come after any
+	// wait. Errors are Update's.
+	UpdateCharge(ctx context.Context, ref CardRef, fn func(tx Tx) error) error
+
 	// View runs fn in a read-only snapshot of the committed state. Write
 	// methods of the Tx fail inside View.
 	View(ctx context.Context, fn func(tx Tx) error) error
@@ -48,21 +60,6 @@ type CardRef struct {
 // when nothing matches. Objects are returned as fresh copies the caller may
 // modify.
 type Tx interface {
-	// LockCardUser, as the first call of an Update, narrows the transaction
-	// to the money of one user: the user of the card ref names (a charge's
-	// card), or no user when it names none. A store whose writers take
-	// turns anyway (SQLite) does nothing. A store that runs writers at once
-	// (PostgreSQL) then orders the transaction only with the others of that
-	// user and with every Update that did not call it, which still runs
-	// alone. Called after any other method it does nothing: the transaction
-	// already runs alone. The caller must read what it decides on after the
-	// call, and change only that user's objects and rows that others only
-	// insert or that are unique by key (authorizations, events, idempotency
-	// records): each such insert may then meet a concurrent one
-	// (CodeConflict). Errors: CodeBusy when the lock is not granted within
-	// the store's busy timeout.
-	LockCardUser(ref CardRef) error
-
 	// InsertUser stores a new user; CodeConflict when the name is taken.
 	InsertUser(u *User) error
 	// UpdateUser saves a user's KYC status and timestamps.

@@ -3,11 +3,11 @@
 // guarantees as the SQLite store, by PostgreSQL's means.
 //
 // Writers take turns, or run at once when they spend for different users.
-// Every Update takes transaction-level advisory locks before its first
-// statement, held until its COMMIT or ROLLBACK, across every server on the
+// Every write transaction takes transaction-level advisory locks before fn
+// starts, held until its COMMIT or ROLLBACK, across every server on the
 // database (locks.go). A transaction alone takes the writer lock (keyed by
 // the schema) exclusively: the single writer SQLite's BEGIN IMMEDIATE gives.
-// A charge (engine.Tx.LockCardUser) takes it shared and then the lock of its
+// A charge (UpdateCharge) takes it shared and then the lock of its
 // card's user, so charges of different users are decided at once and those
 // of one user take turns. Either way the engine reads what it decides on
 // (balances, counters, the card and agent) and writes the outcome under the
@@ -202,17 +202,30 @@ func (db *DB) Ping(ctx context.Context) error {
 	return db.pool.QueryRow(ctx, "SELECT count(*) FROM (SELECT 1 FROM users LIMIT 1) AS u").Scan(&n)
 }
 
-// Update implements engine.Store. Once fn has started, the transaction runs
-// to its end whatever happens to ctx, as the engine's contract asks. Its
-// BEGIN goes with the locks, and its COMMIT with the writes still pending
-// (pipeline.go): one round trip each.
+// Update implements engine.Store: the transaction runs alone among writers
+// (locks.go). Once fn has started, it runs to its end whatever happens to
+// ctx, as the engine's contract asks. Its BEGIN goes with its locks, and its
+// COMMIT with the writes still pending (pipeline.go): one round trip each.
 func (db *DB) Update(ctx context.Context, fn func(engine.Tx) error) error {
+	return db.update(ctx, nil, fn)
+}
+
+// UpdateCharge implements engine.Store: the transaction runs beside the
+// charges of other users (locks.go), and reads the card, its agent and user
+// with its locks.
+func (db *DB) UpdateCharge(ctx context.Context, ref engine.CardRef, fn func(engine.Tx) error) error {
+	return db.update(ctx, &ref, fn)
+}
+
+// update runs fn after taking the locks of a transaction alone (ref nil) or
+// of a charge on ref.
+func (db *DB) update(ctx context.Context, ref *engine.CardRef, fn func(engine.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	// Waiting for a connection and for the locks follows ctx, bounded like
-	// SQLite's busy timeout (CodeBusy after): a client that went away need
-	// not wait its turn. Statements run to the end whatever happens to ctx.
+	// SQLite's busy timeout (CodeBusy after): fn has not started, and a
+	// client that went away need not wait its turn.
 	began := time.Now()
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
@@ -221,7 +234,7 @@ func (db *DB) Update(ctx context.Context, fn func(engine.Tx) error) error {
 		}
 		return unavailable(err)
 	}
-	t := &tx{db: db, ctx: context.WithoutCancel(ctx), lockCtx: ctx, q: conn, write: true, unlocked: true}
+	t := &tx{db: db, ctx: context.WithoutCancel(ctx), lockCtx: ctx, q: conn, write: true}
 	committed := false
 	defer func() {
 		if t.began && !committed {
@@ -231,19 +244,22 @@ func (db *DB) Update(ctx context.Context, fn func(engine.Tx) error) error {
 		}
 		conn.Release()
 	}()
-	err = runSafely(fn, t)
-	if t.lockErr != nil {
-		return t.lockErr
-	} else if err != nil {
+	if ref == nil {
+		err = t.lockAlone()
+	} else {
+		err = t.lockCardUser(*ref)
+	}
+	if err != nil {
+		return err
+	}
+	// From here fn runs to its end, whatever happens to ctx.
+	if err := runSafely(fn, t); err != nil {
 		return err
 	}
 	if t.failed != nil {
 		// A statement failed and fn went on: PostgreSQL has aborted the
 		// transaction, so nothing fn decided on after it can be kept.
 		return t.failed
-	}
-	if !t.began {
-		return nil // fn ran no statement: nothing to commit
 	}
 	if err := t.commit(); err != nil {
 		return err

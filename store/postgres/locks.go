@@ -9,14 +9,14 @@ import (
 )
 
 // Write transactions take one of two sets of transaction-level advisory
-// locks, held until COMMIT or ROLLBACK, before their first statement:
+// locks, held until COMMIT or ROLLBACK, before fn starts (so the engine's
+// clock is read after any wait):
 //
-//   - alone: the writer lock (one key per schema), exclusively. The
-//     transaction runs alone among writers on every server, as under
-//     SQLite's one writer. Every Update does this unless it calls
-//     LockCardUser first.
-//   - for a user: the writer lock shared, then the lock of the user whose
-//     card the charge names. Charges of different users run at once; those
+//   - alone (Update): the writer lock (one key per schema), exclusively.
+//     The transaction runs alone among writers on every server, as under
+//     SQLite's one writer.
+//   - for a user (UpdateCharge): the writer lock shared, then the lock of
+//     the user whose card the charge names. Charges of different users run at once; those
 //     of one user take turns, and none runs beside a transaction alone.
 //
 // Why a charge for a user is safe beside another user's: everything it
@@ -33,7 +33,8 @@ import (
 // time zone) runs alone, so it cannot change under a charge.
 //
 // Event numbers: two charges of different users that run at once may
-// commit in the other order of their numbers. Webhook senders claim
+// commit in the other order of their numbers, so a list of events read
+// while they commit may show the later number first. Webhook senders claim
 // deliveries alone, after every transaction in flight has ended, so each
 // endpoint still gets its events in the order of their numbers, and a
 // user's events in the order of their commits.
@@ -52,9 +53,9 @@ func (db *DB) lockTimeout() string {
 const begin = "BEGIN ISOLATION LEVEL READ COMMITTED"
 
 // lockAlone begins the transaction and takes the writer lock exclusively,
-// in one round trip, before an Update's first statement.
+// in one round trip.
 func (t *tx) lockAlone() error {
-	t.unlocked, t.began = false, true
+	t.began = true
 	b := &pgx.Batch{}
 	b.Queue(begin)
 	b.Queue("SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)", t.db.lockTimeout(), t.db.writerLock)
@@ -69,18 +70,21 @@ func (t *tx) lockAlone() error {
 	return t.lockFailed(err)
 }
 
-// lockFailed records a failed lock: Update returns it whatever fn does.
+// lockFailed is the error of locks not granted: the caller's ctx error
+// when waiting followed it there, BUSY past the busy timeout, and
+// otherwise UNAVAILABLE (nothing was written: the connection or BEGIN
+// failed, or the server went away).
 func (t *tx) lockFailed(err error) error {
 	if err == nil {
 		return nil
 	}
 	if ctxErr := t.lockCtx.Err(); ctxErr != nil {
-		err = ctxErr // waiting for the lock follows the caller's ctx
-	} else {
-		err = mapError(err)
+		return ctxErr
 	}
-	t.lockErr, t.failed = err, err
-	return err
+	if mapped := mapError(err); engine.ErrorCode(mapped) == engine.CodeBusy {
+		return mapped
+	}
+	return unavailable(err)
 }
 
 // cardWhere is the condition on cards c of the card a charge names.
@@ -95,18 +99,14 @@ func (t *tx) cardWhere(ref engine.CardRef) (string, []any) {
 	return `c.id = $1`, []any{ref.ID}
 }
 
-// LockCardUser implements engine.Tx: as an Update's first call, it begins
-// the transaction and takes the locks for a user (see above), then reads
-// what a charge looks at first (the card, its agent and user, the time
-// zone), all in one round trip. The user is read after the writer lock is
+// lockCardUser begins the transaction and takes the locks for a user (see
+// above), then reads what a charge looks at first (the card, its agent and
+// user, the time zone), all in one round trip. The user is read after the writer lock is
 // granted, by a statement of its own (links to issuers' cards change only
 // alone), and the rows after the user's lock. A ref that names no card
 // locks the empty user, so such declines take turns among themselves.
-func (t *tx) LockCardUser(ref engine.CardRef) error {
-	if !t.unlocked {
-		return nil
-	}
-	t.unlocked, t.began = false, true
+func (t *tx) lockCardUser(ref engine.CardRef) error {
+	t.began = true
 	where, args := t.cardWhere(ref)
 	b := &pgx.Batch{}
 	b.Queue(begin)
@@ -147,14 +147,14 @@ func (t *tx) LockCardUser(ref engine.CardRef) error {
 		if isNoRows(err) {
 			p.forget(i)
 		} else if err != nil {
-			return t.note(err)
+			return t.lockFailed(err)
 		}
 	}
 	t.prefetch = p
 	return nil
 }
 
-// prefetched are the rows LockCardUser read, each given once to the
+// prefetched are the rows lockCardUser read, each given once to the
 // engine's first Find of it: later Finds, and any after a write, read the
 // database.
 type prefetched struct {
@@ -165,7 +165,7 @@ type prefetched struct {
 	settings *engine.Settings
 }
 
-// forget drops the i-th row, in LockCardUser's order, when none was found.
+// forget drops the i-th row, in lockCardUser's order, when none was found.
 func (p *prefetched) forget(i int) {
 	switch i {
 	case 0:
@@ -226,16 +226,4 @@ func userShard(user string) int {
 	h := fnv.New32a()
 	h.Write([]byte(user))
 	return 1 + int(h.Sum32()%userShards)
-}
-
-// beforeStatement takes the lock alone before an Update's first statement,
-// unless LockCardUser took a user's; it returns the lock's error, if any.
-func (t *tx) beforeStatement() error {
-	if t.lockErr != nil {
-		return t.lockErr
-	}
-	if t.unlocked {
-		return t.lockAlone()
-	}
-	return nil
 }

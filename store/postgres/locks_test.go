@@ -9,6 +9,7 @@ import (
 
 	"github.com/agentledger/agentledger/engine"
 	"github.com/agentledger/agentledger/store/postgres"
+	"github.com/agentledger/agentledger/store/postgres/pgtest"
 	"github.com/agentledger/agentledger/store/seal"
 	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/assert"
@@ -47,10 +48,24 @@ func openTwoUsers(t *testing.T) (*postgres.DB, string) {
 	return db, url
 }
 
-// hold runs an Update that calls first and then waits for release; it
-// returns once the Update holds its locks, and its result arrives on the
-// returned channel. A test that fails first releases it at cleanup.
-func hold(t *testing.T, db *postgres.DB, first func(engine.Tx) error) (release func(), result <-chan error) {
+// update is a kind of write transaction: db.Update, or db.UpdateCharge on
+// a card.
+type update func(ctx context.Context, fn func(engine.Tx) error) error
+
+func charge(db *postgres.DB, ref engine.CardRef) update {
+	return func(ctx context.Context, fn func(engine.Tx) error) error { return db.UpdateCharge(ctx, ref, fn) }
+}
+
+// aStatement is a transaction's work: a statement after its locks.
+func aStatement(tx engine.Tx) error {
+	_, err := tx.FindUser("usr_1")
+	return err
+}
+
+// hold runs u with first and then waits for release; it returns once u
+// holds its locks, and its result arrives on the returned channel. A test
+// that fails first releases it at cleanup.
+func hold(t *testing.T, u update, first func(engine.Tx) error) (release func(), result <-chan error) {
 	t.Helper()
 	held, done := make(chan struct{}), make(chan struct{})
 	var once sync.Once
@@ -58,7 +73,7 @@ func hold(t *testing.T, db *postgres.DB, first func(engine.Tx) error) (release f
 	t.Cleanup(release)
 	out := make(chan error, 1)
 	go func() {
-		out <- db.Update(context.Background(), func(tx engine.Tx) error {
+		out <- u(context.Background(), func(tx engine.Tx) error {
 			err := first(tx)
 			close(held)
 			<-done
@@ -73,21 +88,6 @@ func hold(t *testing.T, db *postgres.DB, first func(engine.Tx) error) (release f
 	return release, out
 }
 
-func lockCard(ref engine.CardRef) func(engine.Tx) error {
-	return func(tx engine.Tx) error {
-		if err := tx.LockCardUser(ref); err != nil {
-			return err
-		}
-		_, err := tx.FindCard("card_1") // a statement after the locks
-		return err
-	}
-}
-
-func alone(tx engine.Tx) error {
-	_, err := tx.FindUser("usr_1")
-	return err
-}
-
 // A charge holding its user's lock lets charges of other users (and of no
 // card) run, and makes charges of the same user, however they name its card,
 // and transactions alone wait: BUSY past the busy timeout.
@@ -95,28 +95,30 @@ func TestChargesOfOneUserTakeTurnsAndOthersRunAtOnce(t *testing.T) {
 	db, _ := openTwoUsers(t)
 	user1 := []engine.CardRef{{ID: "card_1"}, {PAN: "4242424242424241"}, {Issuer: "stripe", IssuerCardID: "ic_one"}}
 	for _, holding := range user1 {
-		release, result := hold(t, db, lockCard(holding))
+		release, result := hold(t, charge(db, holding), aStatement)
 		cases := []struct {
 			name string
-			fn   func(engine.Tx) error
+			u    update
 			busy bool
 		}{
-			{"another user's card", lockCard(engine.CardRef{ID: "card_2"}), false},
-			{"another user's card by PAN", lockCard(engine.CardRef{PAN: "4242424242424242"}), false},
-			{"no card", lockCard(engine.CardRef{ID: "card_none"}), false},
-			{"a transaction alone", alone, true},
+			{"another user's card", charge(db, engine.CardRef{ID: "card_2"}), false},
+			{"another user's card by PAN", charge(db, engine.CardRef{PAN: "4242424242424242"}), false},
+			{"no card", charge(db, engine.CardRef{ID: "card_none"}), false},
+			{"a transaction alone", db.Update, true},
 		}
 		for _, ref := range user1 {
 			cases = append(cases, struct {
 				name string
-				fn   func(engine.Tx) error
+				u    update
 				busy bool
-			}{"the same user's card", lockCard(ref), true})
+			}{"the same user's card", charge(db, ref), true})
 		}
 		for _, c := range cases {
-			err := db.Update(context.Background(), c.fn)
+			ran := false
+			err := c.u(context.Background(), func(tx engine.Tx) error { ran = true; return aStatement(tx) })
 			if c.busy {
 				assert.Equal(t, engine.CodeBusy, engine.ErrorCode(err), "holding %+v: %s: %v", holding, c.name, err)
+				assert.False(t, ran, "fn starts only once the locks are granted")
 			} else {
 				assert.NoError(t, err, "holding %+v: %s", holding, c.name)
 			}
@@ -126,45 +128,33 @@ func TestChargesOfOneUserTakeTurnsAndOthersRunAtOnce(t *testing.T) {
 	}
 }
 
-// A transaction alone makes every charge wait; LockCardUser after another
-// call does nothing, so that transaction runs alone too.
+// A transaction alone makes every charge wait.
 func TestATransactionAloneMakesChargesWait(t *testing.T) {
 	db, _ := openTwoUsers(t)
-	late := func(tx engine.Tx) error {
-		if err := alone(tx); err != nil {
-			return err
-		}
-		return tx.LockCardUser(engine.CardRef{ID: "card_1"})
+	release, result := hold(t, db.Update, aStatement)
+	for _, card := range []string{"card_1", "card_2", "card_none"} {
+		err := db.UpdateCharge(context.Background(), engine.CardRef{ID: card}, aStatement)
+		assert.Equal(t, engine.CodeBusy, engine.ErrorCode(err), "a charge on %s: %v", card, err)
 	}
-	for name, first := range map[string]func(engine.Tx) error{"alone": alone, "LockCardUser late": late} {
-		release, result := hold(t, db, first)
-		for _, card := range []string{"card_1", "card_2", "card_none"} {
-			err := db.Update(context.Background(), lockCard(engine.CardRef{ID: card}))
-			assert.Equal(t, engine.CodeBusy, engine.ErrorCode(err), "%s: a charge on %s: %v", name, card, err)
-		}
-		release()
-		require.NoError(t, <-result, name)
-	}
+	release()
+	require.NoError(t, <-result)
 }
 
-// Waiting for a user's lock follows the caller's ctx: its error, nothing
-// written.
-func TestWaitingForAUserFollowsTheContext(t *testing.T) {
+// Waiting for the locks follows the caller's ctx: its error, fn never
+// started, nothing written.
+func TestWaitingForTheLocksFollowsTheContext(t *testing.T) {
 	db, _ := openTwoUsers(t)
-	release, result := hold(t, db, lockCard(engine.CardRef{ID: "card_1"}))
+	release, result := hold(t, charge(db, engine.CardRef{ID: "card_1"}), aStatement)
 	defer func() { release(); require.NoError(t, <-result) }()
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	ran := false
-	err := db.Update(ctx, func(tx engine.Tx) error {
-		if err := tx.LockCardUser(engine.CardRef{ID: "card_1"}); err != nil {
-			return err
-		}
-		ran = true
-		return nil
-	})
-	assert.True(t, errors.Is(err, context.DeadlineExceeded), "%v", err)
-	assert.False(t, ran)
+	for name, u := range map[string]update{"the same user's charge": charge(db, engine.CardRef{ID: "card_1"}),
+		"a transaction alone": db.Update} {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		ran := false
+		err := u(ctx, func(engine.Tx) error { ran = true; return nil })
+		cancel()
+		assert.True(t, errors.Is(err, context.DeadlineExceeded), "%s: %v", name, err)
+		assert.False(t, ran, name)
+	}
 }
 
 // Holds of two users placed at once add to the settlement account's shards,
@@ -194,17 +184,11 @@ func TestSystemAccountSumsAreSharded(t *testing.T) {
 		return tx.InsertTransfer(transfer("tr_first_void", engine.TransferVoidPending, engine.UserAccountID("usr_2", "USD"),
 			settlement, "tr_first", 100))
 	}))
-	release, result := hold(t, db, func(tx engine.Tx) error {
-		if err := tx.LockCardUser(engine.CardRef{ID: "card_1"}); err != nil {
-			return err
-		}
+	release, result := hold(t, charge(db, engine.CardRef{ID: "card_1"}), func(tx engine.Tx) error {
 		return tx.InsertTransfer(transfer("tr_hold_1", engine.TransferPending, engine.UserAccountID("usr_1", "USD"),
 			settlement, "", 300))
 	})
-	require.NoError(t, db.Update(ctx, func(tx engine.Tx) error {
-		if err := tx.LockCardUser(engine.CardRef{ID: "card_2"}); err != nil {
-			return err
-		}
+	require.NoError(t, db.UpdateCharge(ctx, engine.CardRef{ID: "card_2"}, func(tx engine.Tx) error {
 		return tx.InsertTransfer(transfer("tr_hold_2", engine.TransferPending, engine.UserAccountID("usr_2", "USD"),
 			settlement, "", 200))
 	}), "a hold of user 2 while user 1's is in flight")
@@ -238,4 +222,31 @@ func TestSystemAccountSumsAreSharded(t *testing.T) {
 	report, err := db.VerifyLedger(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, report.Faults)
+}
+
+// A write whose pooled connection the server closed before BEGIN wrote
+// nothing: UNAVAILABLE, as while the database is down.
+func TestAWriteOnAConnectionTheServerClosedIsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t) + "&application_name=agentledger_review_down"
+	db, err := postgres.Open(ctx, url, postgres.Options{Key: seal.GenerateKey(), MaxConns: 1})
+	require.NoError(t, err)
+	defer db.Close()
+	write := func(tx engine.Tx) error {
+		_, err := tx.FindUser("usr_none")
+		if engine.IsNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	require.NoError(t, db.Update(ctx, write)) // the pool's one connection, now idle
+	admin, err := pgx.Connect(ctx, url)
+	require.NoError(t, err)
+	_, err = admin.Exec(ctx, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+		WHERE application_name = 'agentledger_review_down' AND pid <> pg_backend_pid()`)
+	require.NoError(t, err)
+	admin.Close(ctx)
+	err = db.Update(ctx, write)
+	require.Error(t, err)
+	assert.Equal(t, engine.CodeUnavailable, engine.ErrorCode(err), "%v", err)
 }

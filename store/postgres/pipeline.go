@@ -32,9 +32,6 @@ func (t *tx) execLater(query string, args ...any) error {
 	if !t.write {
 		return errReadOnly
 	}
-	if err := t.beforeStatement(); err != nil {
-		return err
-	}
 	if t.failed != nil {
 		return t.failed
 	}

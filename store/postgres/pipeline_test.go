@@ -91,7 +91,7 @@ func TestPendingWrites(t *testing.T) {
 	})
 }
 
-// The rows LockCardUser reads are given once each, to a Find of the same
+// The rows UpdateCharge reads with its locks are given once each, to a Find of the same
 // row; a second Find, and any Find after a write, reads the database.
 func TestPrefetchedRowsAreGivenOnceAndForgottenOnWrite(t *testing.T) {
 	db := openPipelineDB(t)
@@ -109,9 +109,8 @@ func TestPrefetchedRowsAreGivenOnceAndForgottenOnWrite(t *testing.T) {
 			Last4: "4242", ExpMonth: 12, ExpYear: 2030, Currency: "USD", CreatedAt: at, UpdatedAt: at},
 			engine.CardSecret{PAN: "4242424242424242", CVV: "123"})
 	}))
-	require.NoError(t, db.Update(ctx, func(etx engine.Tx) error {
+	require.NoError(t, db.UpdateCharge(ctx, engine.CardRef{PAN: "4242424242424242"}, func(etx engine.Tx) error {
 		tx := etx.(*tx)
-		require.NoError(t, tx.LockCardUser(engine.CardRef{PAN: "4242424242424242"}))
 		require.NotNil(t, tx.prefetch)
 		_, err := tx.FindCardByPAN("4111111111111111")
 		assert.Equal(t, engine.CodeNotFound, engine.ErrorCode(err), "another PAN is not the prefetched card")

@@ -33,14 +33,9 @@ type tx struct {
 	// transaction on one, so Update refuses to commit after it.
 	failed error
 
-	// unlocked is true in an Update until its locks are taken (locks.go):
-	// by LockCardUser, or before the first statement.
-	unlocked bool
-	// lockCtx is the Update's ctx, which waiting for a lock follows;
-	// statements run under ctx, which does not end with it.
+	// lockCtx is the Update's ctx, which waiting for the locks follows
+	// (locks.go); statements run under ctx, which does not end with it.
 	lockCtx context.Context
-	// lockErr is why the locks were not granted.
-	lockErr error
 	// shard is the shard of the system accounts' sums this transaction adds
 	// to: its user's, or 0 when it runs alone.
 	shard int
@@ -73,9 +68,6 @@ func (t *tx) exec(query string, args ...any) (pgconn.CommandTag, error) {
 	if !t.write {
 		return pgconn.CommandTag{}, errReadOnly
 	}
-	if err := t.beforeStatement(); err != nil {
-		return pgconn.CommandTag{}, err
-	}
 	t.prefetch = nil
 	if len(t.pending) > 0 {
 		return t.sendPending(query, args...)
@@ -107,9 +99,6 @@ func (t *tx) insertUnique(conflict error, query string, args ...any) error {
 
 // rows is pgx.Rows with the statement's error noted on the transaction.
 func (t *tx) query(query string, args ...any) (pgx.Rows, error) {
-	if err := t.beforeStatement(); err != nil {
-		return nil, err
-	}
 	if !strings.HasPrefix(query, "SELECT") {
 		t.prefetch = nil // a write (ClaimDeliveries)
 	}
@@ -121,7 +110,7 @@ func (t *tx) query(query string, args ...any) (pgx.Rows, error) {
 }
 
 // row is a pgx.Row whose Scan notes a failed statement on the transaction,
-// or returns the error of the locks the statement needed.
+// or returns err, the error of sending the writes pending before it.
 type row struct {
 	t   *tx
 	row pgx.Row
@@ -136,9 +125,6 @@ func (r row) Scan(dest ...any) error {
 }
 
 func (t *tx) queryRow(query string, args ...any) row {
-	if err := t.beforeStatement(); err != nil {
-		return row{err: err}
-	}
 	if !strings.HasPrefix(query, "SELECT") {
 		t.prefetch = nil
 	}

@@ -45,11 +45,13 @@ func (t *tx) FindEvent(id string) (*engine.Event, error) {
 		`SELECT `+webhookEventColumns+` FROM events e WHERE e.id = $1`, id)
 }
 
-// webhookEventBound places an event id in the commit order, for a listing
+// webhookEventBound places an event id in the order of seq, for a listing
 // newest first that resumes after it: the event's own seq (exact), or for
-// an id no event has, the seq of the oldest event with a greater id — the
-// events before it in id order are those committed before that one. With
-// no such event every event is after it.
+// an id no event has (pruned), the seq of the oldest event with a greater
+// id — ids begin with their creation time, so the events before it in id
+// order were numbered before that one, but for charges of different users
+// made at the same moment (locks.go). With no such event every event is
+// after it.
 func (t *tx) webhookEventBound(id string) (seq int64, exact bool, err error) {
 	err = t.queryRow(`SELECT seq FROM events WHERE id = $1`, id).Scan(&seq)
 	if err == nil || !isNoRows(err) {

@@ -258,6 +258,12 @@ func (db *DB) closeConnections() error {
 // errClosed is returned by calls on a closed DB.
 var errClosed = errors.New("sqlite: database is closed")
 
+// UpdateCharge implements engine.Store: Update, since the one writer runs
+// every write transaction alone anyway.
+func (db *DB) UpdateCharge(ctx context.Context, _ engine.CardRef, fn func(engine.Tx) error) error {
+	return db.Update(ctx, fn)
+}
+
 // Update implements engine.Store. The request is queued for the writer
 // goroutine; once queued it runs to completion whatever happens to ctx.
 func (db *DB) Update(ctx context.Context, fn func(engine.Tx) error) error {

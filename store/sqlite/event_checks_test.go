@@ -30,6 +30,10 @@ func (s *recordingStore) Update(ctx context.Context, fn func(engine.Tx) error) e
 	return s.Store.Update(ctx, func(tx engine.Tx) error { return fn(recordingTx{tx, s}) })
 }
 
+func (s *recordingStore) UpdateCharge(ctx context.Context, ref engine.CardRef, fn func(engine.Tx) error) error {
+	return s.Store.UpdateCharge(ctx, ref, func(tx engine.Tx) error { return fn(recordingTx{tx, s}) })
+}
+
 func (t recordingTx) InsertEvent(ev *engine.Event) error {
 	t.s.mu.Lock()
 	t.s.emitted[ev.ID] = string(ev.Data)

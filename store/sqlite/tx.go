@@ -45,10 +45,6 @@ type tx struct {
 
 var errReadOnly = errors.New("sqlite: write in a read-only transaction")
 
-// LockCardUser implements engine.Tx: nothing to do, since SQLite's one
-// writer already runs every write transaction alone.
-func (t *tx) LockCardUser(engine.CardRef) error { return nil }
-
 // stmt returns the writer's prepared statement for query, preparing it once.
 // Only the writer goroutine calls it, so the cache needs no lock.
 func (t *tx) stmt(query string) (*sql.Stmt, error) {
