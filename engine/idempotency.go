@@ -59,10 +59,12 @@ func idempotent[T any](tx Tx, actor Actor, key, op string, input any, now time.T
 		// Another transaction took the key while this one ran (charges of
 		// different users run at once on PostgreSQL). What this one did is
 		// rolled back with the error.
-		if rec, ferr := tx.FindIdempotency(scope, key); ferr == nil && (rec.Operation != op || rec.RequestHash != hash) {
+		rec, ferr := tx.FindIdempotency(scope, key)
+		if ferr == nil && (rec.Operation != op || rec.RequestHash != hash) {
 			return zero, keyReused(rec)
 		}
-		return zero, &Error{Code: CodeBusy, Message: "a request with this idempotency key was being made at the same time; retry it"}
+		return zero, &Error{Code: CodeBusy,
+			Message: "a request with this idempotency key was being made at the same time; retry it"}
 	} else if err != nil {
 		return zero, err
 	}
@@ -73,6 +75,6 @@ func idempotent[T any](tx Tx, actor Actor, key, op string, input any, now time.T
 
 // keyReused is the error of a key already used by rec's different request.
 func keyReused(rec *IdempotencyRecord) error {
-	return &Error{Code: CodeIdempotencyConflict, Field: "idempotency_key",
-		Message: "idempotency_key: already used with a different request (" + rec.Operation + "); use a new key for a new request"}
+	return &Error{Code: CodeIdempotencyConflict, Field: "idempotency_key", Message: "idempotency_key: already used " +
+		"with a different request (" + rec.Operation + "); use a new key for a new request"}
 }

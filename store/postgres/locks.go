@@ -16,8 +16,9 @@ import (
 //     The transaction runs alone among writers on every server, as under
 //     SQLite's one writer.
 //   - for a user (UpdateCharge): the writer lock shared, then the lock of
-//     the user whose card the charge names. Charges of different users run at once; those
-//     of one user take turns, and none runs beside a transaction alone.
+//     the user whose card the charge names. Charges of different users
+//     run at once; those of one user take turns, and none runs beside a
+//     transaction alone.
 //
 // Why a charge for a user is safe beside another user's: everything it
 // decides on (the card, agent, policy, counters, velocity, intents, risk,
@@ -58,7 +59,8 @@ func (t *tx) lockAlone() error {
 	t.began = true
 	b := &pgx.Batch{}
 	b.Queue(begin)
-	b.Queue("SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)", t.db.lockTimeout(), t.db.writerLock)
+	b.Queue("SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)",
+		t.db.lockTimeout(), t.db.writerLock)
 	results := t.q.SendBatch(t.lockCtx, b)
 	_, err := results.Exec()
 	if err == nil {
@@ -101,9 +103,9 @@ func (t *tx) cardWhere(ref engine.CardRef) (string, []any) {
 
 // lockCardUser begins the transaction and takes the locks for a user (see
 // above), then reads what a charge looks at first (the card, its agent and
-// user, the time zone), all in one round trip. The user is read after the writer lock is
-// granted, by a statement of its own (links to issuers' cards change only
-// alone), and the rows after the user's lock. A ref that names no card
+// user, the time zone), all in one round trip. The user is read after the
+// writer lock is granted, by a statement of its own (links to issuers'
+// cards change only alone), and the rows after the user's lock. A ref that names no card
 // locks the empty user, so such declines take turns among themselves.
 func (t *tx) lockCardUser(ref engine.CardRef) error {
 	t.began = true
@@ -112,7 +114,8 @@ func (t *tx) lockCardUser(ref engine.CardRef) error {
 	b.Queue(begin)
 	b.Queue("SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock_shared($2)",
 		t.db.lockTimeout(), t.db.writerLock)
-	b.Queue(`SELECT u.id, pg_advisory_xact_lock(hashtextextended('agentledger user ' || current_schema() || ' ' || u.id, 0))
+	b.Queue(`SELECT u.id,
+		pg_advisory_xact_lock(hashtextextended('agentledger user ' || current_schema() || ' ' || u.id, 0))
 		FROM (SELECT coalesce((SELECT a.user_id FROM cards c JOIN agents a ON a.id = c.agent_id WHERE `+where+`), '')
 		AS id) AS u`, args...)
 	b.Queue(`SELECT `+cardColumns+` FROM cards c WHERE `+where, args...)
