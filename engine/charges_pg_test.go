@@ -29,6 +29,18 @@ func onPostgres(t *testing.T, env *sqlitetest.Env) *pgx.Conn {
 	return conn
 }
 
+// waitForLockWait waits until some transaction waits for a lock of
+// locktype (pg_locks), or fails the test after 3 s.
+func waitForLockWait(t *testing.T, conn *pgx.Conn, locktype, what string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		var n int
+		require.NoError(t, conn.QueryRow(context.Background(),
+			`SELECT count(*) FROM pg_locks WHERE locktype = $1 AND NOT granted`, locktype).Scan(&n))
+		return n > 0
+	}, 3*time.Second, 5*time.Millisecond, what)
+}
+
 // A charge that waits for its locks is decided by the clock after the wait:
 // an intent that expired meanwhile declines it, and its times are of then.
 func TestAChargeIsDecidedByTheClockAfterItsLocks(t *testing.T) {
@@ -55,12 +67,7 @@ func TestAChargeIsDecidedByTheClockAfterItsLocks(t *testing.T) {
 			CardID: card.ID, Amount: 500, Currency: "USD", Merchant: engine.Merchant{Name: "Cafe"}})
 		out <- result{a, err}
 	}()
-	require.Eventually(t, func() bool {
-		var n int
-		require.NoError(t, conn.QueryRow(env.Ctx,
-			`SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`).Scan(&n))
-		return n > 0
-	}, 3*time.Second, 5*time.Millisecond, "the charge waits for its locks")
+	waitForLockWait(t, conn, "advisory", "the charge waits for its locks")
 	env.Clock.Advance(2 * time.Minute) // the intent's 60 s run out meanwhile
 	granted := env.Clock.Now()
 	release()
@@ -104,12 +111,7 @@ func TestOneIdempotencyKeyInTwoUsersChargesAtOnce(t *testing.T) {
 	watch, err := pgx.Connect(env.Ctx, env.URL)
 	require.NoError(t, err)
 	defer watch.Close(env.Ctx)
-	require.Eventually(t, func() bool {
-		var n int
-		require.NoError(t, watch.QueryRow(env.Ctx,
-			`SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted`).Scan(&n))
-		return n > 0
-	}, 3*time.Second, 5*time.Millisecond, "user a's charge waits at its shard row")
+	waitForLockWait(t, watch, "transactionid", "user a's charge waits at its shard row")
 
 	b, err := env.Engine.Authorize(env.Ctx, engine.Operator, engine.AuthorizeInput{CardID: cb.ID, Amount: 100,
 		Currency: "USD", Merchant: engine.Merchant{Name: "Vending"}, IdempotencyKey: "k1"})

@@ -237,7 +237,7 @@ func (db *DB) update(ctx context.Context, ref *engine.CardRef, fn func(engine.Tx
 	t := &tx{db: db, ctx: context.WithoutCancel(ctx), lockCtx: ctx, q: conn, write: true}
 	committed := false
 	defer func() {
-		if t.began && !committed {
+		if !committed {
 			// Best effort: a connection left inside a transaction, or
 			// broken, is closed by Release rather than reused.
 			conn.Exec(t.ctx, "ROLLBACK") //nolint:errcheck

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"errors"
 	"hash/fnv"
 	"strconv"
 
@@ -53,19 +54,33 @@ func (db *DB) lockTimeout() string {
 // begin is the BEGIN an Update's locks are sent with.
 const begin = "BEGIN ISOLATION LEVEL READ COMMITTED"
 
-// lockAlone begins the transaction and takes the writer lock exclusively,
-// in one round trip.
-func (t *tx) lockAlone() error {
-	t.began = true
+// beginBatch is a batch that begins the transaction and takes the writer
+// lock, shared or exclusively, bounded by the busy timeout.
+func (t *tx) beginBatch(shared bool) *pgx.Batch {
+	lock := "pg_advisory_xact_lock"
+	if shared {
+		lock = "pg_advisory_xact_lock_shared"
+	}
 	b := &pgx.Batch{}
 	b.Queue(begin)
-	b.Queue("SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock($2)",
-		t.db.lockTimeout(), t.db.writerLock)
-	results := t.q.SendBatch(t.lockCtx, b)
+	b.Queue("SELECT set_config('lock_timeout', $1, true), "+lock+"($2)", t.db.lockTimeout(), t.db.writerLock)
+	return b
+}
+
+// beginResults reads the results of beginBatch's two statements.
+func beginResults(results pgx.BatchResults) error {
 	_, err := results.Exec()
 	if err == nil {
 		_, err = results.Exec()
 	}
+	return err
+}
+
+// lockAlone begins the transaction and takes the writer lock exclusively,
+// in one round trip.
+func (t *tx) lockAlone() error {
+	results := t.q.SendBatch(t.lockCtx, t.beginBatch(false))
+	err := beginResults(results)
 	if closeErr := results.Close(); err == nil {
 		err = closeErr
 	}
@@ -108,12 +123,8 @@ func (t *tx) cardWhere(ref engine.CardRef) (string, []any) {
 // cards change only alone), and the rows after the user's lock. A ref that names no card
 // locks the empty user, so such declines take turns among themselves.
 func (t *tx) lockCardUser(ref engine.CardRef) error {
-	t.began = true
 	where, args := t.cardWhere(ref)
-	b := &pgx.Batch{}
-	b.Queue(begin)
-	b.Queue("SELECT set_config('lock_timeout', $1, true), pg_advisory_xact_lock_shared($2)",
-		t.db.lockTimeout(), t.db.writerLock)
+	b := t.beginBatch(true)
 	b.Queue(`SELECT u.id,
 		pg_advisory_xact_lock(hashtextextended('agentledger user ' || current_schema() || ' ' || u.id, 0))
 		FROM (SELECT coalesce((SELECT a.user_id FROM cards c JOIN agents a ON a.id = c.agent_id WHERE `+where+`), '')
@@ -126,10 +137,7 @@ func (t *tx) lockCardUser(ref engine.CardRef) error {
 	results := t.q.SendBatch(t.lockCtx, b)
 	defer results.Close()
 	var user string
-	_, err := results.Exec()
-	if err == nil {
-		_, err = results.Exec()
-	}
+	err := beginResults(results)
 	if err == nil {
 		err = results.QueryRow().Scan(&user, nil)
 	}
@@ -142,16 +150,12 @@ func (t *tx) lockCardUser(ref engine.CardRef) error {
 		p.pan = ref.PAN
 	}
 	var errs [4]error
-	p.card, errs[0] = scanCard(results.QueryRow())
-	p.agent, errs[1] = scanAgent(results.QueryRow())
-	p.user, errs[2] = scanUser(results.QueryRow())
-	p.settings, errs[3] = scanSettings(results.QueryRow())
-	for i, err := range errs {
-		if isNoRows(err) {
-			p.forget(i)
-		} else if err != nil {
-			return t.lockFailed(err)
-		}
+	p.card, errs[0] = orNone(scanCard(results.QueryRow()))
+	p.agent, errs[1] = orNone(scanAgent(results.QueryRow()))
+	p.user, errs[2] = orNone(scanUser(results.QueryRow()))
+	p.settings, errs[3] = orNone(scanSettings(results.QueryRow()))
+	if err := errors.Join(errs[:]...); err != nil {
+		return t.lockFailed(err)
 	}
 	t.prefetch = p
 	return nil
@@ -168,18 +172,12 @@ type prefetched struct {
 	settings *engine.Settings
 }
 
-// forget drops the i-th row, in lockCardUser's order, when none was found.
-func (p *prefetched) forget(i int) {
-	switch i {
-	case 0:
-		p.card = nil
-	case 1:
-		p.agent = nil
-	case 2:
-		p.user = nil
-	case 3:
-		p.settings = nil
+// orNone is a scanned row, or nil when its query found none.
+func orNone[T any](v *T, err error) (*T, error) {
+	if isNoRows(err) {
+		return nil, nil
 	}
+	return v, err
 }
 
 // takeCard returns the card with id (or, when pan is set, that PAN) once.

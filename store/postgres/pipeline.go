@@ -44,18 +44,13 @@ func (t *tx) execLater(query string, args ...any) error {
 // one round trip, and returns query's command tag. A pending write's error
 // is noted on the transaction and returned.
 func (t *tx) sendPending(query string, args ...any) (pgconn.CommandTag, error) {
-	b := &pgx.Batch{}
-	for _, w := range t.pending {
-		b.Queue(w.query, w.args...)
-	}
+	b, n := t.takePending()
 	if query != "" {
 		b.Queue(query, args...)
 	}
-	pending := t.pending
-	t.pending = nil
 	results := t.q.SendBatch(t.ctx, b)
 	defer results.Close()
-	for range pending {
+	for range n {
 		if _, err := results.Exec(); err != nil {
 			return pgconn.CommandTag{}, t.note(err)
 		}
@@ -65,6 +60,18 @@ func (t *tx) sendPending(query string, args ...any) (pgconn.CommandTag, error) {
 	}
 	tag, err := results.Exec()
 	return tag, t.note(err)
+}
+
+// takePending is a batch of the pending writes, which it takes from t, and
+// how many there are.
+func (t *tx) takePending() (*pgx.Batch, int) {
+	b := &pgx.Batch{}
+	for _, w := range t.pending {
+		b.Queue(w.query, w.args...)
+	}
+	n := len(t.pending)
+	t.pending = nil
+	return b, n
 }
 
 // flush sends the pending writes before a statement that reads.
@@ -81,13 +88,8 @@ func (t *tx) flush() error {
 // pipeline after an error): nothing was written. A connection that fails
 // on the way may have committed: commitFailed says the outcome is unknown.
 func (t *tx) commit() error {
-	b := &pgx.Batch{}
-	for _, w := range t.pending {
-		b.Queue(w.query, w.args...)
-	}
+	b, n := t.takePending()
 	b.Queue("COMMIT")
-	n := len(t.pending)
-	t.pending = nil
 	results := t.q.SendBatch(t.ctx, b)
 	defer results.Close()
 	for range n {

@@ -39,8 +39,6 @@ type tx struct {
 	// shard is the shard of the system accounts' sums this transaction adds
 	// to: its user's, or 0 when it runs alone.
 	shard int
-	// began is true once BEGIN was sent (with the locks).
-	began bool
 	// pending are writes not sent yet (pipeline.go).
 	pending []pendingWrite
 	// prefetch holds rows read with a user's locks, for the engine's first
